@@ -1,0 +1,301 @@
+"""WebSocket consumers: authenticate, subscribe, parse, call services, send. Nothing more.
+
+Every frame is answered on its own: a bad one gets an error frame and changes nothing, and
+the socket keeps serving. The frames are described in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from helpdesk import events, payloads, selectors, services, tokens
+from helpdesk.models import Agent, Visitor
+from helpdesk.validation import (
+    AgentMessageIn,
+    HelloIn,
+    InvalidInput,
+    OpenIn,
+    ReadIn,
+    check,
+    check_message,
+)
+from offline import services as offline_services
+from routing import presence
+from routing import selectors as routing_selectors
+
+log = logging.getLogger(__name__)
+db = database_sync_to_async
+
+HELLO_TIMEOUT_SECONDS = 10
+CLOSE_AUTH = 4401
+CLOSE_UNKNOWN_SITE = 4404
+CLOSE_TOO_LARGE = 1009
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class ClientError(Exception):
+    def __init__(self, code: str, detail: str, close: int | None = None) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.close = code, detail, close
+
+
+class JsonConsumer(AsyncWebsocketConsumer):
+    """Frame parsing and error replies shared by both sides."""
+
+    def handlers(self) -> dict[str, Handler]:
+        raise NotImplementedError
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content))
+
+    async def send_error(self, code: str, detail: str, client_id: Any = None) -> None:
+        frame = {"type": "error", "code": code, "detail": detail}
+        if client_id is not None:
+            frame["client_id"] = str(client_id)
+        await self.send_json(frame)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        if len(raw.encode("utf-8")) > settings.FRAME_MAX_BYTES:
+            await self.send_error("frame_too_large", "A frame can be at most 64 KiB.")
+            await self.close(CLOSE_TOO_LARGE)
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            await self.send_error("invalid_json", "A frame must be a JSON object.")
+            return
+        handler = self.handlers().get(data.get("type"))  # type: ignore[arg-type]
+        client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
+        if handler is None:
+            await self.send_error("unknown_type", f"Unknown frame type {data.get('type')!r}.")
+            return
+        try:
+            await handler(data)
+        except InvalidInput as exc:
+            await self.send_error(exc.code, exc.detail, client_id)
+        except ClientError as exc:
+            await self.send_error(exc.code, exc.detail, client_id)
+            if exc.close:
+                await self.close(exc.close)
+        except Exception:
+            log.exception("frame %r failed", data.get("type"))
+            await self.send_error(
+                "internal_error", "Something went wrong; nothing was changed.", client_id
+            )
+
+    async def hd_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def ping(self, data: dict[str, Any]) -> None:
+        await self.refresh_presence()
+        await self.send_json({"type": "pong"})
+
+    async def refresh_presence(self) -> None:
+        raise NotImplementedError
+
+
+class VisitorConsumer(JsonConsumer):
+    visitor: Visitor | None = None
+
+    def handlers(self) -> dict[str, Handler]:
+        if self.visitor is None:
+            return {"hello": self.hello, "message.send": self.not_yet, "ping": self.not_yet}
+        return {"hello": self.again, "message.send": self.message_send, "ping": self.ping}
+
+    async def connect(self) -> None:
+        await self.accept()
+        self._hello_timer = asyncio.get_running_loop().call_later(
+            HELLO_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self._hello_timeout())
+        )
+
+    async def _hello_timeout(self) -> None:
+        if self.visitor is None:
+            await self.send_error("not_authenticated", "Say hello first.")
+            await self.close(CLOSE_AUTH)
+
+    async def not_yet(self, data: dict[str, Any]) -> None:
+        raise ClientError("not_authenticated", "Say hello first.", close=CLOSE_AUTH)
+
+    async def again(self, data: dict[str, Any]) -> None:
+        raise InvalidInput("invalid_message", "This socket has already said hello.")
+
+    async def hello(self, data: dict[str, Any]) -> None:
+        fields = check(HelloIn, data)
+        try:
+            session = await db(services.visitor_session_start)(
+                site_key=fields["site_key"], token=fields.get("token"), channel=fields["channel"]
+            )
+        except services.UnknownSite:
+            raise ClientError(
+                "unknown_site", "No site has this widget key.", CLOSE_UNKNOWN_SITE
+            ) from None
+        except tokens.InvalidToken as exc:
+            raise ClientError("invalid_token", str(exc), CLOSE_AUTH) from None
+        self._hello_timer.cancel()
+        self.visitor = session.visitor
+        # Subscribe before reading the catch-up, so nothing falls between the two.
+        for group in (events.visitor_group(self.visitor.id), events.site_group(session.site.id)):
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.refresh_presence()
+        welcome = await db(self._welcome)(session, fields.get("cursor"))
+        await self.send_json(welcome)
+
+    def _welcome(
+        self, session: services.VisitorSession, cursor: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        conversation, messages = selectors.visitor_catch_up(
+            session.visitor, cursor, settings.VISITOR_HISTORY_LIMIT
+        )
+        if conversation is not None and messages:
+            offline_services.offline_mark_delivered_to_visitor(
+                conversation=conversation, up_to_seq=messages[-1].seq
+            )
+        return {
+            "type": "welcome",
+            "token": session.token,
+            "visitor_id": str(session.visitor.id),
+            "site": {
+                "name": session.site.name,
+                "greeting": session.site.greeting,
+                "color": session.site.color,
+            },
+            "agents_online": routing_selectors.site_has_online_agent(session.site.id),
+            "conversation_id": str(conversation.id) if conversation else None,
+            "messages": [payloads.message(m, audience="visitor") for m in messages],
+            "max_body": settings.MESSAGE_MAX_CHARS,
+        }
+
+    async def message_send(self, data: dict[str, Any]) -> None:
+        assert self.visitor is not None
+        client_id, body, _ = check_message(data)
+        result = await db(services.message_send_by_visitor)(
+            visitor=self.visitor, client_id=client_id, body=body
+        )
+        await self.send_json(
+            {
+                "type": "message.ack",
+                "client_id": str(client_id),
+                "message": payloads.message(result.message, audience="visitor"),
+            }
+        )
+
+    async def refresh_presence(self) -> None:
+        if self.visitor is not None:
+            await db(presence.store().connect)("visitor", self.visitor.id.hex, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        timer = getattr(self, "_hello_timer", None)
+        if timer is not None:
+            timer.cancel()
+        if self.visitor is not None:
+            await db(presence.store().disconnect)("visitor", self.visitor.id.hex, self.channel_name)
+            for group in (
+                events.visitor_group(self.visitor.id),
+                events.site_group(self.visitor.site_id),
+            ):
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+
+class AgentConsumer(JsonConsumer):
+    agent: Agent | None = None
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "conversation.open": self.conversation_open,
+            "conversation.read": self.conversation_read,
+            "message.send": self.message_send,
+            "ping": self.ping,
+        }
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.agent = await db(selectors.agent_for_user)(self.scope.get("user"))
+        if self.agent is None:
+            await self.send_error("not_authenticated", "Sign in as an agent first.")
+            await self.close(CLOSE_AUTH)
+            return
+        await self.channel_layer.group_add(events.agent_group(self.agent.id), self.channel_name)
+        first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
+        inbox = await db(selectors.agent_inbox)(self.agent)
+        await self.send_json(
+            {
+                "type": "inbox",
+                "agent": {"id": self.agent.id, "name": self.agent.display_name},
+                "conversations": inbox,
+            }
+        )
+        if first:
+            await db(services.agent_came_online)(agent_id=self.agent.id)
+
+    async def refresh_presence(self) -> None:
+        assert self.agent is not None
+        first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
+        if first:  # the socket had expired (a long freeze): treat it as a fresh login
+            await db(services.agent_came_online)(agent_id=self.agent.id)
+
+    async def _conversation(self, conversation_id: Any) -> Any:
+        assert self.agent is not None
+        conversation = await db(selectors.conversation_for_agent)(self.agent, conversation_id)
+        if conversation is None:
+            raise ClientError("not_found", "No such conversation in your inbox.")
+        return conversation
+
+    async def conversation_open(self, data: dict[str, Any]) -> None:
+        fields = check(OpenIn, data)
+        conversation = await self._conversation(fields["conversation_id"])
+        summary, messages = await db(self._history)(conversation.id, fields["after_seq"])
+        await self.send_json(
+            {
+                "type": "history",
+                "conversation": summary,
+                "messages": [payloads.message(m, audience="agent") for m in messages],
+            }
+        )
+
+    @staticmethod
+    def _history(conversation_id: Any, after_seq: int) -> tuple[dict[str, Any], list[Any]]:
+        return (
+            selectors.conversation_summary(conversation_id),
+            selectors.messages_after(conversation_id, after_seq),
+        )
+
+    async def conversation_read(self, data: dict[str, Any]) -> None:
+        fields = check(ReadIn, data)
+        conversation = await self._conversation(fields["conversation_id"])
+        await db(services.conversation_mark_read)(
+            agent=self.agent, conversation=conversation, seq=fields["seq"]
+        )
+
+    async def message_send(self, data: dict[str, Any]) -> None:
+        client_id, body, fields = check_message(data, AgentMessageIn)
+        conversation = await self._conversation(fields["conversation_id"])
+        result = await db(services.message_send_by_agent)(
+            agent=self.agent, conversation=conversation, client_id=client_id, body=body
+        )
+        await self.send_json(
+            {
+                "type": "message.ack",
+                "client_id": str(client_id),
+                "message": payloads.message(result.message, audience="agent"),
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.agent is None:
+            return
+        await self.channel_layer.group_discard(events.agent_group(self.agent.id), self.channel_name)
+        last = await db(presence.store().disconnect)("agent", str(self.agent.id), self.channel_name)
+        if last:
+            await db(services.agent_went_offline)(agent_id=self.agent.id)

@@ -1,0 +1,54 @@
+"""The one place realtime events leave from: after commit, over the channel layer.
+
+The channel layer is a doorbell that may drop a frame; clients catch up from the database by
+cursor, so a failed send is logged and never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
+
+
+def visitor_group(visitor_id: Any) -> str:
+    return f"visitor.{getattr(visitor_id, 'hex', visitor_id)}"
+
+
+def site_group(site_id: Any) -> str:
+    return f"site.{getattr(site_id, 'hex', site_id)}"
+
+
+def send_event_on_commit(groups: Iterable[str], event: Event) -> None:
+    """Send ``event`` to every group once the current transaction commits."""
+    assert "type" in event, "every event has a type"
+    # Serialise now: the event must be JSON-safe, and later mutation must not leak in.
+    payload = json.loads(json.dumps(event))
+    targets = list(dict.fromkeys(groups))
+    transaction.on_commit(lambda: send_now(targets, payload))
+
+
+def send_now(groups: list[str], event: Event) -> None:
+    try:
+        async_to_sync(_send)(groups, event)
+    except Exception:
+        log.exception("channel layer send failed for %s (clients will catch up)", groups)
+
+
+async def _send(groups: list[str], event: Event) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_send(group, {"type": "hd.event", "event": event})

@@ -1,0 +1,51 @@
+"""Create demo data when the database is empty, and print the passwords once."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from helpdesk.models import Agent, AgentGroup, Site
+
+
+class Command(BaseCommand):
+    help = "Seed one site, a manager and two agents in two groups (only into an empty database)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    @transaction.atomic
+    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+        if Site.objects.exists():
+            self.stdout.write("Demo data already present; nothing seeded.")
+            return
+        User = get_user_model()
+        support = AgentGroup.objects.create(name="Support")
+        sales = AgentGroup.objects.create(name="Sales")
+        site = Site.objects.create(
+            name="Acme Store",
+            default_group=support,
+            greeting="Hi! Ask us anything about your order.",
+        )
+        people = []
+        manager_pw = secrets.token_urlsafe(9)
+        User.objects.create_superuser("manager", "manager@example.com", manager_pw)
+        people.append(("manager", manager_pw, "manager (Django admin)"))
+        for username, name, groups in (
+            ("alice", "Alice", [support]),
+            ("bob", "Bob", [support, sales]),
+        ):
+            password = secrets.token_urlsafe(9)
+            user = User.objects.create_user(username, f"{username}@example.com", password)
+            agent = Agent.objects.create(user=user, display_name=name)
+            agent.groups.set(groups)
+            people.append((username, password, "agent in " + ", ".join(g.name for g in groups)))
+        out = self.stdout
+        out.write(self.style.SUCCESS("Demo data created. These passwords are shown only once:"))
+        for username, password, role in people:
+            out.write(f"  {username:<8} {password:<14} {role}")
+        out.write(f"  site     {site.name}, widget key {site.widget_key}")

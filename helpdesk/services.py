@@ -1,0 +1,210 @@
+"""Writes of the conversations domain. Inputs are already validated at the edges."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+
+from helpdesk import events, payloads, selectors, tokens
+from helpdesk.models import Agent, Channel, Conversation, Message, Site, Visitor
+from offline import services as offline_services
+from offline.models import OfflineMessage
+from routing import presence
+from routing import selectors as routing_selectors
+from routing import services as routing_services
+
+
+class UnknownSite(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class VisitorSession:
+    site: Site
+    visitor: Visitor
+    token: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: Message
+    created: bool
+
+
+def visitor_session_start(
+    *, site_key: str, token: str | None, channel: str = Channel.WEB
+) -> VisitorSession:
+    """Resume the visitor named by ``token``, or start a new one; issue a fresh token.
+
+    Raises ``UnknownSite`` or ``tokens.InvalidToken`` (a token for another site is invalid).
+    """
+    site = selectors.site_by_key(site_key)
+    if site is None:
+        raise UnknownSite(site_key)
+    visitor = None
+    if token:
+        claim = tokens.read(token)
+        if claim.site_id != site.id:
+            raise tokens.InvalidToken("The visitor token belongs to another site.")
+        visitor = Visitor.objects.filter(pk=claim.visitor_id, site=site).first()
+        if visitor is None:
+            raise tokens.InvalidToken("The visitor token names no visitor.")
+    if visitor is None:
+        visitor = Visitor.objects.create(site=site, channel=channel)
+    Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now())
+    return VisitorSession(
+        site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
+    )
+
+
+def _append(conversation: Conversation, **fields: object) -> Message:
+    """Add a message at the next seq. ``conversation`` must be locked by the caller."""
+    now = timezone.now()
+    conversation.last_seq += 1
+    conversation.last_message_at = now
+    message = Message.objects.create(
+        conversation=conversation, seq=conversation.last_seq, created_at=now, **fields
+    )
+    return message
+
+
+@transaction.atomic
+def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str) -> SendResult:
+    """Store a visitor's message (once per ``client_id``), route, record if offline, notify."""
+    # One visitor's sends are serialised: a resend can't race its original.
+    visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+    existing = (
+        Message.objects.filter(
+            conversation__visitor=visitor, sender=Message.Sender.VISITOR, client_id=client_id
+        )
+        .select_related("agent")
+        .first()
+    )
+    if existing is not None:
+        return SendResult(existing, created=False)
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(visitor=visitor, status=Conversation.Status.OPEN)
+        .order_by("-created_at")
+        .first()
+    )
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            site_id=visitor.site_id, visitor=visitor, channel=visitor.channel
+        )
+    message = _append(conversation, sender=Message.Sender.VISITOR, body=body, client_id=client_id)
+    if conversation.waiting_since is None:
+        conversation.waiting_since = message.created_at
+    conversation.save(update_fields=["last_seq", "last_message_at", "waiting_since"])
+    if conversation.assigned_agent_id is None:
+        routing_services.conversation_route(conversation=conversation)
+
+    agent_id = conversation.assigned_agent_id
+    if agent_id is None or not presence.is_online("agent", agent_id):
+        offline_services.offline_record(message=message, audience=OfflineMessage.Audience.AGENT)
+        transaction.on_commit(lambda: _after_offline_agent_message(conversation))
+    events.send_event_on_commit(
+        [events.visitor_group(visitor.id)],
+        {"type": "message", "message": payloads.message(message, audience="visitor")},
+    )
+    if agent_id is not None:
+        events.send_event_on_commit(
+            [events.agent_group(agent_id)],
+            {
+                "type": "message",
+                "message": payloads.message(message, audience="agent"),
+                "conversation": selectors.conversation_summary(conversation.id),
+            },
+        )
+    return SendResult(message, created=True)
+
+
+def _after_offline_agent_message(conversation: Conversation) -> None:
+    """Close the login race: if the right agent came online meanwhile, flush now."""
+    from offline.tasks import flush_agent
+    from routing.tasks import route_waiting
+
+    agent_id = conversation.assigned_agent_id
+    if agent_id is not None:
+        if presence.is_online("agent", agent_id):
+            flush_agent.delay(agent_id)
+    elif routing_selectors.site_has_online_agent(conversation.site_id):
+        route_waiting.delay()
+
+
+@transaction.atomic
+def message_send_by_agent(
+    *, agent: Agent, conversation: Conversation, client_id: uuid.UUID, body: str
+) -> SendResult:
+    """Store an agent's reply (once per ``client_id``); a reply to a waiting one claims it."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    existing = (
+        Message.objects.filter(
+            conversation=conversation, sender=Message.Sender.AGENT, client_id=client_id
+        )
+        .select_related("agent")
+        .first()
+    )
+    if existing is not None:
+        return SendResult(existing, created=False)
+    message = _append(
+        conversation, sender=Message.Sender.AGENT, agent=agent, body=body, client_id=client_id
+    )
+    fields = ["last_seq", "last_message_at", "waiting_since", "agent_read_seq"]
+    conversation.waiting_since = None
+    if conversation.assigned_agent_id is None:
+        conversation.assigned_agent = agent
+        conversation.assigned_at = message.created_at
+        fields += ["assigned_agent", "assigned_at"]
+    if conversation.assigned_agent_id == agent.id:
+        # Replying means the agent has read what came before.
+        conversation.agent_read_seq = message.seq
+    conversation.save(update_fields=fields)
+    if not presence.is_online("visitor", conversation.visitor_id.hex):
+        offline_services.offline_record(message=message, audience=OfflineMessage.Audience.VISITOR)
+    events.send_event_on_commit(
+        [events.visitor_group(conversation.visitor_id)],
+        {"type": "message", "message": payloads.message(message, audience="visitor")},
+    )
+    events.send_event_on_commit(
+        [events.agent_group(a) for a in {agent.id, conversation.assigned_agent_id} if a],
+        {
+            "type": "message",
+            "message": payloads.message(message, audience="agent"),
+            "conversation": selectors.conversation_summary(conversation.id),
+        },
+    )
+    return SendResult(message, created=True)
+
+
+@transaction.atomic
+def conversation_mark_read(*, agent: Agent, conversation: Conversation, seq: int) -> None:
+    """Move the assigned agent's read cursor forward (never back, never past the end)."""
+    updated = Conversation.objects.filter(pk=conversation.pk, assigned_agent=agent).update(
+        agent_read_seq=Greatest("agent_read_seq", Least(Value(seq), F("last_seq")))
+    )
+    if updated:
+        events.send_event_on_commit(
+            [events.agent_group(agent.id)],
+            {
+                "type": "conversation",
+                "conversation": selectors.conversation_summary(conversation.id),
+            },
+        )
+
+
+def agent_came_online(*, agent_id: int) -> None:
+    """First socket of an agent: flush their offline work, tell their sites' visitors."""
+    from offline.tasks import flush_agent
+
+    transaction.on_commit(lambda: flush_agent.delay(agent_id))
+    routing_services.agent_presence_changed(agent_id=agent_id)
+
+
+def agent_went_offline(*, agent_id: int) -> None:
+    routing_services.agent_presence_changed(agent_id=agent_id)

@@ -1,0 +1,67 @@
+"""Input checks shared by the HTTP API and the sockets: one rule, one error code."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from helpdesk.models import Channel
+
+
+class InvalidInput(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class MessageIn(serializers.Serializer):
+    client_id = serializers.UUIDField()
+    body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class HelloIn(serializers.Serializer):
+    site_key = serializers.CharField(max_length=64)
+    token = serializers.CharField(allow_null=True, required=False, max_length=512)
+    cursor = serializers.DictField(allow_null=True, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WEB)
+
+
+class OpenIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    after_seq = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class ReadIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    seq = serializers.IntegerField(min_value=0)
+
+
+class AgentMessageIn(MessageIn):
+    conversation_id = serializers.UUIDField()
+
+
+def check(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Validate ``data``; raise ``InvalidInput`` naming the first bad field."""
+    s = serializer_class(data=data)
+    if not s.is_valid():
+        field, problems = next(iter(s.errors.items()))
+        raise InvalidInput("invalid_message", f"{field}: {problems[0]}")
+    return dict(s.validated_data)
+
+
+def check_message(
+    data: Any, serializer_class: type[MessageIn] = MessageIn
+) -> tuple[uuid.UUID, str, dict[str, Any]]:
+    fields = check(serializer_class, data)
+    body: str = fields["body"]
+    if not body.strip():
+        raise InvalidInput("empty_body", "A message cannot be empty.")
+    if len(body) > settings.MESSAGE_MAX_CHARS:
+        raise InvalidInput(
+            "body_too_long", f"A message can be at most {settings.MESSAGE_MAX_CHARS} characters."
+        )
+    return fields["client_id"], body.strip(), fields

@@ -1,0 +1,136 @@
+"""Connection presence: who has a live socket right now.
+
+A person (an agent or a visitor) is online while at least one of their sockets has been
+seen within ``PRESENCE_TTL_SECONDS``. Each socket is a member of a sorted set scored by its
+expiry, so a killed server process cannot leave a ghost: its sockets simply expire. In
+production the sets live in Redis and are shared by every process; the embedded default
+keeps them in this process's memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Literal, Protocol
+
+import redis
+from django.conf import settings
+
+Kind = Literal["agent", "visitor"]
+
+# KEYS[1] = the person's set. ARGV = now, expiry, member, ttl seconds.
+# Returns 1 when this socket made the person go from offline to online.
+_CONNECT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if before == 0 then return 1 else return 0 end
+"""
+# Returns 1 when removing this socket left the person with none alive.
+_DISCONNECT = """
+local removed = redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 else return 0 end
+"""
+
+
+class PresenceStore(Protocol):
+    def connect(self, kind: Kind, ident: str, socket: str) -> bool: ...
+    def disconnect(self, kind: Kind, ident: str, socket: str) -> bool: ...
+    def online(self, kind: Kind, idents: Iterable[str]) -> set[str]: ...
+    def clear(self) -> None: ...
+
+
+class RedisPresence:
+    def __init__(self, url: str, prefix: str, ttl: int) -> None:
+        self.client = redis.Redis.from_url(url)
+        self.prefix = prefix
+        self.ttl = ttl
+        self._connect = self.client.register_script(_CONNECT)
+        self._disconnect = self.client.register_script(_DISCONNECT)
+
+    def _key(self, kind: Kind, ident: str) -> str:
+        return f"{self.prefix}:presence:{kind}:{ident}"
+
+    def connect(self, kind: Kind, ident: str, socket: str) -> bool:
+        now = time.time()
+        args = [now, now + self.ttl, socket, self.ttl + 5]
+        return bool(self._connect(keys=[self._key(kind, ident)], args=args))
+
+    def disconnect(self, kind: Kind, ident: str, socket: str) -> bool:
+        keys = [self._key(kind, ident)]
+        return bool(self._disconnect(keys=keys, args=[time.time(), socket]))
+
+    def online(self, kind: Kind, idents: Iterable[str]) -> set[str]:
+        idents = list(idents)
+        if not idents:
+            return set()
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        for ident in idents:
+            pipe.zcount(self._key(kind, ident), f"({now}", "+inf")
+        return {ident for ident, n in zip(idents, pipe.execute(), strict=True) if n}
+
+    def clear(self) -> None:
+        keys = list(self.client.scan_iter(f"{self.prefix}:presence:*", count=1000))
+        if keys:
+            self.client.delete(*keys)
+
+
+class MemoryPresence:
+    """The same rules for a single process (the embedded default)."""
+
+    def __init__(self, ttl: int) -> None:
+        self.ttl = ttl
+        self._sockets: dict[tuple[str, str], dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def _alive(self, key: tuple[str, str], now: float) -> dict[str, float]:
+        sockets = self._sockets.setdefault(key, {})
+        for socket in [s for s, exp in sockets.items() if exp <= now]:
+            del sockets[socket]
+        return sockets
+
+    def connect(self, kind: Kind, ident: str, socket: str) -> bool:
+        now = time.time()
+        with self._lock:
+            sockets = self._alive((kind, ident), now)
+            was_offline = not sockets
+            sockets[socket] = now + self.ttl
+            return was_offline
+
+    def disconnect(self, kind: Kind, ident: str, socket: str) -> bool:
+        now = time.time()
+        with self._lock:
+            sockets = self._alive((kind, ident), now)
+            removed = sockets.pop(socket, None) is not None
+            return removed and not sockets
+
+    def online(self, kind: Kind, idents: Iterable[str]) -> set[str]:
+        now = time.time()
+        with self._lock:
+            return {i for i in idents if self._alive((kind, i), now)}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sockets.clear()
+
+
+@lru_cache(maxsize=1)
+def store() -> PresenceStore:
+    if settings.REDIS_URL:
+        return RedisPresence(
+            settings.REDIS_URL, settings.CHANNELS_PREFIX, settings.PRESENCE_TTL_SECONDS
+        )
+    return MemoryPresence(settings.PRESENCE_TTL_SECONDS)
+
+
+def online_agent_ids(agent_ids: Iterable[int]) -> set[int]:
+    return {int(i) for i in store().online("agent", (str(a) for a in agent_ids))}
+
+
+def is_online(kind: Kind, ident: str | int) -> bool:
+    return bool(store().online(kind, [str(ident)]))

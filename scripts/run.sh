@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Migrate, seed a demo into an empty database, print the three URLs and serve.
+# Nothing set: one process (SQLite, in-memory channel layer, tasks in-process).
+# DATABASE_URL and REDIS_URL set: uvicorn, a Celery worker and Celery beat together.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+BASE="http://${HOST}:${PORT}"
+
+$PY manage.py migrate --noinput
+$PY manage.py seed_demo --base-url "$BASE"
+
+pids=()
+if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
+  $PY manage.py collectstatic --noinput >/dev/null
+  .venv/bin/celery -A helpdesk worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &
+  pids+=($!)
+  .venv/bin/celery -A helpdesk beat --loglevel=INFO --schedule="${DATA_DIR:-var}/celerybeat-schedule" &
+  pids+=($!)
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
+  mode="production shape: uvicorn + Celery worker + Celery beat on PostgreSQL and Redis"
+else
+  mode="embedded: SQLite, in-memory channel layer, tasks in-process"
+fi
+
+cat <<MSG
+
+  Helpdesk is starting ($mode).
+    Back office (managers):  ${BASE}/admin/
+    Agent inbox:             ${BASE}/inbox/
+    Demo page with widget:   ${BASE}/demo/
+
+MSG
+.venv/bin/uvicorn helpdesk.asgi:application --host "$HOST" --port "$PORT" \
+  --ws-max-size 1048576 --proxy-headers --workers "${WEB_CONCURRENCY:-1}"

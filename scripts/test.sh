@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole suite on PostgreSQL and Redis, with the browser tests in Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Chromium from the distribution's packages for the browser tests..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
+exec ./scripts/test-env.sh .venv/bin/python -m pytest "$@"

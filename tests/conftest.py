@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from routing import presence
+from tests.factories import AgentFactory, GroupFactory, SiteFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clean_presence() -> Any:
+    presence.store().clear()
+    yield
+    presence.store().clear()
+
+
+@pytest.fixture(autouse=True)
+def _on_postgres(request: pytest.FixtureRequest) -> None:
+    """The suite runs on PostgreSQL; only the embedded smoke test uses SQLite (in its own process)."""
+    if "django_db_setup" in request.fixturenames:
+        assert connection.vendor == "postgresql", "run the suite with `make test`"
+
+
+@pytest.fixture
+def support(db: None) -> Any:
+    return GroupFactory(name="Support")
+
+
+@pytest.fixture
+def sales(db: None) -> Any:
+    return GroupFactory(name="Sales")
+
+
+@pytest.fixture
+def acme(support: Any) -> Any:
+    return SiteFactory(name="Acme", default_group=support)
+
+
+@pytest.fixture
+def alice(support: Any) -> Any:
+    return AgentFactory(
+        user=UserFactory(username="alice"), display_name="Alice", member_of=[support]
+    )
+
+
+@pytest.fixture
+def bob(support: Any) -> Any:
+    return AgentFactory(user=UserFactory(username="bob"), display_name="Bob", member_of=[support])
+
+
+@pytest.fixture
+def charlie(sales: Any) -> Any:
+    return AgentFactory(
+        user=UserFactory(username="charlie"), display_name="Charlie", member_of=[sales]
+    )
+
+
+@pytest.fixture
+def dave(db: None) -> Any:
+    return UserFactory(username="dave")
