@@ -96,7 +96,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             )
 
     async def hd_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        await self.send(text_data=message["text"])
 
     async def ping(self, data: dict[str, Any]) -> None:
         await self.refresh_presence()

@@ -34,21 +34,30 @@ def site_group(site_id: Any) -> str:
 
 def send_event_on_commit(groups: Iterable[str], event: Event) -> None:
     """Send ``event`` to every group once the current transaction commits."""
-    assert "type" in event, "every event has a type"
-    # Serialise now: the event must be JSON-safe, and later mutation must not leak in.
-    payload = json.loads(json.dumps(event))
     targets = list(dict.fromkeys(groups))
-    transaction.on_commit(lambda: send_now(targets, payload))
+    text = encode(event)
+    transaction.on_commit(lambda: deliver(targets, text))
 
 
-def send_now(groups: list[str], event: Event) -> None:
+def send_event_now(groups: Iterable[str], event: Event) -> None:
+    """For state that lives outside the database (presence): nothing to wait for."""
+    deliver(list(dict.fromkeys(groups)), encode(event))
+
+
+def encode(event: Event) -> str:
+    """Events are encoded once, here, and go to the sockets as that exact text."""
+    assert "type" in event, "every event has a type"
+    return json.dumps(event, separators=(",", ":"))
+
+
+def deliver(groups: list[str], text: str) -> None:
     try:
-        async_to_sync(_send)(groups, event)
+        async_to_sync(_send)(groups, text)
     except Exception:
         log.exception("channel layer send failed for %s (clients will catch up)", groups)
 
 
-async def _send(groups: list[str], event: Event) -> None:
+async def _send(groups: list[str], text: str) -> None:
     layer = get_channel_layer()
     for group in groups:
-        await layer.group_send(group, {"type": "hd.event", "event": event})
+        await layer.group_send(group, {"type": "hd.event", "text": text})

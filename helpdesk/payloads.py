@@ -16,18 +16,47 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+MESSAGE_FIELDS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "sender",
+    "agent__display_name",
+    "body",
+    "created_at",
+    "client_id",
+)
+
+
 def message(m: Message, *, audience: Audience) -> dict[str, Any]:
     """``m.agent`` must be loaded (select_related) for agent messages."""
-    own_side = m.sender == audience
+    return message_row(
+        {
+            "id": m.id,
+            "conversation_id": m.conversation_id,
+            "seq": m.seq,
+            "sender": m.sender,
+            "agent__display_name": m.agent.display_name if m.agent_id else None,
+            "body": m.body,
+            "created_at": m.created_at,
+            "client_id": m.client_id,
+        },
+        audience=audience,
+    )
+
+
+def message_row(row: dict[str, Any], *, audience: Audience) -> dict[str, Any]:
+    """The same shape from a ``.values(*MESSAGE_FIELDS)`` row (no model instances: bulk paths)."""
+    own_side = row["sender"] == audience
     return {
-        "id": str(m.id),
-        "conversation_id": str(m.conversation_id),
-        "seq": m.seq,
-        "sender": m.sender,
-        "agent_name": m.agent.display_name if m.agent_id else None,
-        "body": m.body,
-        "created_at": iso(m.created_at),
-        "client_id": str(m.client_id) if own_side and m.client_id else None,
+        "id": str(row["id"]),
+        "conversation_id": str(row["conversation_id"]),
+        "seq": row["seq"],
+        "sender": row["sender"],
+        "agent_name": row["agent__display_name"],
+        "body": row["body"],
+        "created_at": iso(row["created_at"]),
+        "client_id": str(row["client_id"]) if own_side and row["client_id"] else None,
     }
 
 

@@ -148,7 +148,7 @@ MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 4000, minimum=1)
 FRAME_MAX_BYTES = 64 * 1024
 VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 90, minimum=1)
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60, minimum=5)
-OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 500, minimum=1)
+OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 1000, minimum=1)
 VISITOR_HISTORY_LIMIT = 500
 
 # Email: console in the embedded default; any Django or django-anymail backend by path.

@@ -36,8 +36,9 @@ class OfflineMessage(models.Model):
             models.UniqueConstraint(fields=["message", "audience"], name="offline_once"),
         ]
         indexes = [
+            # Walked in delivery order by the flush, stopping at a batch.
             models.Index(
-                fields=["audience", "conversation", "created_at"],
+                fields=["audience", "created_at", "id"],
                 name="offline_pending",
                 condition=models.Q(state="pending"),
             ),

@@ -85,4 +85,6 @@ def agent_presence_changed(*, agent_id: int) -> None:
     """Tell the visitors of the agent's sites whether anyone is online now."""
     for site_id in selectors.sites_served_by(agent_id):
         online = selectors.site_has_online_agent(site_id)
-        events.send_now([events.site_group(site_id)], {"type": "presence", "agents_online": online})
+        events.send_event_now(
+            [events.site_group(site_id)], {"type": "presence", "agents_online": online}
+        )

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -65,7 +65,7 @@ class Socket:
 async def agent_socket(
     user: Any, *, origin: tuple[bytes, bytes] | None = ORIGIN
 ) -> tuple[Socket, dict[str, Any]]:
-    cookie = await sync_to_async(session_cookie)(user)
+    cookie = await database_sync_to_async(session_cookie)(user)
     headers = [(b"cookie", f"sessionid={cookie}".encode())]
     if origin:
         headers.append(origin)
