@@ -1,0 +1,817 @@
+/*
+ * Helpdesk agent inbox: the agent side of docs/protocol.md.
+ *
+ * The page arrives server-rendered with its data in #inbox-initial; this script takes over the
+ * conversation list and the open thread, keeps them live over /ws/agent/, and resumes from the
+ * highest seq it holds after every reconnect (de-duplicating by message id).
+ */
+(() => {
+  "use strict";
+
+  const initial = JSON.parse(document.getElementById("inbox-initial").textContent);
+  const WS_PATH = initial.ws_path || "/ws/agent/";
+  const MAX_BODY = Number.isInteger(initial.max_body) && initial.max_body > 0 ? initial.max_body : 4000;
+  const PING_MS = 25000;
+  const BACKOFF_MIN_MS = 500;
+  const BACKOFF_MAX_MS = 10000;
+  const CHANNELS = { web: "Web", app: "App", mini_program: "Mini program" };
+  const EMPTY_TEXT = "No conversations yet. Messages that arrive while you are offline will appear here.";
+
+  const $ = (id) => document.getElementById(id);
+  const listEl = $("conversation-list");
+  const threadEl = $("thread");
+  const threadHead = threadEl.querySelector(".thread-head");
+  const threadTitle = $("thread-title");
+  const threadSub = $("thread-sub");
+  const threadAvatar = $("thread-avatar");
+  const placeholder = $("thread-placeholder");
+  const messagesEl = $("thread-messages");
+  const form = $("reply-form");
+  const input = $("reply-input");
+  const connEl = $("connection-state");
+  const noticeEl = $("inbox-notice");
+
+  input.maxLength = MAX_BODY;
+
+  // ---- helpers --------------------------------------------------------------------------------
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function uuid() {
+    if (window.crypto && typeof crypto.randomUUID === "function") {
+      try {
+        return crypto.randomUUID();
+      } catch (_) {
+        /* insecure context */
+      }
+    }
+    const b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const dayFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+  const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const parseTime = (iso) => {
+    const ms = Date.parse(iso || "");
+    return Number.isNaN(ms) ? null : ms;
+  };
+  const isToday = (d) => d.toDateString() === new Date().toDateString();
+
+  function shortTime(iso) {
+    const ms = parseTime(iso);
+    if (ms == null) return "";
+    const d = new Date(ms);
+    return isToday(d) ? timeFmt.format(d) : dayFmt.format(d);
+  }
+
+  function messageTime(iso) {
+    const ms = parseTime(iso);
+    if (ms == null) return "";
+    const d = new Date(ms);
+    return isToday(d) ? timeFmt.format(d) : `${dayFmt.format(d)}, ${timeFmt.format(d)}`;
+  }
+
+  function fillTime(node, iso) {
+    node.textContent = node.classList.contains("conv-time") ? shortTime(iso) : messageTime(iso);
+    if (iso) node.dateTime = iso;
+    const ms = parseTime(iso);
+    if (ms != null) node.title = fullFmt.format(new Date(ms));
+  }
+
+  function waitingText(iso) {
+    const ms = parseTime(iso);
+    if (ms == null) return "";
+    const minutes = Math.max(0, Math.floor((Date.now() - ms) / 60000));
+    if (minutes < 1) return "waiting <1 min";
+    if (minutes < 60) return `waiting ${minutes} min`;
+    const hours = Math.floor(minutes / 60);
+    if (hours < 24) return `waiting ${hours} h${minutes % 60 ? ` ${minutes % 60} min` : ""}`;
+    return `waiting ${Math.floor(hours / 24)} d`;
+  }
+
+  function avatarHue(id) {
+    let h = 0;
+    for (const ch of String(id || "")) h = (h * 31 + ch.charCodeAt(0)) % 360;
+    return h;
+  }
+
+  const initialOf = (name) => (Array.from(String(name || "?").trim())[0] || "?").toUpperCase();
+  const isMessage = (m) =>
+    !!m && typeof m === "object" && typeof m.id === "string" &&
+    typeof m.conversation_id === "string" && Number.isInteger(m.seq);
+  const isSummary = (c) => !!c && typeof c === "object" && typeof c.id === "string";
+
+  let noticeTimer = null;
+  function notice(text) {
+    noticeEl.textContent = text;
+    noticeEl.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => {
+      noticeEl.hidden = true;
+    }, 6000);
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
+  const convs = new Map(); // conversation id -> summary
+  const held = new Map(); // conversation id -> Map(message id -> Message)
+  const loaded = new Set(); // conversations whose history we have fetched from the start
+  const outbox = new Map(); // client_id -> {conversation_id, client_id, body, created_at}
+  const openPending = new Set(); // conversation.open sent, history not yet received
+  const readSent = new Map(); // conversation id -> seq last sent in conversation.read
+  let selectedId = initial.selected && initial.selected.id ? initial.selected.id : null;
+
+  function upsertSummary(c) {
+    if (!isSummary(c)) return;
+    convs.set(c.id, c);
+  }
+
+  function heldFor(id) {
+    let map = held.get(id);
+    if (!map) {
+      map = new Map();
+      held.set(id, map);
+    }
+    return map;
+  }
+
+  // Stores a message; returns true when it is new.
+  function storeMessage(m) {
+    if (!isMessage(m)) return false;
+    const map = heldFor(m.conversation_id);
+    if (map.has(m.id)) return false;
+    map.set(m.id, m);
+    if (m.client_id && m.sender === "agent") outbox.delete(m.client_id); // ours, stored
+    return true;
+  }
+
+  function maxSeq(id) {
+    let top = 0;
+    for (const m of (held.get(id) || new Map()).values()) top = Math.max(top, m.seq);
+    return top;
+  }
+
+  // The highest seq held with nothing missing below it: what conversation.open resumes after.
+  function heldTop(id) {
+    const map = held.get(id);
+    if (!map || !map.size) return 0;
+    const seqs = Array.from(map.values(), (m) => m.seq).sort((a, b) => a - b);
+    if (!loaded.has(id) && seqs[0] !== 1) return 0; // we only hold a tail: fetch everything
+    let top = seqs[0];
+    for (const s of seqs) {
+      if (s > top + 1) break;
+      top = Math.max(top, s);
+    }
+    return top;
+  }
+
+  function sortedConversations() {
+    return Array.from(convs.values()).sort((a, b) => {
+      const wa = parseTime(a.waiting_since);
+      const wb = parseTime(b.waiting_since);
+      if ((wa != null) !== (wb != null)) return wa != null ? -1 : 1;
+      if (wa != null && wb != null && wa !== wb) return wa - wb;
+      const la = parseTime(a.last_message && a.last_message.created_at) ?? parseTime(a.created_at) ?? 0;
+      const lb = parseTime(b.last_message && b.last_message.created_at) ?? parseTime(b.created_at) ?? 0;
+      return lb - la;
+    });
+  }
+
+  // ---- conversation list ----------------------------------------------------------------------
+  const convEls = new Map(); // id -> <a>
+
+  function buildConv(id) {
+    const a = el("a", "conv");
+    a.dataset.conversationId = id;
+    a.href = `/inbox/${encodeURIComponent(id)}/`;
+    const avatar = el("span", "conv-avatar");
+    avatar.setAttribute("aria-hidden", "true");
+    const main = el("span", "conv-main");
+    const top = el("span", "conv-top");
+    top.append(el("span", "conv-name"), el("time", "conv-time"));
+    const mid = el("span", "conv-mid");
+    mid.append(el("span", "conv-preview"), el("span", "conv-count"));
+    const bottom = el("span", "conv-bottom");
+    main.append(top, mid, bottom);
+    a.append(avatar, main);
+    return a;
+  }
+
+  function fillConv(a, c) {
+    const name = (c.visitor && c.visitor.name) || "Visitor";
+    const selected = c.id === selectedId;
+    const unread = Number.isInteger(c.unread) && c.unread > 0 ? c.unread : 0;
+    a.classList.toggle("is-selected", selected);
+    a.classList.toggle("has-unread", unread > 0);
+    if (selected) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+
+    const avatar = a.querySelector(".conv-avatar");
+    avatar.textContent = initialOf(name);
+    avatar.style.setProperty("--hue", String(avatarHue(c.visitor && c.visitor.id)));
+    a.querySelector(".conv-name").textContent = name;
+
+    const time = a.querySelector(".conv-time");
+    const last = c.last_message;
+    if (last && last.created_at) fillTime(time, last.created_at);
+    else time.textContent = "";
+
+    const preview = a.querySelector(".conv-preview");
+    preview.textContent = last ? (last.sender === "agent" ? "↩ " : "") + String(last.body || "").replace(/\s+/g, " ") : "No messages yet";
+    preview.classList.toggle("is-system", !!last && last.sender === "system");
+
+    const count = a.querySelector(".conv-count");
+    count.replaceChildren();
+    if (unread) count.append(el("span", "conv-unread", String(unread)), el("span", "visually-hidden", " unread"));
+
+    const bottom = a.querySelector(".conv-bottom");
+    bottom.replaceChildren();
+    if (c.waiting_since) {
+      const waiting = el("span", "conv-waiting", waitingText(c.waiting_since));
+      waiting.dataset.since = c.waiting_since;
+      bottom.appendChild(waiting);
+    }
+    bottom.hidden = !bottom.childElementCount;
+  }
+
+  function renderList() {
+    const focusedId = document.activeElement && document.activeElement.classList &&
+      document.activeElement.classList.contains("conv") ? document.activeElement.dataset.conversationId : null;
+    const ordered = sortedConversations();
+    const wanted = new Set(ordered.map((c) => c.id));
+    for (const [id, a] of convEls) {
+      if (!wanted.has(id)) {
+        a.remove();
+        convEls.delete(id);
+      }
+    }
+    let cursor = null; // the node the next entry must follow
+    for (const c of ordered) {
+      let a = convEls.get(c.id);
+      if (!a) {
+        a = buildConv(c.id);
+        convEls.set(c.id, a);
+      }
+      fillConv(a, c);
+      const expected = cursor ? cursor.nextElementSibling : listEl.firstElementChild;
+      if (expected !== a) listEl.insertBefore(a, expected);
+      cursor = a;
+    }
+    // Whatever is left after the entries (server-rendered leftovers, the empty state) goes.
+    while (cursor ? cursor.nextElementSibling : listEl.firstElementChild) {
+      const extra = cursor ? cursor.nextElementSibling : listEl.firstElementChild;
+      if (extra.classList.contains("conv-empty") && !ordered.length) break;
+      extra.remove();
+    }
+    if (!ordered.length && !listEl.querySelector(".conv-empty")) {
+      listEl.appendChild(el("p", "conv-empty", EMPTY_TEXT));
+    }
+    if (focusedId && document.activeElement !== convEls.get(focusedId)) {
+      const a = convEls.get(focusedId);
+      if (a) a.focus({ preventScroll: true });
+    }
+    updateTitle();
+  }
+
+  function updateTitle() {
+    let total = 0;
+    for (const c of convs.values()) total += Number.isInteger(c.unread) && c.unread > 0 ? c.unread : 0;
+    document.title = total ? `(${total}) Inbox · Helpdesk` : "Inbox · Helpdesk";
+  }
+
+  // ---- thread ---------------------------------------------------------------------------------
+  const msgEls = new Map(); // message id -> <li> (open thread only)
+  const pendingEls = new Map(); // client_id -> <li> (open thread only)
+  const liData = new WeakMap(); // <li> -> Message
+
+  function buildMessage(m, pending) {
+    const sender = ["visitor", "agent", "system"].includes(m.sender) ? m.sender : "system";
+    const li = el("li", `msg msg--${sender}`);
+    if (sender === "agent") li.appendChild(el("span", "msg-author", m.agent_name || initial.agent?.name || "Agent"));
+    li.appendChild(el("div", "msg-bubble", m.body));
+    const meta = el("div", "msg-meta");
+    const time = el("time");
+    fillTime(time, m.created_at);
+    meta.appendChild(time);
+    li.appendChild(meta);
+    if (pending) {
+      li.dataset.clientId = m.client_id;
+      li.dataset.state = "sending";
+      meta.appendChild(el("span", "msg-mark", "Sending…"));
+    } else {
+      setStored(li, m);
+    }
+    return li;
+  }
+
+  function setStored(li, m) {
+    li.dataset.id = m.id;
+    li.dataset.seq = String(m.seq);
+    liData.set(li, m);
+    msgEls.set(m.id, li);
+    if (li.dataset.state) li.dataset.state = "sent";
+    const mark = li.querySelector(".msg-mark");
+    if (mark) mark.remove();
+  }
+
+  function placeMessage(li, m) {
+    let before = null;
+    for (let node = messagesEl.lastElementChild; node; node = node.previousElementSibling) {
+      const other = liData.get(node);
+      if (!other) {
+        if (node.dataset.state === "failed") break;
+        before = node; // pending replies stay last
+        continue;
+      }
+      if (other.seq <= m.seq) break;
+      before = node;
+    }
+    messagesEl.insertBefore(li, before);
+  }
+
+  function nearBottom() {
+    return messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight < 120;
+  }
+
+  function scrollToBottom() {
+    messagesEl.scrollTop = messagesEl.scrollHeight;
+  }
+
+  function showMessage(m) {
+    if (m.conversation_id !== selectedId || msgEls.has(m.id)) return false;
+    const pending = m.client_id ? pendingEls.get(m.client_id) : null;
+    let li;
+    if (pending) {
+      pendingEls.delete(m.client_id);
+      pending.remove();
+      li = pending;
+      const time = li.querySelector("time");
+      if (time) fillTime(time, m.created_at);
+      if (m.agent_name) {
+        const author = li.querySelector(".msg-author");
+        if (author) author.textContent = m.agent_name;
+      }
+      setStored(li, m);
+    } else {
+      li = buildMessage(m, false);
+    }
+    placeMessage(li, m);
+    return true;
+  }
+
+  function showPending(entry) {
+    if (entry.conversation_id !== selectedId || pendingEls.has(entry.client_id)) return;
+    const li = buildMessage({ ...entry, sender: "agent", agent_name: initial.agent?.name }, true);
+    pendingEls.set(entry.client_id, li);
+    messagesEl.appendChild(li);
+  }
+
+  function markFailed(li, detail) {
+    li.dataset.state = "failed";
+    let mark = li.querySelector(".msg-mark");
+    if (!mark) {
+      mark = el("span", "msg-mark");
+      li.querySelector(".msg-meta").appendChild(mark);
+    }
+    mark.textContent = detail || "Not sent";
+    mark.classList.add("is-failed");
+  }
+
+  function renderThread() {
+    const c = selectedId ? convs.get(selectedId) : null;
+    document.body.classList.toggle("has-selection", !!selectedId);
+    threadEl.dataset.conversationId = selectedId || "";
+    placeholder.hidden = !!selectedId;
+    threadHead.hidden = !selectedId;
+    messagesEl.hidden = !selectedId;
+    form.hidden = !selectedId;
+    messagesEl.replaceChildren();
+    msgEls.clear();
+    pendingEls.clear();
+    if (!selectedId) return;
+    renderThreadHead(c);
+    const messages = Array.from((held.get(selectedId) || new Map()).values()).sort((a, b) => a.seq - b.seq);
+    const frag = document.createDocumentFragment();
+    for (const m of messages) frag.appendChild(buildMessage(m, false));
+    messagesEl.appendChild(frag);
+    for (const entry of outbox.values()) showPending(entry);
+    scrollToBottom();
+  }
+
+  function renderThreadHead(c) {
+    const name = (c && c.visitor && c.visitor.name) || "Visitor";
+    threadTitle.textContent = name;
+    threadAvatar.textContent = initialOf(name);
+    threadAvatar.style.setProperty("--hue", String(avatarHue(c && c.visitor && c.visitor.id)));
+    const parts = [];
+    if (c && c.channel) parts.push(CHANNELS[c.channel] || c.channel);
+    if (c && c.status && c.status !== "open") parts.push(c.status.charAt(0).toUpperCase() + c.status.slice(1));
+    if (c && c.waiting_since) parts.push(waitingText(c.waiting_since));
+    threadSub.textContent = parts.join(" · ");
+  }
+
+  // ---- selection ------------------------------------------------------------------------------
+  function pathFor(id) {
+    return id ? `/inbox/${encodeURIComponent(id)}/` : "/inbox/";
+  }
+
+  function idFromPath(pathname) {
+    const m = /^\/inbox\/([^/]+)\/?$/.exec(pathname);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  function select(id, { push = true, focusReply = false } = {}) {
+    if (id === selectedId) {
+      if (focusReply && id) input.focus();
+      return;
+    }
+    selectedId = id || null;
+    if (push) history.pushState({ conversationId: selectedId }, "", pathFor(selectedId));
+    renderThread();
+    renderList();
+    if (selectedId) {
+      requestOpen(selectedId);
+      markRead();
+      if (focusReply) input.focus();
+    }
+  }
+
+  function requestOpen(id) {
+    if (!ready || !id) return;
+    openPending.add(id);
+    sendFrame({ type: "conversation.open", conversation_id: id, after_seq: heldTop(id) });
+  }
+
+  // Tell the server what the agent has now seen in the open thread.
+  function markRead() {
+    if (!ready || !selectedId || document.visibilityState !== "visible") return;
+    const seq = maxSeq(selectedId);
+    const c = convs.get(selectedId);
+    const readSeq = c && Number.isInteger(c.read_seq) ? c.read_seq : 0;
+    if (seq <= readSeq || seq <= (readSent.get(selectedId) || 0)) return;
+    if (!sendFrame({ type: "conversation.read", conversation_id: selectedId, seq })) return;
+    readSent.set(selectedId, seq);
+    if (c) {
+      // Optimistic: the server answers with a `conversation` frame carrying the real numbers.
+      c.read_seq = seq;
+      if (Number.isInteger(c.last_seq) && seq >= c.last_seq) c.unread = 0;
+      renderList();
+    }
+  }
+
+  // ---- socket ---------------------------------------------------------------------------------
+  let ws = null;
+  let ready = false; // the `inbox` snapshot arrived on the current socket
+  let attempt = 0;
+  let reconnectTimer = null;
+  let pingTimer = null;
+  let stopped = false;
+
+  function setConnection(state) {
+    const text = { online: "Online", connecting: "Connecting…", offline: "Offline" }[state];
+    connEl.dataset.state = state;
+    connEl.querySelector(".conn-text").textContent = text;
+  }
+
+  function sendFrame(frame) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    try {
+      ws.send(JSON.stringify(frame));
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (ws || stopped) return;
+    setConnection("connecting");
+    let sock;
+    try {
+      sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH);
+    } catch (_) {
+      setConnection("offline");
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    ready = false;
+    sock.onopen = () => {
+      if (ws !== sock) return;
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => sendFrame({ type: "ping" }), PING_MS);
+    };
+    sock.onmessage = (event) => {
+      if (ws !== sock) return;
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      if (frame && typeof frame === "object") handleFrame(frame);
+    };
+    sock.onclose = (event) => {
+      if (ws !== sock) return;
+      ws = null;
+      ready = false;
+      clearInterval(pingTimer);
+      openPending.clear();
+      setConnection("offline");
+      if (event.code === 4401) {
+        stopped = true;
+        sessionEnded();
+      } else if (event.code === 4403) {
+        stopped = true;
+        notice("This page's origin is not allowed to connect. Open the inbox from the helpdesk's own address.");
+      } else {
+        scheduleReconnect();
+      }
+    };
+    sock.onerror = () => {
+      /* a close event follows */
+    };
+  }
+
+  function sessionEnded() {
+    noticeEl.replaceChildren(
+      document.createTextNode("Your session has ended. "),
+      Object.assign(el("a", null, "Sign in again"), {
+        href: `/accounts/login/?next=${encodeURIComponent(location.pathname)}`,
+      }),
+    );
+    noticeEl.hidden = false;
+    clearTimeout(noticeTimer);
+  }
+
+  function scheduleReconnect() {
+    if (stopped || reconnectTimer) return;
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+    attempt += 1;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = null;
+      connect();
+    }, delay);
+  }
+
+  function handleFrame(frame) {
+    switch (frame.type) {
+      case "inbox":
+        onInbox(frame);
+        break;
+      case "flush":
+        onFlush(frame);
+        break;
+      case "history":
+        onHistory(frame);
+        break;
+      case "message":
+        onMessage(frame);
+        break;
+      case "message.ack":
+        onAck(frame);
+        break;
+      case "conversation":
+        if (isSummary(frame.conversation)) {
+          upsertSummary(frame.conversation);
+          renderList();
+          if (frame.conversation.id === selectedId) renderThreadHead(frame.conversation);
+        }
+        break;
+      case "error":
+        onError(frame);
+        break;
+      default:
+        break; // pong and anything newer
+    }
+  }
+
+  function onInbox(frame) {
+    ready = true;
+    attempt = 0;
+    setConnection("online");
+    if (frame.agent && typeof frame.agent === "object") initial.agent = frame.agent;
+    const previous = selectedId ? convs.get(selectedId) : null;
+    convs.clear();
+    for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+    if (previous && !convs.has(previous.id)) convs.set(previous.id, previous); // history will refresh it
+    readSent.clear();
+    renderList();
+    if (selectedId) {
+      renderThreadHead(convs.get(selectedId));
+      requestOpen(selectedId);
+    }
+    for (const entry of outbox.values()) {
+      sendFrame({ type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body });
+    }
+  }
+
+  function onFlush(frame) {
+    for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+    let shown = false;
+    const stick = nearBottom();
+    for (const m of Array.isArray(frame.messages) ? frame.messages : []) {
+      if (storeMessage(m)) shown = showMessage(m) || shown;
+    }
+    renderList();
+    if (selectedId && convs.has(selectedId)) renderThreadHead(convs.get(selectedId));
+    if (shown) {
+      if (stick) scrollToBottom();
+      checkGap();
+      markRead();
+    }
+  }
+
+  function onHistory(frame) {
+    const c = frame.conversation;
+    if (!isSummary(c)) return;
+    upsertSummary(c);
+    openPending.delete(c.id);
+    loaded.add(c.id);
+    const stick = nearBottom();
+    let shown = false;
+    for (const m of Array.isArray(frame.messages) ? frame.messages : []) {
+      if (storeMessage(m)) shown = showMessage(m) || shown;
+    }
+    renderList();
+    if (c.id === selectedId) {
+      renderThreadHead(c);
+      if (shown && stick) scrollToBottom();
+      markRead();
+    }
+  }
+
+  function onMessage(frame) {
+    if (isSummary(frame.conversation)) upsertSummary(frame.conversation);
+    const m = frame.message;
+    const stick = nearBottom();
+    if (isMessage(m) && storeMessage(m) && showMessage(m)) {
+      if (stick || m.sender === "agent") scrollToBottom();
+    }
+    renderList();
+    if (isMessage(m) && m.conversation_id === selectedId) {
+      if (isSummary(frame.conversation)) renderThreadHead(frame.conversation);
+      checkGap();
+      markRead();
+    }
+  }
+
+  function onAck(frame) {
+    const m = frame.message;
+    if (!isMessage(m)) return;
+    const own = m.client_id ? m : { ...m, client_id: frame.client_id };
+    outbox.delete(frame.client_id);
+    if (storeMessage(own)) {
+      if (showMessage(own)) scrollToBottom();
+    } else if (own.client_id && pendingEls.has(own.client_id)) {
+      // Stored already through the `message` frame while the reply was still pending here.
+      pendingEls.get(own.client_id).remove();
+      pendingEls.delete(own.client_id);
+    }
+    if (own.conversation_id === selectedId) checkGap();
+  }
+
+  function onError(frame) {
+    const clientId = typeof frame.client_id === "string" ? frame.client_id : null;
+    if (clientId && outbox.has(clientId)) {
+      outbox.delete(clientId); // refused: it will never be accepted
+      const li = pendingEls.get(clientId);
+      if (li) markFailed(li, frame.detail);
+      else notice(frame.detail || "A reply could not be sent.");
+      return;
+    }
+    if (frame.code === "not_found") {
+      notice(frame.detail || "That conversation is not in your inbox.");
+      return;
+    }
+    if (frame.detail) notice(frame.detail);
+  }
+
+  // A seq gap in the open conversation means a lost frame: fetch what is missing.
+  function checkGap() {
+    if (!selectedId || openPending.has(selectedId)) return;
+    if (maxSeq(selectedId) > heldTop(selectedId)) requestOpen(selectedId);
+  }
+
+  // ---- reply ----------------------------------------------------------------------------------
+  function sendReply() {
+    const body = input.value.trim();
+    if (!body || !selectedId) return;
+    if (body.length > MAX_BODY) {
+      notice(`A reply can be at most ${MAX_BODY} characters.`);
+      return;
+    }
+    const entry = { conversation_id: selectedId, client_id: uuid(), body, created_at: new Date().toISOString() };
+    outbox.set(entry.client_id, entry);
+    showPending(entry);
+    input.value = "";
+    autosize();
+    scrollToBottom();
+    if (ready) {
+      sendFrame({ type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body });
+    }
+  }
+
+  function autosize() {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendReply();
+    input.focus();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      sendReply();
+    } else if (event.key === "Escape") {
+      input.blur();
+      const a = selectedId && convEls.get(selectedId);
+      if (a) a.focus();
+    }
+  });
+  input.addEventListener("input", autosize);
+
+  // ---- navigation -----------------------------------------------------------------------------
+  listEl.addEventListener("click", (event) => {
+    const a = event.target.closest("a.conv");
+    if (!a || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    select(a.dataset.conversationId, { focusReply: window.matchMedia("(pointer: fine)").matches });
+  });
+
+  threadEl.querySelector(".thread-back").addEventListener("click", (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    select(null);
+  });
+
+  window.addEventListener("popstate", () => select(idFromPath(location.pathname), { push: false }));
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "j" && event.key !== "k") return;
+    if (event.metaKey || event.ctrlKey || event.altKey || event.isComposing) return;
+    const t = event.target;
+    if (t && (t.isContentEditable || /^(TEXTAREA|INPUT|SELECT)$/.test(t.tagName))) return;
+    const order = sortedConversations();
+    if (!order.length) return;
+    const at = order.findIndex((c) => c.id === selectedId);
+    let next;
+    if (at < 0) next = event.key === "j" ? 0 : order.length - 1;
+    else next = Math.min(order.length - 1, Math.max(0, at + (event.key === "j" ? 1 : -1)));
+    event.preventDefault();
+    const id = order[next].id;
+    select(id);
+    const a = convEls.get(id);
+    if (a) {
+      a.focus({ preventScroll: true });
+      a.scrollIntoView({ block: "nearest" });
+    }
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState !== "visible") return;
+    markRead();
+    if (!ws && !stopped) {
+      attempt = 0;
+      connect();
+    }
+  });
+  window.addEventListener("online", () => {
+    if (!ws && !stopped) {
+      attempt = 0;
+      connect();
+    }
+  });
+
+  // Keep "waiting N min" fresh.
+  setInterval(() => {
+    renderList();
+    if (selectedId && convs.has(selectedId)) renderThreadHead(convs.get(selectedId));
+  }, 30000);
+
+  // ---- start ----------------------------------------------------------------------------------
+  for (const c of Array.isArray(initial.conversations) ? initial.conversations : []) upsertSummary(c);
+  if (isSummary(initial.selected)) {
+    upsertSummary(initial.selected);
+    loaded.add(initial.selected.id); // the page came with this thread's history
+  }
+  for (const m of Array.isArray(initial.messages) ? initial.messages : []) storeMessage(m);
+  history.replaceState({ conversationId: selectedId }, "", location.href);
+  renderList();
+  renderThread();
+  connect();
+})();

@@ -1,0 +1,126 @@
+"""Real browser: a visitor writes on the demo page while no agent is online; Alice logs in,
+finds it in her message center, replies; the visitor sees the reply live.
+
+Playwright drives Debian's Chromium (/usr/bin/chromium); nothing is downloaded.
+Screenshots go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.processes import ROOT, Server, database_url_for, server_env
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "browser"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="Chromium is not installed (make test installs it as root)",
+    ),
+]
+
+
+@pytest.fixture
+def server(tmp_path, transactional_db):
+    env = server_env(
+        DATABASE_URL=database_url_for(connection.settings_dict["NAME"]),
+        CELERY_TASK_ALWAYS_EAGER="true",
+        DB_CONN_MAX_AGE="0",
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    # Production serves collected static files through WhiteNoise, so collect them as it does.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    s = Server(env, tmp_path / "server.log").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_a_visitor_message_left_offline_reaches_alice_and_her_reply_comes_back_live(
+    acme,
+    alice,
+    server,
+    browser,  # the people first: no database calls once Playwright runs
+):
+    errors: list[str] = []
+    visitor = browser.new_page(viewport={"width": 1280, "height": 800})
+    visitor.on("pageerror", lambda e: errors.append(str(e)))
+    visitor.goto(f"{server.base}/demo/")
+    visitor.click("#hd-launcher")
+    frame = visitor.frame_locator("#hd-frame")
+    frame.locator("#hd-status").filter(has_text="offline").wait_for()
+    for text in ("Hello, is anyone there?", "My order #1042 has not arrived."):
+        frame.locator("#hd-input").fill(text)
+        frame.locator("#hd-send").click()
+    sent = frame.locator('li.hd-msg--visitor[data-state="sent"]')
+    sent.nth(1).wait_for()
+    assert sent.count() == 2
+    shot(visitor, "1-visitor-offline")
+
+    agent = browser.new_page(viewport={"width": 1280, "height": 800})
+    agent.on("pageerror", lambda e: errors.append(str(e)))
+    agent.goto(f"{server.base}/inbox/")
+    agent.fill('input[name="username"]', "alice")
+    agent.fill('input[name="password"]', "pw-for-tests-1")
+    agent.click("#login-submit")
+    conversation = agent.locator("#conversation-list a.conv").first
+    conversation.locator(".conv-unread", has_text="2").wait_for()
+    shot(agent, "2-agent-inbox")
+    conversation.click()
+    agent.locator("#thread-messages li.msg--visitor").nth(1).wait_for()
+    agent.fill("#reply-input", "Hi! I'm checking order #1042 for you now.")
+    agent.click("#reply-send")
+    agent.locator("#thread-messages li.msg--agent").first.wait_for()
+    # The list follows: the reply is the last message and the visitor no longer waits.
+    conversation.filter(has_text="checking order").wait_for()
+    assert (
+        conversation.locator(".conv-unread").count() == 0
+        or not conversation.locator(".conv-unread").is_visible()
+    )
+    shot(agent, "3-agent-replied")
+
+    reply = frame.locator("li.hd-msg--agent").first
+    reply.wait_for()
+    assert "order #1042" in reply.inner_text()
+    shot(visitor, "4-visitor-sees-reply")
+    assert frame.locator("li.hd-msg").count() == 3  # nothing shown twice
+    assert errors == []
