@@ -8,6 +8,10 @@ from django.http import HttpRequest
 
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor
 
+admin.site.site_header = "Helpdesk back office"
+admin.site.site_title = "Helpdesk back office"
+admin.site.index_title = "Sites, teams and conversations"
+
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
@@ -52,6 +56,9 @@ class VisitorAdmin(admin.ModelAdmin):
     list_filter = ["site", "channel"]
     list_select_related = ["site"]
     readonly_fields = ["id", "site", "channel", "created_at", "last_seen_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # visitors arrive through the widget or the API
 
 
 class MessageInline(admin.TabularInline):

@@ -34,4 +34,4 @@ cat <<MSG
 
 MSG
 .venv/bin/uvicorn helpdesk.asgi:application --host "$HOST" --port "$PORT" \
-  --ws-max-size 1048576 --proxy-headers --workers "${WEB_CONCURRENCY:-1}"
+  --ws-max-size 1048576 --proxy-headers --lifespan off --workers "${WEB_CONCURRENCY:-1}"
