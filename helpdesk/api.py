@@ -18,7 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from helpdesk import payloads, selectors, services, tokens
 from helpdesk.models import Agent, Visitor
-from helpdesk.validation import HelloIn, InvalidInput, OpenIn, check, check_message
+from helpdesk.validation import CursorIn, HelloIn, InvalidInput, OpenIn, check, check_message
 from routing import selectors as routing_selectors
 
 
@@ -31,6 +31,8 @@ class ApiError(exceptions.APIException):
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, InvalidInput):
         exc = ApiError(exc.code, exc.detail, 400)
+    elif isinstance(exc, RecursionError):  # JSON nested past the parser's limit
+        exc = ApiError("invalid_json", "The body is not valid JSON.", 400)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -81,8 +83,10 @@ class IsVisitor(BasePermission):
 class IsAgent(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         agent = selectors.agent_for_user(request.user)
+        if agent is None:
+            raise ApiError("not_authenticated", "Sign in as an agent first.", 403)
         request.agent = agent  # type: ignore[attr-defined]
-        return agent is not None
+        return True
 
 
 class VisitorSessionView(APIView):
@@ -122,10 +126,15 @@ class VisitorMessagesView(APIView):
 
     def get(self, request: Request) -> Response:
         visitor = request.user.visitor
-        cursor = {
-            "conversation_id": request.query_params.get("conversation_id"),
-            "seq": _int_param(request, "after_seq"),
-        }
+        cursor = None
+        if request.query_params.get("conversation_id"):
+            cursor = check(
+                CursorIn,
+                {
+                    "conversation_id": request.query_params["conversation_id"],
+                    "seq": _int_param(request, "after_seq"),
+                },
+            )
         conversation, messages = selectors.visitor_catch_up(
             visitor, cursor, settings.VISITOR_HISTORY_LIMIT
         )
@@ -149,7 +158,7 @@ class VisitorMessagesView(APIView):
 
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ApiError("invalid_message", f"{name}: must be a whole number.", 400)
     return int(raw)
 
@@ -190,9 +199,12 @@ class AgentMessagesView(APIView):
     def post(self, request: Request, conversation_id: str) -> Response:
         conversation = _agent_conversation(request.agent, conversation_id)
         client_id, body, _ = check_message(request.data)
-        result = services.message_send_by_agent(
-            agent=request.agent, conversation=conversation, client_id=client_id, body=body
-        )
+        try:
+            result = services.message_send_by_agent(
+                agent=request.agent, conversation=conversation, client_id=client_id, body=body
+            )
+        except services.NotAssigned as exc:
+            raise ApiError("not_assigned", str(exc), 403) from None
         return Response(
             {"message": payloads.message(result.message, audience="agent")},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,

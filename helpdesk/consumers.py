@@ -38,6 +38,7 @@ HELLO_TIMEOUT_SECONDS = 10
 CLOSE_AUTH = 4401
 CLOSE_UNKNOWN_SITE = 4404
 CLOSE_TOO_LARGE = 1009
+CLOSE_RETRY = 1011
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -71,15 +72,20 @@ class JsonConsumer(AsyncWebsocketConsumer):
             return
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the limit
             data = None
         if not isinstance(data, dict):
             await self.send_error("invalid_json", "A frame must be a JSON object.")
             return
-        handler = self.handlers().get(data.get("type"))  # type: ignore[arg-type]
+        type_ = data.get("type")
+        handler = self.handlers().get(type_) if isinstance(type_, str) else None
         client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
         if handler is None:
             await self.send_error("unknown_type", f"Unknown frame type {data.get('type')!r}.")
+            return
+        if not await self.still_authorised():
+            await self.send_error("not_authenticated", "Your session has ended; sign in again.")
+            await self.close(CLOSE_AUTH)
             return
         try:
             await handler(data)
@@ -90,13 +96,23 @@ class JsonConsumer(AsyncWebsocketConsumer):
             if exc.close:
                 await self.close(exc.close)
         except Exception:
-            log.exception("frame %r failed", data.get("type"))
-            await self.send_error(
-                "internal_error", "Something went wrong; nothing was changed.", client_id
-            )
+            # Whether the write committed is unknown here, so the client must not drop its
+            # message: no client_id in the error, and a close that makes it reconnect and
+            # resend (idempotent by client_id).
+            log.exception("frame %r failed", type_)
+            await self.send_error("internal_error", "Something went wrong; reconnect and resend.")
+            await self.close(CLOSE_RETRY)
+
+    async def still_authorised(self) -> bool:
+        """Every frame is authorised on its own, not only at connect."""
+        return True
 
     async def hd_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])
+
+    async def hd_close(self, message: dict[str, Any]) -> None:
+        await self.send_error("not_authenticated", "Your session has ended; sign in again.")
+        await self.close(CLOSE_AUTH)
 
     async def ping(self, data: dict[str, Any]) -> None:
         await self.refresh_presence()
@@ -143,13 +159,14 @@ class VisitorConsumer(JsonConsumer):
             ) from None
         except tokens.InvalidToken as exc:
             raise ClientError("invalid_token", str(exc), CLOSE_AUTH) from None
-        self._hello_timer.cancel()
-        self.visitor = session.visitor
+        visitor = session.visitor
         # Subscribe before reading the catch-up, so nothing falls between the two.
-        for group in (events.visitor_group(self.visitor.id), events.site_group(session.site.id)):
+        for group in (events.visitor_group(visitor.id), events.site_group(session.site.id)):
             await self.channel_layer.group_add(group, self.channel_name)
-        await self.refresh_presence()
         welcome = await db(self._welcome)(session, fields.get("cursor"))
+        self._hello_timer.cancel()
+        self.visitor = visitor  # only now: a hello that failed above leaves the socket unbound
+        await self.refresh_presence()
         await self.send_json(welcome)
 
     def _welcome(
@@ -239,6 +256,17 @@ class AgentConsumer(JsonConsumer):
         if first:
             await db(services.agent_came_online)(agent_id=self.agent.id)
 
+    async def still_authorised(self) -> bool:
+        return self.agent is not None and await db(self._session_agent_alive)()
+
+    def _session_agent_alive(self) -> bool:
+        """The session still exists (no logout), the user is active, the agent profile too."""
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if not key or not session.exists(key):
+            return False
+        return Agent.objects.filter(pk=self.agent.pk, user__is_active=True).exists()
+
     async def refresh_presence(self) -> None:
         assert self.agent is not None
         first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
@@ -281,9 +309,12 @@ class AgentConsumer(JsonConsumer):
     async def message_send(self, data: dict[str, Any]) -> None:
         client_id, body, fields = check_message(data, AgentMessageIn)
         conversation = await self._conversation(fields["conversation_id"])
-        result = await db(services.message_send_by_agent)(
-            agent=self.agent, conversation=conversation, client_id=client_id, body=body
-        )
+        try:
+            result = await db(services.message_send_by_agent)(
+                agent=self.agent, conversation=conversation, client_id=client_id, body=body
+            )
+        except services.NotAssigned as exc:
+            raise ClientError("not_assigned", str(exc)) from None
         await self.send_json(
             {
                 "type": "message.ack",

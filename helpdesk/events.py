@@ -50,6 +50,20 @@ def encode(event: Event) -> str:
     return json.dumps(event, separators=(",", ":"))
 
 
+def close_sockets(groups: Iterable[str]) -> None:
+    """Ask every socket in these groups to close (sessions ended); at most once, like events."""
+    try:
+        async_to_sync(_close)(list(groups))
+    except Exception:
+        log.exception("channel layer close failed for %s (the next frame re-checks)", groups)
+
+
+async def _close(groups: list[str]) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_send(group, {"type": "hd.close"})
+
+
 def deliver(groups: list[str], text: str) -> None:
     try:
         async_to_sync(_send)(groups, text)

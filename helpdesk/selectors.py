@@ -77,6 +77,12 @@ def conversation_for_agent(agent: Agent, conversation_id: Any) -> Conversation |
     return conversations_visible_to(agent).filter(pk=pk).first()
 
 
+def agent_may_reply(agent: Agent, conversation: Conversation) -> bool:
+    """Agents of the group may read a colleague's conversation, but only reply to their own
+    or to a waiting one (which the reply claims)."""
+    return conversation.assigned_agent_id in (None, agent.id)
+
+
 def messages_after(
     conversation_id: uuid.UUID, after_seq: int, limit: int | None = None
 ) -> list[Message]:
@@ -95,14 +101,14 @@ def visitor_latest_conversation(visitor: Visitor) -> Conversation | None:
 def visitor_catch_up(
     visitor: Visitor, cursor: dict[str, Any] | None, limit: int
 ) -> tuple[Conversation | None, list[Message]]:
-    """Messages of the visitor's latest conversation after the cursor (or its last ``limit``)."""
+    """The visitor's latest conversation: everything after a cursor that names it, else its
+    last ``limit`` messages. ``cursor`` is validated (``conversation_id``, ``seq``)."""
     conv = visitor_latest_conversation(visitor)
     if conv is None:
         return None, []
-    after = 0
     if cursor and str(cursor.get("conversation_id")) == str(conv.id):
-        after = int(cursor.get("seq") or 0)
-    return conv, messages_after(conv.id, after, limit)
+        return conv, messages_after(conv.id, cursor["seq"])
+    return conv, messages_after(conv.id, 0, limit)
 
 
 def site_by_key(widget_key: str) -> Site | None:

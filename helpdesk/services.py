@@ -23,6 +23,10 @@ class UnknownSite(Exception):
     pass
 
 
+class NotAssigned(Exception):
+    """An agent replied to a conversation assigned to a colleague."""
+
+
 @dataclass(frozen=True)
 class VisitorSession:
     site: Site
@@ -105,9 +109,9 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
         routing_services.conversation_route(conversation=conversation)
 
     agent_id = conversation.assigned_agent_id
-    if agent_id is None or not presence.is_online("agent", agent_id):
+    offline = agent_id is None or not presence.is_online("agent", agent_id)
+    if offline:
         offline_services.offline_record(message=message, audience=OfflineMessage.Audience.AGENT)
-        transaction.on_commit(lambda: _after_offline_agent_message(conversation))
     events.send_event_on_commit(
         [events.visitor_group(visitor.id)],
         {"type": "message", "message": payloads.message(message, audience="visitor")},
@@ -121,6 +125,9 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
                 "conversation": selectors.conversation_summary(conversation.id),
             },
         )
+    if offline:
+        # After the events, and robust: the message is committed whatever happens here.
+        transaction.on_commit(lambda: _after_offline_agent_message(conversation), robust=True)
     return SendResult(message, created=True)
 
 
@@ -152,6 +159,8 @@ def message_send_by_agent(
     )
     if existing is not None:
         return SendResult(existing, created=False)
+    if not selectors.agent_may_reply(agent, conversation):  # checked under the row lock
+        raise NotAssigned("This conversation is assigned to another agent.")
     message = _append(
         conversation, sender=Message.Sender.AGENT, agent=agent, body=body, client_id=client_id
     )
@@ -202,7 +211,7 @@ def agent_came_online(*, agent_id: int) -> None:
     """First socket of an agent: flush their offline work, tell their sites' visitors."""
     from offline.tasks import flush_agent
 
-    transaction.on_commit(lambda: flush_agent.delay(agent_id))
+    transaction.on_commit(lambda: flush_agent.delay(agent_id), robust=True)
     routing_services.agent_presence_changed(agent_id=agent_id)
 
 

@@ -22,16 +22,17 @@ DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 
-DEBUG = env_bool("DEBUG", EMBEDDED)
+# Off unless asked for: a demo reachable from elsewhere must not show tracebacks.
+DEBUG = env_bool("DEBUG", False)
 
 
 def _secret_key() -> str:
     key = env_str("DJANGO_SECRET_KEY")
     if key:
         return key
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DEBUG is off")
-    # Embedded/dev: one random key per data directory, so visitor tokens stay valid across
+    if not EMBEDDED:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required with DATABASE_URL or REDIS_URL")
+    # Embedded: one random key per data directory, so visitor tokens stay valid across
     # restarts without a well-known key in the source.
     path = DATA_DIR / "secret_key"
     if not path.exists():
@@ -194,7 +195,8 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+# The embedded default serves static files straight from the apps, no collectstatic step.
+WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
 
 # The widget page is framed by customers' sites; every other page refuses framing.
 X_FRAME_OPTIONS = "DENY"

@@ -23,10 +23,15 @@ class MessageIn(serializers.Serializer):
     body = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
+class CursorIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    seq = serializers.IntegerField(min_value=0)
+
+
 class HelloIn(serializers.Serializer):
     site_key = serializers.CharField(max_length=64)
     token = serializers.CharField(allow_null=True, required=False, max_length=512)
-    cursor = serializers.DictField(allow_null=True, required=False)
+    cursor = CursorIn(allow_null=True, required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WEB)
 
 
@@ -48,20 +53,30 @@ def check(serializer_class: type[serializers.Serializer], data: Any) -> dict[str
     """Validate ``data``; raise ``InvalidInput`` naming the first bad field."""
     s = serializer_class(data=data)
     if not s.is_valid():
-        field, problems = next(iter(s.errors.items()))
-        raise InvalidInput("invalid_message", f"{field}: {problems[0]}")
+        raise InvalidInput("invalid_message", _first_error(s.errors))
     return dict(s.validated_data)
+
+
+def _first_error(errors: Any, path: str = "") -> str:
+    """``cursor.seq: A valid integer is required.`` from DRF's nested error structure."""
+    if isinstance(errors, dict):
+        field, inner = next(iter(errors.items()))
+        name = field if field != "non_field_errors" else "value"
+        return _first_error(inner, f"{path}.{name}" if path else name)
+    if isinstance(errors, list) and errors:
+        return _first_error(errors[0], path)
+    return f"{path}: {errors}"
 
 
 def check_message(
     data: Any, serializer_class: type[MessageIn] = MessageIn
 ) -> tuple[uuid.UUID, str, dict[str, Any]]:
     fields = check(serializer_class, data)
-    body: str = fields["body"]
-    if not body.strip():
+    body: str = fields["body"].strip()
+    if not body:
         raise InvalidInput("empty_body", "A message cannot be empty.")
     if len(body) > settings.MESSAGE_MAX_CHARS:
         raise InvalidInput(
             "body_too_long", f"A message can be at most {settings.MESSAGE_MAX_CHARS} characters."
         )
-    return fields["client_id"], body.strip(), fields
+    return fields["client_id"], body, fields

@@ -52,7 +52,7 @@ def offline_flush_for_agent(*, agent_id: int) -> FlushResult:
             # Someone else online got part of the backlog: push it to them too.
             from offline.tasks import flush_agent
 
-            transaction.on_commit(lambda a=other: flush_agent.delay(a))
+            transaction.on_commit(lambda a=other: flush_agent.delay(a), robust=True)
     delivered = batches = 0
     described: set[uuid.UUID] = set()
     while True:

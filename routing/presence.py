@@ -9,6 +9,7 @@ keeps them in this process's memory.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -17,6 +18,8 @@ from typing import Literal, Protocol
 
 import redis
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["agent", "visitor"]
 
@@ -129,8 +132,19 @@ def store() -> PresenceStore:
 
 
 def online_agent_ids(agent_ids: Iterable[int]) -> set[int]:
-    return {int(i) for i in store().online("agent", (str(a) for a in agent_ids))}
+    """Online agents among these; nobody when presence cannot be read (work then waits)."""
+    try:
+        return {int(i) for i in store().online("agent", (str(a) for a in agent_ids))}
+    except redis.RedisError:
+        log.warning("presence unavailable; routing nobody for now")
+        return set()
 
 
 def is_online(kind: Kind, ident: str | int) -> bool:
-    return bool(store().online(kind, [str(ident)]))
+    """Whether someone has a live socket. When presence cannot be read, answer "offline":
+    the message then also goes to the offline store, which is the side that loses nothing."""
+    try:
+        return bool(store().online(kind, [str(ident)]))
+    except redis.RedisError:
+        log.warning("presence unavailable; treating %s %s as offline", kind, ident)
+        return False

@@ -83,8 +83,10 @@ def _assign_batch(site_ids: list[uuid.UUID]) -> dict[int, list[uuid.UUID]]:
 
 def agent_presence_changed(*, agent_id: int) -> None:
     """Tell the visitors of the agent's sites whether anyone is online now."""
-    for site_id in selectors.sites_served_by(agent_id):
-        online = selectors.site_has_online_agent(site_id)
+    site_ids = selectors.sites_served_by(agent_id)
+    candidates = selectors.online_candidates(site_ids)
+    for site_id in site_ids:
+        online = bool(candidates.get(site_id))
         events.send_event_now(
             [events.site_group(site_id)], {"type": "presence", "agents_online": online}
         )

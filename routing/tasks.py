@@ -17,5 +17,5 @@ def route_waiting() -> int:
     from offline.tasks import flush_agent
 
     for agent_id in received:
-        transaction.on_commit(lambda a=agent_id: flush_agent.delay(a))
+        transaction.on_commit(lambda a=agent_id: flush_agent.delay(a), robust=True)
     return sum(len(v) for v in received.values())

@@ -24,6 +24,9 @@ if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
 else
   mode="embedded: SQLite, in-memory channel layer, tasks in-process"
 fi
+# Without Redis the channel layer and presence live in one process's memory: one web process.
+workers=1
+if [ -n "${REDIS_URL:-}" ]; then workers=${WEB_CONCURRENCY:-1}; fi
 
 cat <<MSG
 
@@ -34,4 +37,4 @@ cat <<MSG
 
 MSG
 .venv/bin/uvicorn helpdesk.asgi:application --host "$HOST" --port "$PORT" \
-  --ws-max-size 1048576 --proxy-headers --lifespan off --workers "${WEB_CONCURRENCY:-1}"
+  --ws-max-size 1048576 --proxy-headers --lifespan off --workers "$workers"

@@ -133,3 +133,25 @@ def test_the_inbox_costs_the_same_queries_for_any_number_of_conversations(
         with django_assert_max_num_queries(6):
             page = client.get("/api/v1/agent/conversations")
         assert len(page.json()["conversations"]) >= n
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after_seq=%C2%B2&conversation_id=6f1c2f7e-3a1e-4d8b-9c55-2c9b1d3e4f50",
+        "conversation_id=x&after_seq=1",
+    ],
+)
+def test_it_refuses_malformed_catch_up_parameters(client, acme, query):
+    token = start(client, acme.widget_key).json()["token"]
+    response = client.get(f"/api/v1/visitor/messages?{query}", **bearer(token))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_message"
+
+
+def test_it_refuses_json_nested_past_the_parser_limit(client, acme):
+    token = start(client, acme.widget_key).json()["token"]
+    response = client.post(
+        "/api/v1/visitor/messages", "[" * 50_000, content_type="application/json", **bearer(token)
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"

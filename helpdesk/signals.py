@@ -1,0 +1,21 @@
+"""Signal receivers: thin, they call into services and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import receiver
+
+from helpdesk import events
+from helpdesk.models import Agent
+
+
+@receiver(user_logged_out)
+def close_sockets_on_logout(sender: Any, user: Any, **kwargs: Any) -> None:
+    """A logged-out agent's open sockets close at once, on every server process."""
+    if user is None:
+        return
+    agent_id = Agent.objects.filter(user=user).values_list("pk", flat=True).first()
+    if agent_id is not None:
+        events.close_sockets([events.agent_group(agent_id)])
