@@ -21,7 +21,10 @@ class OfflineMessage(models.Model):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="offline")
+    # No index of its own: the unique (message, audience) constraint below serves lookups.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="offline", db_index=False
+    )
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="offline_messages"
     )

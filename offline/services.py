@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from helpdesk import events, payloads, selectors
-from helpdesk.models import Conversation, Message
+from helpdesk.models import Agent, Conversation, Message
 from offline.models import OfflineMessage
 from routing import selectors as routing_selectors
 from routing import services as routing_services
@@ -56,68 +56,93 @@ def offline_flush_for_agent(*, agent_id: int) -> FlushResult:
     delivered = batches = 0
     described: set[uuid.UUID] = set()
     while True:
-        batches += 1
-        sent, more = _flush_batch(agent_id, batches, described)
+        sent, frames, more = _flush_chunk(agent_id, batches, described)
         delivered += sent
+        batches += frames
         if not more:
             return FlushResult(
                 assigned=len(received.get(agent_id, [])), delivered=delivered, batches=batches
             )
 
 
-_CLAIM = """
-    UPDATE {offline} SET state = %s, delivered_at = %s
-    WHERE id IN (
-        SELECT o.id FROM {offline} o JOIN {conversation} c ON c.id = o.conversation_id
-        WHERE o.state = %s AND o.audience = %s AND c.assigned_agent_id = %s
-        ORDER BY o.created_at, o.id
-        LIMIT %s {lock}
-    )
-    RETURNING message_id, conversation_id, created_at, id
+_PICK = """
+    SELECT o.id FROM {offline} o JOIN {conversation} c ON c.id = o.conversation_id
+    WHERE o.state = %s AND o.audience = %s AND c.assigned_agent_id = %s
+    ORDER BY o.created_at, o.id
+    LIMIT %s {lock}
+"""
+# Table names come from model metadata, never from input.
+_CLAIM = "UPDATE {offline} SET state = %s, delivered_at = %s WHERE id IN (" + _PICK + ")"  # noqa: S608
+# PostgreSQL: claim and read the messages in one statement.
+_CLAIM_AND_READ = """
+    WITH claimed AS ({claim} RETURNING message_id, created_at, id)
+    SELECT m.id, m.conversation_id, m.seq, m.sender, a.display_name, m.body, m.created_at,
+           m.client_id
+    FROM claimed JOIN {message} m ON m.id = claimed.message_id
+    LEFT JOIN {agent} a ON a.id = m.agent_id
+    ORDER BY claimed.created_at, claimed.id
 """
 
 
-def _claim(agent_id: int, size: int) -> list[tuple[Any, ...]]:
-    """Claim the agent's next pending rows in delivery order, marking them delivered."""
-    lock = (
-        "FOR UPDATE OF o SKIP LOCKED"
-        if connection.features.has_select_for_update_skip_locked
-        else ""
-    )
-    sql = _CLAIM.format(
-        offline=OfflineMessage._meta.db_table, conversation=Conversation._meta.db_table, lock=lock
-    )
+def _claim(agent_id: int, size: int) -> list[dict[str, Any]]:
+    """Claim the agent's next pending rows in delivery order, marking them delivered, and
+    return their messages as ``payloads.MESSAGE_FIELDS`` rows, in that order."""
+    tables = {
+        "offline": OfflineMessage._meta.db_table,
+        "conversation": Conversation._meta.db_table,
+        "message": Message._meta.db_table,
+        "agent": Agent._meta.db_table,
+    }
     params = [State.DELIVERED, timezone.now(), State.PENDING, Audience.AGENT, agent_id, size]
+    if connection.vendor == "postgresql":
+        claim = _CLAIM.format(lock="FOR UPDATE OF o SKIP LOCKED", **tables)
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_AND_READ.format(claim=claim, **tables), params)
+            return [
+                dict(zip(payloads.MESSAGE_FIELDS, row, strict=True)) for row in cursor.fetchall()
+            ]
+    # SQLite: write transactions are serialised (IMMEDIATE), so no row locks are needed, and
+    # it has no data-modifying CTEs: claim, then read.
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = sorted(cursor.fetchall(), key=lambda r: (r[2], r[3]))
-    # UUIDs come back as UUID objects from PostgreSQL and as hex text from SQLite.
-    return [(uuid.UUID(str(m)), uuid.UUID(str(c)), *rest) for m, c, *rest in rows]
+        cursor.execute(
+            _CLAIM.format(lock="", **tables) + " RETURNING message_id, created_at, id", params
+        )
+        order = {uuid.UUID(str(m)): (c, i) for m, c, i in cursor.fetchall()}
+    rows = Message.objects.filter(pk__in=list(order)).values(*payloads.MESSAGE_FIELDS)
+    return sorted(rows, key=lambda r: order[r["id"]])
+
+
+# Rows claimed per transaction: one claim, one message read and one summary read serve up to
+# this many messages, sent as frames of OFFLINE_FLUSH_BATCH.
+FLUSH_CHUNK = 10_000
 
 
 @transaction.atomic
-def _flush_batch(agent_id: int, batch_no: int, described: set[uuid.UUID]) -> tuple[int, bool]:
+def _flush_chunk(
+    agent_id: int, batches_before: int, described: set[uuid.UUID]
+) -> tuple[int, int, bool]:
     size = settings.OFFLINE_FLUSH_BATCH
-    claimed = _claim(agent_id, size)
-    rows = {
-        r["id"]: r
-        for r in Message.objects.filter(pk__in=[c[0] for c in claimed]).values(
-            *payloads.MESSAGE_FIELDS
-        )
-    }
-    new_conversations = {c[1] for c in claimed} - described
+    claimed = _claim(agent_id, FLUSH_CHUNK)
+    more = len(claimed) == FLUSH_CHUNK
+    new_conversations = {r["conversation_id"] for r in claimed} - described
     described |= new_conversations
-    event = {
-        "type": "flush",
-        "batch": batch_no,
-        "final": len(claimed) < size,
-        "conversations": selectors.conversation_summaries(new_conversations)
-        if new_conversations
-        else [],
-        "messages": [payloads.message_row(rows[c[0]], audience="agent") for c in claimed],
+    summaries = {
+        s["id"]: s
+        for s in (selectors.conversation_summaries(new_conversations) if new_conversations else [])
     }
-    events.send_event_on_commit([events.agent_group(agent_id)], event)
-    return len(claimed), len(claimed) == size
+    frames = [claimed[i : i + size] for i in range(0, len(claimed), size)] or [[]]
+    for n, frame in enumerate(frames, start=1):
+        # Each conversation's summary travels with the first frame that carries its messages.
+        ids = list(dict.fromkeys(str(r["conversation_id"]) for r in frame))
+        event = {
+            "type": "flush",
+            "batch": batches_before + n,
+            "final": not more and n == len(frames),
+            "conversations": [summaries.pop(i) for i in ids if i in summaries],
+            "messages": [payloads.message_row(r, audience="agent") for r in frame],
+        }
+        events.send_event_on_commit([events.agent_group(agent_id)], event)
+    return len(claimed), len(frames), more
 
 
 def offline_mark_delivered_to_visitor(*, conversation: Conversation, up_to_seq: int) -> int:
