@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -17,19 +18,22 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from helpdesk import events, payloads, selectors, services, tokens
-from helpdesk.models import Agent, Visitor
+from helpdesk.models import Agent, AgentGroup, Visitor
 from helpdesk.validation import (
     AgentMessageIn,
     HelloIn,
     InvalidInput,
     OpenIn,
     ReadIn,
+    StatusIn,
+    TransferIn,
     check,
     check_message,
 )
 from offline import services as offline_services
 from routing import presence
 from routing import selectors as routing_selectors
+from routing import services as routing_services
 
 log = logging.getLogger(__name__)
 db = database_sync_to_async
@@ -151,7 +155,15 @@ class VisitorConsumer(JsonConsumer):
         fields = check(HelloIn, data)
         try:
             session = await db(services.visitor_session_start)(
-                site_key=fields["site_key"], token=fields.get("token"), channel=fields["channel"]
+                site_key=fields["site_key"],
+                token=fields.get("token"),
+                channel=fields["channel"],
+                context=services.VisitorContext(
+                    language=fields["language"],
+                    timezone=fields["timezone"],
+                    page_url=fields["page_url"],
+                    attributes=fields["attributes"],
+                ),
             )
         except services.UnknownSite:
             raise ClientError(
@@ -233,6 +245,8 @@ class AgentConsumer(JsonConsumer):
             "conversation.open": self.conversation_open,
             "conversation.read": self.conversation_read,
             "message.send": self.message_send,
+            "conversation.transfer": self.conversation_transfer,
+            "status.set": self.status_set,
             "ping": self.ping,
         }
 
@@ -250,9 +264,11 @@ class AgentConsumer(JsonConsumer):
             {
                 "type": "inbox",
                 "agent": {"id": self.agent.id, "name": self.agent.display_name},
+                "status": self.agent.status,
                 "conversations": inbox,
             }
         )
+        await db(routing_services.agent_seen)(agent_id=self.agent.id, every=timedelta(0))
         if first:
             await db(services.agent_came_online)(agent_id=self.agent.id)
 
@@ -267,8 +283,32 @@ class AgentConsumer(JsonConsumer):
             return False
         return Agent.objects.filter(pk=self.agent.pk, user__is_active=True).exists()
 
+    async def status_set(self, data: dict[str, Any]) -> None:
+        fields = check(StatusIn, data)
+        await db(routing_services.agent_set_status)(agent_id=self.agent.id, status=fields["status"])
+
+    async def conversation_transfer(self, data: dict[str, Any]) -> None:
+        fields = check(TransferIn, data)
+        conversation = await self._conversation(fields["conversation_id"])
+        if not await db(self._target_exists)(fields["to_agent_id"], fields["to_group_id"]):
+            raise ClientError("not_found", "No such agent or group.")
+        await db(routing_services.conversation_transfer)(
+            conversation_id=conversation.id,
+            by_name=self.agent.display_name,
+            to_agent_id=fields["to_agent_id"],
+            to_group_id=fields["to_group_id"],
+            reason=fields["reason"],
+        )
+
+    @staticmethod
+    def _target_exists(agent_id: int | None, group_id: int | None) -> bool:
+        if agent_id is not None:
+            return Agent.objects.filter(pk=agent_id, user__is_active=True).exists()
+        return AgentGroup.objects.filter(pk=group_id).exists()
+
     async def refresh_presence(self) -> None:
         assert self.agent is not None
+        await db(routing_services.agent_seen)(agent_id=self.agent.id)
         first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
         if first:  # the socket had expired (a long freeze): treat it as a fresh login
             await db(services.agent_came_online)(agent_id=self.agent.id)
@@ -328,5 +368,6 @@ class AgentConsumer(JsonConsumer):
             return
         await self.channel_layer.group_discard(events.agent_group(self.agent.id), self.channel_name)
         last = await db(presence.store().disconnect)("agent", str(self.agent.id), self.channel_name)
+        await db(routing_services.agent_seen)(agent_id=self.agent.id, every=timedelta(0))
         if last:
             await db(services.agent_went_offline)(agent_id=self.agent.id)

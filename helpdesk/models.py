@@ -17,7 +17,35 @@ def new_widget_key() -> str:
 
 
 class AgentGroup(models.Model):
+    class Strategy(models.TextChoices):
+        BALANCED = "balanced", "Balanced (fewest open, then idle longest)"
+        ROUND_ROBIN = "round_robin", "Round robin"
+
     name = models.CharField(max_length=100, unique=True)
+    managers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="managed_agent_groups"
+    )
+    default_capacity = models.PositiveSmallIntegerField(
+        default=5, help_text="Open conversations per agent, unless the agent has their own."
+    )
+    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.BALANCED)
+    business_hours = models.ForeignKey(
+        "routing.Schedule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="groups",
+        help_text="Overrides the site's hours for this group.",
+    )
+    overflow_group = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="overflow_from",
+        help_text="Where a conversation goes after waiting too long here.",
+    )
+    overflow_after_minutes = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -33,8 +61,23 @@ class Agent(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent"
     )
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        AWAY = "away", "Away"
+
     display_name = models.CharField(max_length=100)
     groups = models.ManyToManyField(AgentGroup, related_name="agents", blank=True)
+    skills = models.ManyToManyField("routing.Skill", related_name="agents", blank=True)
+    capacity = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Open conversations at most; empty: the group's default."
+    )
+    # The agent's own status; connection presence is separate (routing.presence).
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed on connect, disconnect and (at most once a minute) on ping: "offline since".
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -52,6 +95,13 @@ class Site(models.Model):
     widget_key = models.CharField(max_length=40, unique=True, default=new_widget_key)
     greeting = models.CharField(max_length=200, default="Hi! How can we help you today?")
     color = models.CharField(max_length=7, default="#2563eb")
+    business_hours = models.ForeignKey(
+        "routing.Schedule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sites",
+    )
     default_group = models.ForeignKey(
         AgentGroup,
         on_delete=models.SET_NULL,
@@ -80,6 +130,11 @@ class Visitor(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
     name = models.CharField(max_length=100, blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WEB)
+    # What the client told us at its last hello: used by routing rules and for local times.
+    language = models.CharField(max_length=35, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    page_url = models.URLField(max_length=500, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
@@ -89,6 +144,13 @@ class Visitor(models.Model):
     @property
     def display_name(self) -> str:
         return self.name or f"Visitor {self.id.hex[:4]}"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, "Low"
+    NORMAL = 1, "Normal"
+    HIGH = 2, "High"
+    URGENT = 3, "Urgent"
 
 
 class Conversation(models.Model):
@@ -105,6 +167,16 @@ class Conversation(models.Model):
         Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # Set by the routing rule that matched the first message (or the site's default group).
+    group = models.ForeignKey(
+        AgentGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    required_skills = models.ManyToManyField("routing.Skill", blank=True, related_name="+")
+    # When it entered the queue; kept when it returns, so it does not lose its place.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # When it entered its current group (overflow counts from here).
+    group_entered_at = models.DateTimeField(null=True, blank=True)
     # The last allocated message seq: the per-conversation cursor clients resume from.
     last_seq = models.PositiveIntegerField(default=0)
     # The assigned agent's read cursor (the highest seq they have seen).
@@ -120,7 +192,7 @@ class Conversation(models.Model):
             models.Index(fields=["assigned_agent", "status"], name="conv_agent_status"),
             models.Index(fields=["visitor", "-created_at"], name="conv_visitor_recent"),
             models.Index(
-                fields=["site", "created_at"],
+                fields=["group", "-priority", "queued_at"],
                 name="conv_waiting_queue",
                 condition=models.Q(status="open", assigned_agent__isnull=True),
             ),
@@ -147,6 +219,8 @@ class Message(models.Model):
     )
     body = models.TextField()
     client_id = models.UUIDField(null=True, blank=True)
+    # System lines carry what they say as data, so clients can word and localise it.
+    meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -25,7 +25,11 @@ MESSAGE_FIELDS = (
     "body",
     "created_at",
     "client_id",
+    "meta",
 )
+# What a visitor may see of a system line's facts (staff details such as who moved it and why
+# stay with the agents).
+VISITOR_META = frozenset({"kind", "position", "next_open_at", "to_agent", "to_group", "group_name"})
 
 
 def message(m: Message, *, audience: Audience) -> dict[str, Any]:
@@ -40,6 +44,7 @@ def message(m: Message, *, audience: Audience) -> dict[str, Any]:
             "body": m.body,
             "created_at": m.created_at,
             "client_id": m.client_id,
+            "meta": m.meta,
         },
         audience=audience,
     )
@@ -57,7 +62,14 @@ def message_row(row: dict[str, Any], *, audience: Audience) -> dict[str, Any]:
         "body": row["body"],
         "created_at": iso(row["created_at"]),
         "client_id": str(row["client_id"]) if own_side and row["client_id"] else None,
+        "meta": _meta(row["meta"] or {}, audience),
     }
+
+
+def _meta(meta: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    if audience == "visitor":
+        return {k: v for k, v in meta.items() if k in VISITOR_META}
+    return meta
 
 
 def conversation(c: Conversation) -> dict[str, Any]:
@@ -71,6 +83,8 @@ def conversation(c: Conversation) -> dict[str, Any]:
         "channel": c.channel,
         "status": c.status,
         "assigned_agent_id": c.assigned_agent_id,
+        "group_id": c.group_id,
+        "priority": c.get_priority_display().lower(),
         "last_seq": c.last_seq,
         "read_seq": c.agent_read_seq,
         "unread": c.unread,

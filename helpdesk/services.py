@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 from django.db.models import F, Value
@@ -40,8 +43,22 @@ class SendResult:
     created: bool
 
 
+@dataclass(frozen=True)
+class VisitorContext:
+    """What a client tells about the visitor at hello (for routing rules and local times)."""
+
+    language: str = ""
+    timezone: str = ""
+    page_url: str = ""
+    attributes: dict[str, Any] | None = None
+
+
 def visitor_session_start(
-    *, site_key: str, token: str | None, channel: str = Channel.WEB
+    *,
+    site_key: str,
+    token: str | None,
+    channel: str = Channel.WEB,
+    context: VisitorContext | None = None,
 ) -> VisitorSession:
     """Resume the visitor named by ``token``, or start a new one; issue a fresh token.
 
@@ -60,7 +77,17 @@ def visitor_session_start(
             raise tokens.InvalidToken("The visitor token names no visitor.")
     if visitor is None:
         visitor = Visitor.objects.create(site=site, channel=channel)
-    Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now())
+    updates: dict[str, Any] = {"last_seen_at": timezone.now()}
+    if context is not None:
+        updates |= {
+            "language": context.language,
+            "timezone": context.timezone,
+            "page_url": context.page_url,
+            "attributes": context.attributes or {},
+        }
+    Visitor.objects.filter(pk=visitor.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(visitor, name, value)
     return VisitorSession(
         site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
     )
@@ -97,6 +124,7 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
         .order_by("-created_at")
         .first()
     )
+    started = conversation is None
     if conversation is None:
         conversation = Conversation.objects.create(
             site_id=visitor.site_id, visitor=visitor, channel=visitor.channel
@@ -105,7 +133,18 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
     if conversation.waiting_since is None:
         conversation.waiting_since = message.created_at
     conversation.save(update_fields=["last_seq", "last_message_at", "waiting_since"])
-    if conversation.assigned_agent_id is None:
+    if started:
+        outcome = routing_services.conversation_classify(
+            conversation=conversation, first_message=body
+        )
+        if (
+            routing_services.conversation_route(
+                conversation=conversation, skill_ids=outcome.skill_ids
+            )
+            is None
+        ):
+            _tell_visitor_the_wait(conversation)
+    elif conversation.assigned_agent_id is None:
         routing_services.conversation_route(conversation=conversation)
 
     agent_id = conversation.assigned_agent_id
@@ -129,6 +168,92 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
         # After the events, and robust: the message is committed whatever happens here.
         transaction.on_commit(lambda: _after_offline_agent_message(conversation), robust=True)
     return SendResult(message, created=True)
+
+
+def _tell_visitor_the_wait(conversation: Conversation) -> None:
+    """A truthful expectation: the team is off duty (and when it is back), or the position."""
+    now = timezone.now()
+    on_duty = (
+        routing_selectors.online_available_agents([conversation.group_id])
+        if conversation.group_id
+        else set()
+    )
+    if on_duty:
+        message_add_system(
+            conversation=conversation,
+            kind="queued",
+            position=routing_selectors.queue_position(conversation),
+        )
+    else:
+        back = routing_selectors.team_next_in(conversation, now)
+        message_add_system(
+            conversation=conversation, kind="offline", next_open_at=payloads.iso(back)
+        )
+
+
+def message_add_system(*, conversation: Conversation, kind: str, **meta: Any) -> Message:
+    """A system line (never a reply). ``conversation`` must be locked by the caller."""
+    meta = {"kind": kind, **meta}
+    message = _append(
+        conversation,
+        sender=Message.Sender.SYSTEM,
+        body=system_text(meta, conversation.visitor.timezone),
+        meta=meta,
+    )
+    conversation.save(update_fields=["last_seq", "last_message_at"])
+    events.send_event_on_commit(
+        [events.visitor_group(conversation.visitor_id)],
+        {"type": "message", "message": payloads.message(message, audience="visitor")},
+    )
+    if conversation.assigned_agent_id:
+        events.send_event_on_commit(
+            [events.agent_group(conversation.assigned_agent_id)],
+            {"type": "message", "message": payloads.message(message, audience="agent")},
+        )
+    return message
+
+
+def system_text(meta: dict[str, Any], visitor_timezone: str) -> str:
+    """The English wording of a system line, safe for the visitor to read (clients may word
+    it themselves from ``meta``). Times are in the visitor's own time zone."""
+    kind = meta["kind"]
+    if kind == "offline":
+        text = "Our team is offline right now. Leave your message and we'll reply as soon as we're back."
+        if meta.get("next_open_at"):
+            back = datetime.fromisoformat(meta["next_open_at"]).astimezone(_zone(visitor_timezone))
+            text += f" We're next in on {back:%A} at {back:%H:%M} ({back.tzname()})."
+        return text
+    if kind == "queued":
+        return f"All our agents are busy right now. You are number {meta['position']} in the queue."
+    if kind == "requeued":
+        return "We're connecting you with another agent."
+    if kind == "overflowed":
+        return f"We've passed your conversation to our {meta['group_name']} team."
+    if kind == "transferred":
+        if meta.get("to_agent"):
+            return f"{meta['to_agent']} will continue this conversation."
+        return f"We've passed your conversation to our {meta['to_group']} team."
+    return ""
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def conversation_changed(*, conversation: Conversation, agent_ids: list[int]) -> None:
+    """Assignment moved: tell the agents concerned, and push pending work to the new one."""
+    from offline.tasks import flush_agent
+
+    events.send_event_on_commit(
+        [events.agent_group(a) for a in agent_ids],
+        {"type": "conversation", "conversation": selectors.conversation_summary(conversation.id)},
+    )
+    new = conversation.assigned_agent_id
+    if new is not None:
+        transaction.on_commit(lambda: flush_agent.delay(new), robust=True)
 
 
 def _after_offline_agent_message(conversation: Conversation) -> None:

@@ -137,11 +137,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+_SWEEP = float(env_int("ROUTE_SWEEP_SECONDS", 30, minimum=1))
 CELERY_BEAT_SCHEDULE = {
-    "route-waiting-conversations": {
-        "task": "routing.tasks.route_waiting",
-        "schedule": float(env_int("ROUTE_SWEEP_SECONDS", 30, minimum=1)),
-    },
+    "route-waiting-conversations": {"task": "routing.tasks.route_waiting", "schedule": _SWEEP},
+    "requeue-unattended": {"task": "routing.tasks.requeue_unattended", "schedule": _SWEEP},
+    "overflow": {"task": "routing.tasks.overflow", "schedule": _SWEEP},
 }
 
 # Product settings.
@@ -149,6 +149,8 @@ MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 4000, minimum=1)
 FRAME_MAX_BYTES = 64 * 1024
 VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 90, minimum=1)
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60, minimum=5)
+# An agent who goes away or offline keeps their conversations this long.
+ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 300, minimum=0)
 OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 1000, minimum=1)
 VISITOR_HISTORY_LIMIT = 500
 

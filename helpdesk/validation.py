@@ -33,6 +33,33 @@ class HelloIn(serializers.Serializer):
     token = serializers.CharField(allow_null=True, required=False, max_length=512)
     cursor = CursorIn(allow_null=True, required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WEB)
+    language = serializers.CharField(max_length=35, required=False, default="", allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    page_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
+    attributes = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_blank=True), required=False, default=dict
+    )
+
+    def validate_attributes(self, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 20 or any(len(k) > 50 for k in value):
+            raise serializers.ValidationError("At most 20 attributes, names up to 50 characters.")
+        return value
+
+
+class StatusIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["available", "away"])
+
+
+class TransferIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    to_agent_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    to_group_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    reason = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if (data["to_agent_id"] is None) == (data["to_group_id"] is None):
+            raise serializers.ValidationError("Name exactly one of to_agent_id and to_group_id.")
+        return data
 
 
 class OpenIn(serializers.Serializer):

@@ -13,7 +13,6 @@ from django.utils import timezone
 from helpdesk import events, payloads, selectors
 from helpdesk.models import Agent, Conversation, Message
 from offline.models import OfflineMessage
-from routing import selectors as routing_selectors
 from routing import services as routing_services
 
 Audience = OfflineMessage.Audience
@@ -38,21 +37,14 @@ class FlushResult:
 
 
 def offline_flush_for_agent(*, agent_id: int) -> FlushResult:
-    """An agent came online: assign them waiting work, then push what waits for them.
+    """An agent became available: they take eligible waiting work up to their capacity
+    (routing), then everything waiting for them is pushed.
 
     Idempotent: rows are claimed and moved to ``delivered`` by one statement (``SKIP LOCKED``
     where the database has it) in the transaction that queues their frame, so a second run
     (another tab, a retried task) finds nothing to send. Queries per batch are constant.
     """
-    received = routing_services.conversations_assign_waiting(
-        site_ids=routing_selectors.sites_served_by(agent_id)
-    )
-    for other in received:
-        if other != agent_id:
-            # Someone else online got part of the backlog: push it to them too.
-            from offline.tasks import flush_agent
-
-            transaction.on_commit(lambda a=other: flush_agent.delay(a), robust=True)
+    taken = routing_services.agent_take_waiting(agent_id=agent_id)
     delivered = batches = 0
     described: set[uuid.UUID] = set()
     while True:
@@ -60,9 +52,7 @@ def offline_flush_for_agent(*, agent_id: int) -> FlushResult:
         delivered += sent
         batches += frames
         if not more:
-            return FlushResult(
-                assigned=len(received.get(agent_id, [])), delivered=delivered, batches=batches
-            )
+            return FlushResult(assigned=len(taken), delivered=delivered, batches=batches)
 
 
 _PICK = """
@@ -77,7 +67,7 @@ _CLAIM = "UPDATE {offline} SET state = %s, delivered_at = %s WHERE id IN (" + _P
 _CLAIM_AND_READ = """
     WITH claimed AS ({claim} RETURNING message_id, created_at, id)
     SELECT m.id, m.conversation_id, m.seq, m.sender, a.display_name, m.body, m.created_at,
-           m.client_id
+           m.client_id, m.meta
     FROM claimed JOIN {message} m ON m.id = claimed.message_id
     LEFT JOIN {agent} a ON a.id = m.agent_id
     ORDER BY claimed.created_at, claimed.id

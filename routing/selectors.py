@@ -1,26 +1,45 @@
-"""Who could take a site's conversations right now."""
+"""Reads for routing: who is eligible, how loaded, where a conversation stands in the queue."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, Max, Q
+from django.utils import timezone
 
-from helpdesk.models import Agent, Conversation, Site
+from helpdesk.models import Agent, AgentGroup, Conversation, Site
 from routing import presence
+from routing.hours import Hours, is_open, next_open
+from routing.models import RoutingRule, Schedule
 
 
-def online_candidates(site_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
-    """For each site: the online agents of its default group (two queries, one Redis trip)."""
-    members: dict[uuid.UUID, list[int]] = {}
-    rows = Agent.objects.filter(
-        groups__default_for_sites__in=list(site_ids), user__is_active=True
-    ).values_list("groups__default_for_sites", "pk")
-    for site_id, agent_id in rows:
-        members.setdefault(site_id, []).append(agent_id)
-    online = presence.online_agent_ids({a for ids in members.values() for a in ids})
-    return {site: sorted(a for a in ids if a in online) for site, ids in members.items()}
+@dataclass(frozen=True)
+class Candidate:
+    agent_id: int
+    load: int
+    capacity: int
+    last_assigned_at: datetime | None
+
+
+def active_rules() -> list[RoutingRule]:
+    return list(
+        RoutingRule.objects.filter(active=True)
+        .prefetch_related("required_skills")
+        .order_by("order", "pk")
+    )
+
+
+def capacities(agent_ids: Iterable[int]) -> dict[int, int]:
+    """The agent's own capacity, else the largest default of their groups."""
+    rows = (
+        Agent.objects.filter(pk__in=list(agent_ids))
+        .annotate(group_default=Max("groups__default_capacity"))
+        .values_list("pk", "capacity", "group_default")
+    )
+    return {pk: own if own is not None else (default or 0) for pk, own, default in rows}
 
 
 def open_loads(agent_ids: Iterable[int]) -> dict[int, int]:
@@ -37,9 +56,96 @@ def open_loads(agent_ids: Iterable[int]) -> dict[int, int]:
     return loads
 
 
-def sites_served_by(agent_id: int) -> list[uuid.UUID]:
-    return list(Site.objects.filter(default_group__agents=agent_id).values_list("pk", flat=True))
+def eligible(group_id: int, skill_ids: Iterable[int]) -> list[Candidate]:
+    """Members of the group with every skill, available, connected and under capacity."""
+    qs = Agent.objects.filter(groups=group_id, status=Agent.Status.AVAILABLE, user__is_active=True)
+    for skill_id in skill_ids:
+        qs = qs.filter(skills=skill_id)
+    rows = dict(qs.values_list("pk", "last_assigned_at"))
+    online = presence.online_agent_ids(rows)
+    if not online:
+        return []
+    caps, loads = capacities(online), open_loads(online)
+    return [Candidate(a, loads[a], caps[a], rows[a]) for a in sorted(online) if loads[a] < caps[a]]
+
+
+def by_strategy(candidates: list[Candidate], strategy: str) -> list[Candidate]:
+    """Balanced: fewest open, then idle longest. Round robin: longest since last assigned."""
+    never = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+
+    def idle(c: Candidate) -> datetime:
+        return c.last_assigned_at or never
+
+    if strategy == AgentGroup.Strategy.ROUND_ROBIN:
+        return sorted(candidates, key=lambda c: (idle(c), c.agent_id))
+    return sorted(candidates, key=lambda c: (c.load, idle(c), c.agent_id))
+
+
+def site_group_ids(site_id: uuid.UUID) -> set[int]:
+    """The groups a site's conversations can go to: its default and its rules' groups."""
+    site = Site.objects.filter(pk=site_id).values_list("default_group", flat=True).first()
+    groups = set(
+        RoutingRule.objects.filter(Q(site=site_id) | Q(site__isnull=True), active=True).values_list(
+            "group", flat=True
+        )
+    )
+    return groups | ({site} if site else set())
 
 
 def site_has_online_agent(site_id: uuid.UUID) -> bool:
-    return bool(online_candidates([site_id]).get(site_id))
+    return bool(online_available_agents(site_group_ids(site_id)))
+
+
+def online_available_agents(group_ids: Iterable[int]) -> set[int]:
+    ids = Agent.objects.filter(
+        groups__in=list(group_ids), status=Agent.Status.AVAILABLE, user__is_active=True
+    ).values_list("pk", flat=True)
+    return presence.online_agent_ids(set(ids))
+
+
+def sites_served_by(agent_id: int) -> list[uuid.UUID]:
+    groups = list(AgentGroup.objects.filter(agents=agent_id).values_list("pk", flat=True))
+    rules = RoutingRule.objects.filter(group__in=groups, active=True)
+    if rules.filter(site__isnull=True).exists():
+        return list(Site.objects.values_list("pk", flat=True))
+    return list(
+        Site.objects.filter(Q(default_group__in=groups) | Q(routingrule__in=rules))
+        .distinct()
+        .values_list("pk", flat=True)
+    )
+
+
+def queue_position(conversation: Conversation) -> int:
+    """1 for the next conversation its group will take."""
+    ahead = Conversation.objects.filter(
+        Q(priority__gt=conversation.priority)
+        | Q(priority=conversation.priority, queued_at__lt=conversation.queued_at),
+        group=conversation.group_id,
+        status=Conversation.Status.OPEN,
+        assigned_agent__isnull=True,
+    ).count()
+    return ahead + 1
+
+
+def hours_for(conversation: Conversation) -> Hours | None:
+    """The group's business hours, else the site's; None when none are set."""
+    schedule_id = (
+        AgentGroup.objects.filter(pk=conversation.group_id)
+        .values_list("business_hours", flat=True)
+        .first()
+        or Site.objects.filter(pk=conversation.site_id)
+        .values_list("business_hours", flat=True)
+        .first()
+    )
+    if schedule_id is None:
+        return None
+    schedule = Schedule.objects.prefetch_related("periods", "holidays").get(pk=schedule_id)
+    return Hours.of(schedule)
+
+
+def team_next_in(conversation: Conversation, now: datetime) -> datetime | None:
+    """When the team is next on duty (None: no hours set, or open now)."""
+    hours = hours_for(conversation)
+    if hours is None or is_open(hours, now):
+        return None
+    return next_open(hours, now)

@@ -1,92 +1,293 @@
-"""Who gets a conversation.
+"""Who gets a conversation, and when.
 
-Foundation rule: the online agents of the site's default group, least loaded first (ties to
-the lower agent ID). Assignment is a conditional update on rows locked with
-``SKIP LOCKED``, so concurrent logins and messages never assign a conversation twice.
+Order of decisions (docs/routing.md):
+1. At the first message, the first matching rule sets group, priority and required skills
+   (else the site's default group, normal priority).
+2. The group's eligible agents (member, every skill, available, connected, under capacity)
+   are ordered by the group's strategy; the first whose row lock confirms room gets it.
+3. Nobody: it waits in the queue, ordered by priority, then by time queued.
+4. When an agent becomes available (login, away → available, room freed), they take
+   waiting conversations they are eligible for, highest priority and longest waiting
+   first, up to their capacity.
+
+Capacity holds under concurrency because every assignment to an agent happens while that
+agent's row is locked; waiting conversations are claimed with ``SKIP LOCKED``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk import events
-from helpdesk.models import Conversation
-from routing import selectors
-
-WAITING_BATCH = 1000
-
-
-def _least_loaded(candidates: list[int], loads: dict[int, int]) -> int:
-    return min(candidates, key=lambda a: (loads[a], a))
+from helpdesk.models import Agent, AgentGroup, Conversation
+from routing import presence, rules, selectors
+from routing.models import Skill
 
 
-def conversation_route(*, conversation: Conversation) -> int | None:
-    """Assign one waiting conversation, locked by the caller. Returns the agent ID or None."""
-    candidates = selectors.online_candidates([conversation.site_id]).get(conversation.site_id)
-    if not candidates:
-        return None
-    agent_id = _least_loaded(candidates, selectors.open_loads(candidates))
-    conversation.assigned_agent_id = agent_id
-    conversation.assigned_at = timezone.now()
-    conversation.save(update_fields=["assigned_agent", "assigned_at"])
-    return agent_id
+def _room(agent_id: int) -> int:
+    """Lock the agent's row and return how many more conversations they may take now."""
+    agent = (
+        Agent.objects.select_for_update()
+        .filter(pk=agent_id)
+        .values_list("status", "user__is_active")
+        .first()
+    )
+    if agent is None or agent != (Agent.Status.AVAILABLE, True):
+        return 0
+    return selectors.capacities([agent_id])[agent_id] - selectors.open_loads([agent_id])[agent_id]
 
 
-def conversations_assign_waiting(*, site_ids: list[uuid.UUID]) -> dict[int, list[uuid.UUID]]:
-    """Hand the waiting conversations of these sites to their online agents, oldest first.
+def _mark_assigned(agent_id: int, now: datetime) -> None:
+    Agent.objects.filter(pk=agent_id).update(last_assigned_at=now)
 
-    Returns what each agent received. Runs in batches, each in its own transaction.
-    """
-    received: dict[int, list[uuid.UUID]] = defaultdict(list)
-    while True:
-        batch = _assign_batch(site_ids)
-        for agent_id, ids in batch.items():
-            received[agent_id].extend(ids)
-        if sum(len(ids) for ids in batch.values()) < WAITING_BATCH:
-            return dict(received)
+
+def conversation_classify(*, conversation: Conversation, first_message: str) -> rules.Outcome:
+    """Apply the routing rules to a new conversation (locked by the caller)."""
+    visitor = conversation.visitor
+    ctx = rules.Context(
+        site_id=conversation.site_id,
+        channel=conversation.channel,
+        language=visitor.language,
+        page_url=visitor.page_url,
+        attributes=visitor.attributes or {},
+        first_message=first_message,
+    )
+    outcome = rules.classify(selectors.active_rules(), ctx, conversation.site.default_group_id)
+    now = timezone.now()
+    conversation.group_id = outcome.group_id
+    conversation.priority = outcome.priority
+    conversation.queued_at = conversation.group_entered_at = now
+    conversation.save(update_fields=["group", "priority", "queued_at", "group_entered_at"])
+    if outcome.skill_ids:
+        conversation.required_skills.set(outcome.skill_ids)
+    return outcome
+
+
+def conversation_route(
+    *, conversation: Conversation, skill_ids: Iterable[int] | None = None
+) -> int | None:
+    """Give a waiting conversation (locked by the caller) to the best eligible agent."""
+    if conversation.group_id is None or conversation.assigned_agent_id is not None:
+        return conversation.assigned_agent_id
+    if skill_ids is None:
+        skill_ids = list(conversation.required_skills.values_list("pk", flat=True))
+    strategy = AgentGroup.objects.values_list("strategy", flat=True).get(pk=conversation.group_id)
+    for candidate in selectors.by_strategy(
+        selectors.eligible(conversation.group_id, skill_ids), strategy
+    ):
+        if _room(candidate.agent_id) > 0:  # confirmed under the agent's row lock
+            now = timezone.now()
+            conversation.assigned_agent_id = candidate.agent_id
+            conversation.assigned_at = now
+            conversation.save(update_fields=["assigned_agent", "assigned_at"])
+            _mark_assigned(candidate.agent_id, now)
+            return candidate.agent_id
+    return None
 
 
 @transaction.atomic
-def _assign_batch(site_ids: list[uuid.UUID]) -> dict[int, list[uuid.UUID]]:
-    candidates = {s: c for s, c in selectors.online_candidates(site_ids).items() if c}
-    if not candidates:
-        return {}
-    waiting = list(
+def agent_take_waiting(*, agent_id: int) -> list[uuid.UUID]:
+    """The agent became available: take eligible waiting work, best first, up to capacity."""
+    if not presence.online_agent_ids([agent_id]):
+        return []
+    room = _room(agent_id)
+    if room <= 0:
+        return []
+    lacking = Skill.objects.exclude(agents=agent_id)
+    ids = list(
         Conversation.objects.select_for_update(skip_locked=True)
         .filter(
-            site__in=list(candidates),
             status=Conversation.Status.OPEN,
             assigned_agent__isnull=True,
+            group__in=AgentGroup.objects.filter(agents=agent_id),
         )
-        .order_by("created_at")
-        .values_list("pk", "site_id")[:WAITING_BATCH]
+        .exclude(required_skills__in=lacking)
+        .order_by("-priority", "queued_at", "created_at")
+        .values_list("pk", flat=True)[:room]
     )
-    if not waiting:
-        return {}
-    loads = selectors.open_loads({a for ids in candidates.values() for a in ids})
-    chosen: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for conversation_id, site_id in waiting:
-        agent_id = _least_loaded(candidates[site_id], loads)
-        loads[agent_id] += 1
-        chosen[agent_id].append(conversation_id)
+    if ids:
+        now = timezone.now()
+        Conversation.objects.filter(pk__in=ids).update(assigned_agent=agent_id, assigned_at=now)
+        _mark_assigned(agent_id, now)
+    return ids
+
+
+@transaction.atomic
+def agent_set_status(*, agent_id: int, status: str) -> None:
+    """Available or away. Becoming available (and connected) takes waiting work at once."""
     now = timezone.now()
-    for agent_id, ids in chosen.items():
-        Conversation.objects.filter(pk__in=ids, assigned_agent__isnull=True).update(
-            assigned_agent=agent_id, assigned_at=now
-        )
-    return dict(chosen)
+    changed = (
+        Agent.objects.filter(pk=agent_id)
+        .exclude(status=status)
+        .update(status=status, status_changed_at=now)
+    )
+    if not changed:
+        return
+    if status == Agent.Status.AVAILABLE:
+        from offline.tasks import flush_agent
+
+        transaction.on_commit(lambda: flush_agent.delay(agent_id), robust=True)
+    transaction.on_commit(lambda: agent_presence_changed(agent_id=agent_id), robust=True)
+    events.send_event_on_commit(
+        [events.agent_group(agent_id)], {"type": "status", "status": status}
+    )
+
+
+def agent_seen(*, agent_id: int, every: timedelta = timedelta(minutes=1)) -> None:
+    """Record that the agent was connected just now (at most once per ``every``)."""
+    now = timezone.now()
+    Agent.objects.filter(pk=agent_id).filter(
+        Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - every)
+    ).update(last_seen_at=now)
 
 
 def agent_presence_changed(*, agent_id: int) -> None:
-    """Tell the visitors of the agent's sites whether anyone is online now."""
-    site_ids = selectors.sites_served_by(agent_id)
-    candidates = selectors.online_candidates(site_ids)
-    for site_id in site_ids:
-        online = bool(candidates.get(site_id))
+    """Tell the visitors of the agent's sites whether anyone is on duty now."""
+    for site_id in selectors.sites_served_by(agent_id):
+        online = selectors.site_has_online_agent(site_id)
         events.send_event_now(
             [events.site_group(site_id)], {"type": "presence", "agents_online": online}
         )
+
+
+def _requeue(conversation: Conversation, *, kind: str, **meta: Any) -> None:
+    """Back to the queue (keeping its place), with a line in the history; then route."""
+    from helpdesk import services as helpdesk_services
+
+    previous = conversation.assigned_agent_id
+    conversation.assigned_agent_id = None
+    conversation.assigned_at = None
+    conversation.save(update_fields=["assigned_agent", "assigned_at", "group", "group_entered_at"])
+    helpdesk_services.message_add_system(conversation=conversation, kind=kind, **meta)
+    conversation_route(conversation=conversation)
+    if previous:
+        helpdesk_services.conversation_changed(conversation=conversation, agent_ids=[previous])
+
+
+def conversations_requeue_unattended(*, now: datetime | None = None) -> int:
+    """Conversations waiting on an agent who went away or offline past the grace period."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ROUTING_GRACE_SECONDS)
+    suspects = set(
+        Conversation.objects.filter(
+            status=Conversation.Status.OPEN,
+            waiting_since__isnull=False,
+            assigned_agent__isnull=False,
+        )
+        .filter(
+            Q(
+                assigned_agent__status=Agent.Status.AWAY,
+                assigned_agent__status_changed_at__lt=cutoff,
+            )
+            | Q(assigned_agent__last_seen_at__lt=cutoff)
+            | Q(assigned_agent__last_seen_at__isnull=True)
+            | Q(assigned_agent__user__is_active=False)
+        )
+        .values_list("assigned_agent", flat=True)
+    )
+    gone = suspects - presence.online_agent_ids(
+        Agent.objects.filter(
+            pk__in=suspects, status=Agent.Status.AVAILABLE, user__is_active=True
+        ).values_list("pk", flat=True)
+    )
+    moved = 0
+    for agent_id in gone:
+        name = Agent.objects.values_list("display_name", flat=True).get(pk=agent_id)
+        while True:
+            with transaction.atomic():
+                batch = list(
+                    Conversation.objects.select_for_update(skip_locked=True)
+                    .filter(
+                        assigned_agent=agent_id,
+                        status=Conversation.Status.OPEN,
+                        waiting_since__isnull=False,
+                    )
+                    .select_related("visitor")[:100]
+                )
+                for conversation in batch:
+                    _requeue(conversation, kind="requeued", agent_name=name)
+            moved += len(batch)
+            if len(batch) < 100:
+                break
+    return moved
+
+
+def conversations_overflow(*, now: datetime | None = None) -> int:
+    """Waiting past a group's limit: move to its fallback group, with a line, and route."""
+    now = now or timezone.now()
+    moved = 0
+    groups = AgentGroup.objects.filter(
+        overflow_group__isnull=False, overflow_after_minutes__isnull=False
+    ).values_list("pk", "overflow_group", "overflow_group__name", "overflow_after_minutes")
+    for group_id, fallback_id, fallback_name, minutes in groups:
+        with transaction.atomic():
+            batch = list(
+                Conversation.objects.select_for_update(skip_locked=True)
+                .filter(
+                    group=group_id,
+                    status=Conversation.Status.OPEN,
+                    assigned_agent__isnull=True,
+                    group_entered_at__lt=now - timedelta(minutes=minutes),
+                )
+                .select_related("visitor")[:500]
+            )
+            for conversation in batch:
+                conversation.group_id = fallback_id
+                conversation.group_entered_at = now
+                _requeue(conversation, kind="overflowed", group_name=fallback_name)
+            moved += len(batch)
+    return moved
+
+
+@transaction.atomic
+def conversation_transfer(
+    *,
+    conversation_id: uuid.UUID,
+    by_name: str,
+    to_agent_id: int | None = None,
+    to_group_id: int | None = None,
+    reason: str = "",
+) -> Conversation:
+    """Move a conversation to an agent (a person's decision: capacity is not enforced) or to
+    a group (back to its queue there, then routed). The history says who moved it and why."""
+    from helpdesk import services as helpdesk_services
+
+    conversation = (
+        Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
+    )
+    previous = conversation.assigned_agent_id
+    now = timezone.now()
+    if to_agent_id is not None:
+        target = Agent.objects.get(pk=to_agent_id)
+        conversation.assigned_agent_id = target.pk
+        conversation.assigned_at = now
+        conversation.save(update_fields=["assigned_agent", "assigned_at"])
+        _mark_assigned(target.pk, now)
+        meta = {"to_agent": target.display_name}
+    else:
+        group = AgentGroup.objects.get(pk=to_group_id)
+        conversation.group_id = group.pk
+        conversation.group_entered_at = now
+        conversation.assigned_agent_id = None
+        conversation.assigned_at = None
+        conversation.save(
+            update_fields=["group", "group_entered_at", "assigned_agent", "assigned_at"]
+        )
+        meta = {"to_group": group.name}
+        conversation_route(conversation=conversation)
+    helpdesk_services.message_add_system(
+        conversation=conversation, kind="transferred", by=by_name, reason=reason, **meta
+    )
+    helpdesk_services.conversation_changed(
+        conversation=conversation,
+        agent_ids=[a for a in (previous, conversation.assigned_agent_id) if a],
+    )
+    return conversation

@@ -1,21 +1,33 @@
-"""Routing tasks: thin, take IDs, call services."""
+"""Routing tasks on the beat: thin, they call services and are safe to run twice."""
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import transaction
 
-from helpdesk.models import Site
-from routing import services
+from helpdesk.models import Agent
+from routing import presence, services
 
 
 @shared_task(acks_late=True)
 def route_waiting() -> int:
-    """Safety net on a beat: hand any waiting conversation to an agent who is online."""
-    site_ids = list(Site.objects.values_list("pk", flat=True))
-    received = services.conversations_assign_waiting(site_ids=site_ids)
+    """Safety net: every connected, available agent takes eligible waiting work."""
     from offline.tasks import flush_agent
 
-    for agent_id in received:
-        transaction.on_commit(lambda a=agent_id: flush_agent.delay(a), robust=True)
-    return sum(len(v) for v in received.values())
+    agents = Agent.objects.filter(status=Agent.Status.AVAILABLE, user__is_active=True)
+    taken = 0
+    for agent_id in presence.online_agent_ids(agents.values_list("pk", flat=True)):
+        ids = services.agent_take_waiting(agent_id=agent_id)
+        if ids:
+            flush_agent.delay(agent_id)
+        taken += len(ids)
+    return taken
+
+
+@shared_task(acks_late=True)
+def requeue_unattended() -> int:
+    return services.conversations_requeue_unattended()
+
+
+@shared_task(acks_late=True)
+def overflow() -> int:
+    return services.conversations_overflow()

@@ -25,12 +25,12 @@ def _on_postgres(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def support(db: None) -> Any:
-    return GroupFactory(name="Support")
+    return GroupFactory(name="Support", default_capacity=100)
 
 
 @pytest.fixture
 def sales(db: None) -> Any:
-    return GroupFactory(name="Sales")
+    return GroupFactory(name="Sales", default_capacity=100)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import uuid
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor
 
@@ -70,6 +71,9 @@ class ConversationFactory(factory.django.DjangoModelFactory):
 
     visitor = factory.SubFactory(VisitorFactory)
     site = factory.SelfAttribute("visitor.site")
+    # As routing classifies a new conversation with no rules: the site's default group.
+    group = factory.SelfAttribute("site.default_group")
+    queued_at = factory.LazyFunction(timezone.now)
 
 
 class MessageFactory(factory.django.DjangoModelFactory):

@@ -122,5 +122,7 @@ def test_a_visitor_message_left_offline_reaches_alice_and_her_reply_comes_back_l
     reply.wait_for()
     assert "order #1042" in reply.inner_text()
     shot(visitor, "4-visitor-sees-reply")
-    assert frame.locator("li.hd-msg").count() == 3  # nothing shown twice
+    # two visitor lines, the offline notice and the reply: nothing shown twice
+    assert frame.locator("li.hd-msg").count() == 4
+    assert frame.locator("li.hd-msg--system").count() == 1
     assert errors == []

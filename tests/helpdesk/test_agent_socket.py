@@ -81,7 +81,8 @@ async def test_it_delivers_offline_messages_to_two_tabs_open_at_login(acme, alic
         }
     )
     history = await tab2.expect("history")
-    assert [m["id"] for m in history["messages"]] == got1
+    visitor_lines = [m["id"] for m in history["messages"] if m["sender"] == "visitor"]
+    assert visitor_lines == got1  # plus the system line (the offline notice) in between
     await tab1.close()
     await tab2.close()
 
@@ -96,7 +97,7 @@ async def test_it_reads_and_syncs_the_read_state_to_every_tab(acme, alice):
     for tab in (tab1, tab2):
         frame = await tab.expect("conversation")
         assert frame["conversation"]["unread"] == 0
-        assert frame["conversation"]["read_seq"] == 2  # never past the end
+        assert frame["conversation"]["read_seq"] == 3  # never past the end (2 + the notice)
     await tab1.close()
     await tab2.close()
 
@@ -120,8 +121,8 @@ async def test_it_sends_a_reply_once_per_client_id(acme, alice):
     assert first["message"] == second["message"]
     assert first["message"]["client_id"] == client_id and first["message"]["agent_name"] == "Alice"
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
-    assert conversation.last_seq == 2 and conversation.waiting_since is None
-    assert conversation.agent_read_seq == 2
+    assert conversation.last_seq == 3 and conversation.waiting_since is None  # + the notice
+    assert conversation.agent_read_seq == 3
     await agent.close()
 
 
@@ -173,7 +174,7 @@ async def test_it_hides_conversations_of_other_groups(acme, alice, charlie):
     ):
         await sock.send(frame)
         assert (await sock.expect("error"))["code"] == "not_found"
-    assert await database_sync_to_async(Message.objects.count)() == 1
+    assert await database_sync_to_async(Message.objects.exclude(sender="system").count)() == 1
     await sock.close()
 
 

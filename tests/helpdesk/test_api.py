@@ -49,7 +49,8 @@ def test_it_runs_a_whole_visitor_session_over_http(client, acme, alice):
         f"/api/v1/visitor/messages?conversation_id={message['conversation_id']}&after_seq=0",
         **bearer(session["token"]),
     ).json()
-    assert [m["id"] for m in history["messages"]] == [message["id"]]
+    assert [m["id"] for m in history["messages"] if m["sender"] == "visitor"] == [message["id"]]
+    assert history["messages"][1]["meta"]["kind"] == "offline"
     resumed = start(client, acme.widget_key, session["token"]).json()
     assert resumed["visitor_id"] == session["visitor_id"]
     assert resumed["conversation_id"] == message["conversation_id"]

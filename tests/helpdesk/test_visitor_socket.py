@@ -23,7 +23,11 @@ async def test_it_stores_offline_messages_with_timestamp_and_conversation(acme, 
 
     conversation_ids = {a["message"]["conversation_id"] for a in acks}
     assert len(conversation_ids) == 1
-    assert [a["message"]["seq"] for a in acks] == [1, 2, 3]
+    assert [a["message"]["seq"] for a in acks] == [1, 3, 4]  # 2: the offline notice
+    notice = await sock.expect("message")
+    assert notice["message"]["sender"] == "system" and notice["message"]["seq"] == 2
+    assert notice["message"]["meta"] == {"kind": "offline", "next_open_at": None}
+    assert "offline" in notice["message"]["body"]
     assert all(a["message"]["created_at"].endswith("Z") for a in acks)
     records = await database_sync_to_async(list)(
         OfflineMessage.objects.filter(audience="agent", state="pending").order_by("created_at")
@@ -39,7 +43,7 @@ async def test_it_acknowledges_a_resend_with_the_same_message(acme):
     first = await send_message(sock, "only once", client_id)
     again = await send_message(sock, "only once", client_id)
     assert again["message"] == first["message"]
-    assert await database_sync_to_async(Message.objects.count)() == 1
+    assert await database_sync_to_async(Message.objects.filter(sender="visitor").count)() == 1
     await sock.close()
 
 
@@ -47,6 +51,7 @@ async def test_it_catches_up_a_returning_visitor_from_the_cursor(acme, alice):
     sock, welcome = await visitor_socket(acme.widget_key)
     token = welcome["token"]
     first = await send_message(sock, "are you there?")
+    notice = await sock.expect("message", timeout=5)  # the offline notice, live
     await sock.close()  # the visitor closes the page
 
     agent, _ = await agent_socket(alice.user)
@@ -67,7 +72,7 @@ async def test_it_catches_up_a_returning_visitor_from_the_cursor(acme, alice):
     )()
     assert pending == 2
 
-    cursor = {"conversation_id": conversation_id, "seq": first["message"]["seq"]}
+    cursor = {"conversation_id": conversation_id, "seq": notice["message"]["seq"]}
     back, welcome = await visitor_socket(acme.widget_key, token=token, cursor=cursor)
     assert [m["body"] for m in welcome["messages"]] == ["yes!", "how can I help?"]
     assert [m["agent_name"] for m in welcome["messages"]] == ["Alice", "Alice"]
@@ -79,7 +84,7 @@ async def test_it_catches_up_a_returning_visitor_from_the_cursor(acme, alice):
 
     # Another device of the same visitor with no cursor gets the whole conversation.
     other, welcome = await visitor_socket(acme.widget_key, token=token)
-    assert [m["seq"] for m in welcome["messages"]] == [1, 2, 3]
+    assert [m["seq"] for m in welcome["messages"]] == [1, 2, 3, 4]
     for s in (agent, back, other):
         await s.close()
 

@@ -107,8 +107,10 @@ def test_it_gives_each_waiting_conversation_to_exactly_one_of_two_agents_logging
     acme, alice, bob, sent
 ):
     make_offline(acme, conversations=60, per_conversation=2)
-    online(alice)
-    online(bob)
+    for agent in (alice, bob):
+        agent.capacity = 30
+        agent.save(update_fields=["capacity"])
+        online(agent)
     barrier = threading.Barrier(2)
     results = {}
 
@@ -128,7 +130,7 @@ def test_it_gives_each_waiting_conversation_to_exactly_one_of_two_agents_logging
     assigned = Conversation.objects.values_list("assigned_agent", flat=True)
     assert None not in assigned
     counts = {a: list(assigned).count(a) for a in (alice.id, bob.id)}
-    assert sum(counts.values()) == 60 and min(counts.values()) >= 20  # balanced, not all to one
+    assert counts == {alice.id: 30, bob.id: 30}  # each up to capacity, none twice
     by_agent: dict[str, list[str]] = {}
     for groups, event in sent:
         if event["type"] == "flush":
