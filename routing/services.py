@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -176,28 +176,24 @@ def conversations_requeue_unattended(*, now: datetime | None = None) -> int:
     """Conversations waiting on an agent who went away or offline past the grace period."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.ROUTING_GRACE_SECONDS)
-    suspects = set(
-        Conversation.objects.filter(
-            status=Conversation.Status.OPEN,
-            waiting_since__isnull=False,
-            assigned_agent__isnull=False,
-        )
-        .filter(
-            Q(
-                assigned_agent__status=Agent.Status.AWAY,
-                assigned_agent__status_changed_at__lt=cutoff,
-            )
-            | Q(assigned_agent__last_seen_at__lt=cutoff)
-            | Q(assigned_agent__last_seen_at__isnull=True)
-            | Q(assigned_agent__user__is_active=False)
-        )
-        .values_list("assigned_agent", flat=True)
-    )
-    gone = suspects - presence.online_agent_ids(
+    rows = (
         Agent.objects.filter(
-            pk__in=suspects, status=Agent.Status.AVAILABLE, user__is_active=True
-        ).values_list("pk", flat=True)
+            conversations__status=Conversation.Status.OPEN,
+            conversations__waiting_since__isnull=False,
+        )
+        .distinct()
+        .values_list("pk", "status", "status_changed_at", "last_seen_at", "user__is_active")
     )
+    rows = list(rows)
+    connected = presence.online_agent_ids(r[0] for r in rows)
+    never = datetime.min.replace(tzinfo=UTC)
+    gone = {
+        agent_id
+        for agent_id, status, changed, seen, active in rows
+        if not active
+        or (status == Agent.Status.AWAY and (changed or never) < cutoff)
+        or (agent_id not in connected and (seen or never) < cutoff)
+    }
     moved = 0
     for agent_id in gone:
         name = Agent.objects.values_list("display_name", flat=True).get(pk=agent_id)
