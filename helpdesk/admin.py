@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor
+from routing import services as routing_services
 
 admin.site.site_header = "Helpdesk back office"
 admin.site.site_title = "Helpdesk back office"
@@ -15,7 +18,7 @@ admin.site.index_title = "Sites, teams and conversations"
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "widget_key", "default_group", "created_at"]
+    list_display = ["name", "widget_key", "default_group", "business_hours", "created_at"]
     search_fields = ["name", "widget_key"]
     readonly_fields = ["widget_key", "embed_snippet"]
     list_select_related = ["default_group"]
@@ -36,16 +39,27 @@ class AgentInline(admin.TabularInline):
 
 @admin.register(AgentGroup)
 class AgentGroupAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+    list_display = [
+        "name",
+        "strategy",
+        "default_capacity",
+        "business_hours",
+        "overflow_group",
+        "overflow_after_minutes",
+    ]
     search_fields = ["name"]
+    filter_horizontal = ["managers"]
+    list_select_related = ["business_hours", "overflow_group"]
     inlines = [AgentInline]
 
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "created_at"]
+    list_display = ["display_name", "user", "status", "capacity", "last_seen_at"]
+    list_filter = ["status", "groups", "skills"]
     search_fields = ["display_name", "user__username", "user__email"]
-    filter_horizontal = ["groups"]
+    filter_horizontal = ["groups", "skills"]
+    readonly_fields = ["status_changed_at", "last_assigned_at", "last_seen_at"]
     raw_id_fields = ["user"]
     list_select_related = ["user"]
 
@@ -76,6 +90,12 @@ class MessageInline(admin.TabularInline):
         return super().get_queryset(request).select_related("agent")
 
 
+class TransferActionForm(ActionForm):
+    to_agent = forms.ModelChoiceField(Agent.objects.all(), required=False, label="to agent")
+    to_group = forms.ModelChoiceField(AgentGroup.objects.all(), required=False, label="or group")
+    reason = forms.CharField(required=False, max_length=300)
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = [
@@ -83,12 +103,14 @@ class ConversationAdmin(admin.ModelAdmin):
         "site",
         "visitor",
         "status",
+        "group",
+        "priority",
         "assigned_agent",
         "waiting_since",
         "last_message_at",
     ]
-    list_filter = ["status", "site", "channel", "assigned_agent"]
-    list_select_related = ["site", "visitor", "assigned_agent"]
+    list_filter = ["status", "priority", "group", "site", "channel", "assigned_agent"]
+    list_select_related = ["site", "visitor", "assigned_agent", "group"]
     search_fields = ["id"]
     readonly_fields = [
         "id",
@@ -96,6 +118,9 @@ class ConversationAdmin(admin.ModelAdmin):
         "visitor",
         "channel",
         "status",
+        "group",
+        "priority",
+        "queued_at",
         "assigned_agent",
         "assigned_at",
         "last_seq",
@@ -106,6 +131,31 @@ class ConversationAdmin(admin.ModelAdmin):
     ]
     inlines = [MessageInline]
     date_hierarchy = "created_at"
+    action_form = TransferActionForm
+    actions = ["transfer"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(description="Transfer to the agent or group chosen")
+    def transfer(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        """The same service as the inbox; the history records who moved it and why."""
+        form = TransferActionForm(request.POST)
+        form.is_valid()
+        to_agent, to_group = form.cleaned_data.get("to_agent"), form.cleaned_data.get("to_group")
+        if bool(to_agent) == bool(to_group):
+            self.message_user(request, "Choose an agent or a group (one of them).", messages.ERROR)
+            return
+        by = request.user.get_full_name() or request.user.get_username()
+        ids = list(queryset.values_list("pk", flat=True))
+        for conversation_id in ids:
+            routing_services.conversation_transfer(
+                conversation_id=conversation_id,
+                by_name=by,
+                to_agent_id=to_agent.pk if to_agent else None,
+                to_group_id=to_group.pk if to_group else None,
+                reason=form.cleaned_data.get("reason", ""),
+            )
+        self.message_user(
+            request, f"Transferred {len(ids)} conversation(s) to {to_agent or to_group}."
+        )

@@ -14,6 +14,7 @@ from helpdesk.models import Agent, AgentGroup, Conversation, Site
 from routing import presence
 from routing.hours import Hours, is_open, next_open
 from routing.models import RoutingRule, Schedule
+from routing.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,9 @@ class Candidate:
     last_assigned_at: datetime | None
 
 
-def active_rules() -> list[RoutingRule]:
-    return list(
-        RoutingRule.objects.filter(active=True)
-        .prefetch_related("required_skills")
-        .order_by("order", "pk")
-    )
+def active_rules() -> list[Rule]:
+    rows = RoutingRule.objects.filter(active=True).prefetch_related("required_skills")
+    return [Rule.of(r) for r in rows]
 
 
 def capacities(agent_ids: Iterable[int]) -> dict[int, int]:
