@@ -15,7 +15,12 @@ from helpdesk.models import Agent, Conversation, Message, Site, Visitor
 
 def with_summary(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate what a conversation summary shows: unread count and the last message."""
-    last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq")
+    # The last thing a person said (system lines such as the offline notice are not it).
+    last = (
+        Message.objects.filter(conversation=OuterRef("pk"))
+        .exclude(sender=Message.Sender.SYSTEM)
+        .order_by("-seq")
+    )
     unread = (
         Message.objects.filter(
             conversation=OuterRef("pk"),

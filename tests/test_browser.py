@@ -126,3 +126,32 @@ def test_a_visitor_message_left_offline_reaches_alice_and_her_reply_comes_back_l
     assert frame.locator("li.hd-msg").count() == 4
     assert frame.locator("li.hd-msg--system").count() == 1
     assert errors == []
+
+
+def test_an_agent_switching_to_available_receives_the_waiting_conversation_at_once(
+    acme, alice, server, browser
+):
+    agent = browser.new_page(viewport={"width": 1280, "height": 800})
+    agent.goto(f"{server.base}/inbox/")
+    agent.fill('input[name="username"]', "alice")
+    agent.fill('input[name="password"]', "pw-for-tests-1")
+    agent.click("#login-submit")
+    agent.locator('#connection-state[data-state="online"]').wait_for()
+    agent.select_option("#agent-status", "away")
+    agent.locator('#agent-status[data-status="away"]').wait_for()
+
+    visitor = browser.new_page(viewport={"width": 1280, "height": 800})
+    visitor.goto(f"{server.base}/demo/")
+    visitor.click("#hd-launcher")
+    frame = visitor.frame_locator("#hd-frame")
+    frame.locator("#hd-input").fill("Is anybody there?")
+    frame.locator("#hd-send").click()
+    frame.locator("li.hd-msg--system", has_text="offline").wait_for()  # nobody available
+    assert agent.locator("#conversation-list a.conv").count() == 0
+    shot(agent, "5-agent-away")
+
+    agent.select_option("#agent-status", "available")
+    conversation = agent.locator("#conversation-list a.conv").first
+    conversation.locator(".conv-unread", has_text="1").wait_for()
+    assert "Is anybody there?" in conversation.inner_text()  # what the visitor said, not the notice
+    shot(agent, "6-agent-available-takes-waiting")

@@ -21,10 +21,22 @@ def manager(client):
 
 def rule_form(acme, sales, **extra):
     data = {
-        "name": "Refunds", "order": "10", "active": "on", "site": "", "channel": "", "language": "",
-        "url_contains": "", "keywords": "refund", "attributes": "{}", "group": str(sales.pk),
-        "priority": "3", "example_site": str(acme.pk), "example_channel": "web",
-        "example_language": "en", "example_page_url": "", "example_attributes": "{}",
+        "name": "Refunds",
+        "order": "10",
+        "active": "on",
+        "site": "",
+        "channel": "",
+        "language": "",
+        "url_contains": "",
+        "keywords": "refund",
+        "attributes": "{}",
+        "group": str(sales.pk),
+        "priority": "3",
+        "example_site": str(acme.pk),
+        "example_channel": "web",
+        "example_language": "en",
+        "example_page_url": "",
+        "example_attributes": "{}",
         "example_message": "I want a refund",
     }
     data.update(extra)
@@ -32,14 +44,23 @@ def rule_form(acme, sales, **extra):
 
 
 def test_a_rule_preview_shows_the_outcome_and_saves_nothing(client, manager, acme, sales):
-    response = client.post("/admin/routing/routingrule/add/", rule_form(acme, sales, preview_only="on"), follow=True)
+    response = client.post(
+        "/admin/routing/routingrule/add/", rule_form(acme, sales, preview_only="on"), follow=True
+    )
     text = response.content.decode()
     assert "This rule matches the example" in text
     assert "would go to Sales with urgent priority" in text
     assert "nothing was saved" in text
     assert not RoutingRule.objects.exists()
-    response = client.post("/admin/routing/routingrule/add/", rule_form(acme, sales, example_message="hello", preview_only="on"), follow=True)
-    assert "does not match" in response.content.decode() and "would go to Support" in response.content.decode()
+    response = client.post(
+        "/admin/routing/routingrule/add/",
+        rule_form(acme, sales, example_message="hello", preview_only="on"),
+        follow=True,
+    )
+    assert (
+        "does not match" in response.content.decode()
+        and "would go to Support" in response.content.decode()
+    )
     client.post("/admin/routing/routingrule/add/", rule_form(acme, sales))
     assert RoutingRule.objects.get().keywords == "refund"
 
@@ -48,7 +69,12 @@ def test_the_transfer_action_moves_conversations_with_a_line(client, manager, ac
     convs = [ConversationFactory(visitor=VisitorFactory(site=acme)) for _ in range(2)]
     response = client.post(
         "/admin/helpdesk/conversation/",
-        {"action": "transfer", "_selected_action": [str(c.pk) for c in convs], "to_agent": str(bob.pk), "reason": "VIP"},
+        {
+            "action": "transfer",
+            "_selected_action": [str(c.pk) for c in convs],
+            "to_agent": str(bob.pk),
+            "reason": "VIP",
+        },
         follow=True,
     )
     assert "Transferred 2 conversation(s)" in response.content.decode()
@@ -61,8 +87,13 @@ def test_the_transfer_action_moves_conversations_with_a_line(client, manager, ac
     assert "Choose an agent or a group" in response.content.decode()
 
 
-@pytest.mark.parametrize("url", ["/admin/helpdesk/conversation/", "/admin/helpdesk/agent/", "/admin/routing/routingrule/"])
-def test_list_pages_cost_the_same_queries_for_many_rows(client, manager, acme, sales, alice, url, django_assert_max_num_queries):
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/helpdesk/conversation/", "/admin/helpdesk/agent/", "/admin/routing/routingrule/"],
+)
+def test_list_pages_cost_the_same_queries_for_many_rows(
+    client, manager, acme, sales, alice, url, django_assert_max_num_queries
+):
     skill = Skill.objects.create(name="vip")
     for i in range(30):
         ConversationFactory(visitor=VisitorFactory(site=acme), assigned_agent=alice)

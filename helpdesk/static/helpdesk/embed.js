@@ -103,7 +103,13 @@
     frame = document.createElement("iframe");
     frame.id = "hd-frame";
     frame.title = "Chat";
-    frame.src = base + "/widget/?site_key=" + encodeURIComponent(siteKey);
+    // The page the visitor is on and what the host site knows of them (data-attributes, a
+    // JSON object of strings) go to the frame, which passes them on in its hello: routing
+    // rules can use them.
+    const params = new URLSearchParams({ site_key: siteKey, page: location.href.slice(0, 500) });
+    const attrs = script.getAttribute("data-attributes");
+    if (attrs) params.set("attributes", attrs.slice(0, 4000));
+    frame.src = base + "/widget/?" + params.toString();
     frame.setAttribute("aria-hidden", "true");
     frame.tabIndex = -1;
 

@@ -582,8 +582,15 @@
       case "message.ack":
         onAck(frame);
         break;
+      case "status":
+        setStatus(frame.status);
+        break;
       case "conversation":
-        if (isSummary(frame.conversation)) {
+        if (isSummary(frame.conversation) && movedAway(frame.conversation)) {
+          convs.delete(frame.conversation.id);
+          renderList();
+          if (frame.conversation.id === selectedId) notice("This conversation was moved to another agent or queue.");
+        } else if (isSummary(frame.conversation)) {
           upsertSummary(frame.conversation);
           renderList();
           if (frame.conversation.id === selectedId) renderThreadHead(frame.conversation);
@@ -597,10 +604,28 @@
     }
   }
 
+  // ---- status (available / away) ------------------------------------------------------------------
+  const statusEl = $("agent-status");
+  function setStatus(status) {
+    if (statusEl && (status === "available" || status === "away")) {
+      statusEl.value = status;
+      statusEl.dataset.status = status;
+    }
+  }
+  if (statusEl) {
+    statusEl.addEventListener("change", () => sendFrame({ type: "status.set", status: statusEl.value }));
+  }
+
+  // Transferred or returned to the queue: no longer in this agent's inbox.
+  function movedAway(c) {
+    return initial.agent && c.assigned_agent_id !== initial.agent.id;
+  }
+
   function onInbox(frame) {
     ready = true;
     attempt = 0;
     setConnection("online");
+    setStatus(frame.status);
     if (frame.agent && typeof frame.agent === "object") initial.agent = frame.agent;
     const previous = selectedId ? convs.get(selectedId) : null;
     convs.clear();

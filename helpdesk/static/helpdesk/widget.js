@@ -464,6 +464,31 @@
   let stopped = false;
   let helloHadToken = false;
 
+  // What routing may use: language, time zone (for "we're back at …" in local time), the
+  // host page and the host site's attributes for this visitor.
+  function visitorContext() {
+    const query = new URLSearchParams(location.search);
+    const context = { language: (navigator.language || "").slice(0, 35) };
+    try {
+      context.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (_) {
+      context.timezone = "";
+    }
+    const page = query.get("page") || "";
+    if (/^https?:\/\//.test(page)) context.page_url = page.slice(0, 500);
+    try {
+      const attributes = JSON.parse(query.get("attributes") || "{}");
+      if (attributes && typeof attributes === "object" && !Array.isArray(attributes)) {
+        context.attributes = Object.fromEntries(
+          Object.entries(attributes).slice(0, 20).map(([k, v]) => [String(k).slice(0, 50), String(v).slice(0, 200)])
+        );
+      }
+    } catch (_) {
+      /* not JSON: ignore the attributes, never the visitor */
+    }
+    return context;
+  }
+
   function socketUrl() {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH;
   }
@@ -494,7 +519,14 @@
     sock.onopen = () => {
       if (ws !== sock) return;
       helloHadToken = !!token;
-      sendFrame({ type: "hello", site_key: SITE_KEY, token: token || null, cursor: cursor ? { ...cursor } : null, channel: "web" });
+      sendFrame({
+        type: "hello",
+        site_key: SITE_KEY,
+        token: token || null,
+        cursor: cursor ? { ...cursor } : null,
+        channel: "web",
+        ...visitorContext(),
+      });
       clearInterval(pingTimer);
       pingTimer = setInterval(() => sendFrame({ type: "ping" }), PING_MS);
     };
