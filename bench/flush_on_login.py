@@ -11,102 +11,29 @@ Run with `make bench` (uses the local PostgreSQL and Redis; a database of its ow
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import platform
 import statistics
-import subprocess
-import sys
 import time
-import urllib.parse
-import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import (
+    agents,
+    fresh_database,
+    offline_backlog,
+    record,
+    reset_backlog,
+    session_cookie,
+    stack,
+)
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-BENCH_DB = "helpdesk_bench"
-url = urllib.parse.urlparse(os.environ["DATABASE_URL"])
-os.environ["DATABASE_URL"] = url._replace(path=f"/{BENCH_DB}").geturl()
-os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-
-import psycopg  # noqa: E402
-
-admin_url = url._replace(path="/postgres").geturl()
-with psycopg.connect(admin_url, autocommit=True) as c:
-    if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-        c.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor  # noqa: E402
-from offline import services  # noqa: E402
-from offline.models import OfflineMessage  # noqa: E402
-from routing import presence  # noqa: E402
-from tests.processes import Server, connect, server_env  # noqa: E402
+from helpdesk.models import Agent, Conversation
+from offline import services
+from offline.models import OfflineMessage
+from routing import presence
+from tests.processes import Server, connect
 
 CONVERSATIONS, PER_CONVERSATION = 1000, 10
 RUNS = 5
-
-
-def seed(conversations: int, per: int) -> Agent:
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    group = AgentGroup.objects.create(name="Support")
-    site = Site.objects.create(name="Bench", default_group=group)
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.create_user("bench-agent", password="bench-pw-123456")
-    agent = Agent.objects.create(user=user, display_name="Bench")
-    agent.groups.add(group)
-    visitors = Visitor.objects.bulk_create(Visitor(site=site) for _ in range(conversations))
-    now = timezone.now()
-    convs = Conversation.objects.bulk_create(
-        Conversation(site=site, visitor=v, last_seq=per, waiting_since=now, last_message_at=now)
-        for v in visitors
-    )
-    messages = Message.objects.bulk_create(
-        (
-            Message(
-                conversation=c,
-                seq=i + 1,
-                sender="visitor",
-                body=f"offline message {i} " * 4,
-                client_id=uuid.uuid4(),
-            )
-            for c in convs
-            for i in range(per)
-        ),
-        batch_size=5000,
-    )
-    OfflineMessage.objects.bulk_create(
-        (
-            OfflineMessage(
-                message=m,
-                conversation_id=m.conversation_id,
-                audience="agent",
-                created_at=m.created_at,
-            )
-            for m in messages
-        ),
-        batch_size=5000,
-    )
-    return agent
-
-
-def reset() -> None:
-    """Back to 'nobody assigned, everything pending' for the next run."""
-    OfflineMessage.objects.update(state="pending", delivered_at=None)
-    Conversation.objects.update(assigned_agent=None, assigned_at=None)
 
 
 def baseline_ms() -> float:
@@ -146,7 +73,7 @@ def query_counts(agent: Agent) -> dict[int, int]:
     counts = {}
     presence.store().connect("agent", str(agent.id), "bench-counter")
     for n_conv in (100, CONVERSATIONS):
-        reset()
+        reset_backlog()
         keep = list(
             Conversation.objects.order_by("created_at").values_list("pk", flat=True)[:n_conv]
         )
@@ -160,53 +87,23 @@ def query_counts(agent: Agent) -> dict[int, int]:
 
 
 def main() -> None:
-    agent = seed(CONVERSATIONS, PER_CONVERSATION)
-    client = Client()
-    client.force_login(agent.user)
-    cookie = client.cookies["sessionid"].value
+    group, site = fresh_database()
+    [agent] = agents(group, 1, capacity=10_000)
+    offline_backlog(group, site, CONVERSATIONS, PER_CONVERSATION)
+    cookie = session_cookie(agent)
     connection.close()
-    logs = ROOT / "bench" / "results"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = server_env(DB_CONN_MAX_AGE="60")
-    server = Server(env, logs / "uvicorn.log").start()
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "helpdesk",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=(logs / "worker.log").open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with stack() as server:
         flush, base = [], []
         for _ in range(RUNS + 1):  # the first run warms caches and the worker up
-            reset()
+            reset_backlog()
             base.append(baseline_ms())
             ms, got = asyncio.run(login_flush_ms(server, cookie))
             assert got == CONVERSATIONS * PER_CONVERSATION, got
             flush.append(ms)
         flush, base = flush[1:], base[1:]
-        counts = query_counts(agent)
-    finally:
-        server.stop()
-        worker.terminate()
-        worker.wait(10)
+    counts = query_counts(agent)
     p50, b50 = statistics.median(flush), statistics.median(base)
     result = {
-        "name": "flush_on_login",
-        "machine": {
-            "cores": os.cpu_count(),
-            "memory_gib": round(
-                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
-            ),
-            "python": platform.python_version(),
-        },
         "messages": CONVERSATIONS * PER_CONVERSATION,
         "conversations": CONVERSATIONS,
         "runs": RUNS,
@@ -214,17 +111,13 @@ def main() -> None:
         "baseline_raw_sql_read_ms": {"median": round(b50, 1)},
         "ratio_to_baseline": round(p50 / b50, 1),
         "queries_by_messages": counts,
-        "target": "< 1000 ms; queries per batch constant",
+        "target": "< 1000 ms; queries not growing per message",
     }
-    (logs / "latest.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    print()
+    record("flush_on_login", result)
     print("| figure | value | baseline (same run) | ratio |")
     print("|---|---|---|---|")
-    print(
-        f"| flush_on_login, connect → last of {CONVERSATIONS * PER_CONVERSATION} messages (median of {RUNS}) | {p50:.0f} ms | raw SQL read {b50:.0f} ms | {p50 / b50:.1f}× |"
-    )
-    print(f"| queries at 1,000 / 10,000 messages | {counts[1000]} / {counts[10000]} | 1 | — |")
+    print(f"| flush_on_login, connect → last of {CONVERSATIONS * PER_CONVERSATION} messages (median of {RUNS}) | {p50:.0f} ms | raw SQL read {b50:.0f} ms | {p50 / b50:.1f}× |")
+    print(f"| flush queries at 1,000 / 10,000 messages | {counts[1000]} / {counts[10000]} | 1 | — |")
 
 
 if __name__ == "__main__":

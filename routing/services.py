@@ -115,7 +115,9 @@ def agent_take_waiting(*, agent_id: int) -> list[uuid.UUID]:
     )
     if ids:
         now = timezone.now()
-        Conversation.objects.filter(pk__in=ids).update(assigned_agent=agent_id, assigned_at=now)
+        Conversation.objects.filter(pk__in=ids, assigned_agent__isnull=True).update(
+            assigned_agent=agent_id, assigned_at=now
+        )
         _mark_assigned(agent_id, now)
     return ids
 

@@ -1,0 +1,140 @@
+"""Shared by the benchmarks: a database of their own, seeding, and real processes.
+
+Import this first: it points DATABASE_URL at the bench database and sets Django up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "helpdesk_bench"
+_url = urllib.parse.urlparse(os.environ["DATABASE_URL"])
+os.environ["DATABASE_URL"] = _url._replace(path=f"/{BENCH_DB}").geturl()
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+import psycopg  # noqa: E402
+
+with psycopg.connect(_url._replace(path="/postgres").geturl(), autocommit=True) as _c:
+    if not _c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+        _c.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor  # noqa: E402
+from offline.models import OfflineMessage  # noqa: E402
+from tests.processes import Server, server_env  # noqa: E402
+
+
+def fresh_database() -> tuple[AgentGroup, Site]:
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    group = AgentGroup.objects.create(name="Support", default_capacity=10_000)
+    return group, Site.objects.create(name="Bench", default_group=group)
+
+
+def agents(group: AgentGroup, n: int, capacity: int) -> list[Agent]:
+    team = []
+    for i in range(n):
+        user = get_user_model().objects.create_user(f"bench-agent-{i}", password=None)
+        agent = Agent.objects.create(user=user, display_name=f"Agent {i}", capacity=capacity)
+        agent.groups.add(group)
+        team.append(agent)
+    return team
+
+
+def offline_backlog(group: AgentGroup, site: Site, conversations: int, per: int) -> None:
+    """Conversations waiting in the group's queue, each with ``per`` offline messages."""
+    visitors = Visitor.objects.bulk_create(Visitor(site=site) for _ in range(conversations))
+    now = timezone.now()
+    convs = Conversation.objects.bulk_create(
+        Conversation(
+            site=site, visitor=v, group=group, queued_at=now, group_entered_at=now,
+            last_seq=per, waiting_since=now, last_message_at=now,
+        )
+        for v in visitors
+    )
+    messages = Message.objects.bulk_create(
+        (
+            Message(conversation=c, seq=i + 1, sender="visitor", body=f"offline message {i} " * 4, client_id=uuid.uuid4())
+            for c in convs
+            for i in range(per)
+        ),
+        batch_size=5000,
+    )
+    OfflineMessage.objects.bulk_create(
+        (OfflineMessage(message=m, conversation_id=m.conversation_id, audience="agent", created_at=m.created_at) for m in messages),
+        batch_size=5000,
+    )
+
+
+def reset_backlog() -> None:
+    """Back to 'nobody assigned, everything pending'."""
+    OfflineMessage.objects.update(state="pending", delivered_at=None)
+    Conversation.objects.update(assigned_agent=None, assigned_at=None)
+
+
+def session_cookie(agent: Agent) -> str:
+    client = Client()
+    client.force_login(agent.user)
+    return client.cookies["sessionid"].value
+
+
+@contextmanager
+def stack(workers: int = 1, concurrency: int = 1) -> Iterator[Server]:
+    """uvicorn plus Celery worker processes on the bench database, PostgreSQL and Redis."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = server_env(DB_CONN_MAX_AGE="60")
+    server = Server(env, RESULTS / "uvicorn.log").start()
+    procs = [
+        subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "helpdesk", "worker",
+             f"--concurrency={concurrency}", f"--hostname=bench{i}@%h", "--loglevel=WARNING",
+             *(["--pool=solo"] if concurrency == 1 else [])],
+            cwd=ROOT, env=env, stdout=(RESULTS / f"worker{i}.log").open("ab"), stderr=subprocess.STDOUT,
+        )
+        for i in range(workers)
+    ]
+    try:
+        yield server
+    finally:
+        server.stop()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
+
+
+def machine() -> dict[str, Any]:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cores": os.cpu_count(), "memory_gib": round(memory, 1), "python": platform.python_version()}
+
+
+def record(name: str, result: dict[str, Any]) -> None:
+    """Merge one benchmark's figures into bench/results/latest.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "latest.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = {"machine": machine(), **result}
+    path.write_text(json.dumps(data, indent=2))
