@@ -17,7 +17,15 @@ import statistics
 import time
 import uuid
 
-from common import agents, fresh_database, offline_backlog, record, reset_backlog, session_cookie, stack
+from common import (
+    agents,
+    fresh_database,
+    offline_backlog,
+    record,
+    reset_backlog,
+    session_cookie,
+    stack,
+)
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -28,9 +36,13 @@ from tests.processes import Server, connect
 WAITING, AGENTS, CAPACITY, RUNS = 1000, 10, 100, 5
 
 
-async def everyone_logs_in(server: Server, cookies: list[str]) -> tuple[float, dict[int, list[str]]]:
+async def everyone_logs_in(
+    server: Server, cookies: list[str]
+) -> tuple[float, dict[int, list[str]]]:
     async def one(cookie: str) -> tuple[int, list[str]]:
-        sock = await connect(f"{server.ws}/ws/agent/", Cookie=f"sessionid={cookie}", Origin=server.base)
+        sock = await connect(
+            f"{server.ws}/ws/agent/", Cookie=f"sessionid={cookie}", Origin=server.base
+        )
         inbox = await sock.expect("inbox")
         got: list[str] = []
         while True:
@@ -53,7 +65,12 @@ def check(received: dict[int, list[str]]) -> None:
     loads = selectors.open_loads(received)
     assert max(loads.values()) <= CAPACITY and sum(loads.values()) == WAITING
     for agent_id, convs in received.items():  # each agent got exactly what is assigned to them
-        assert set(convs) == {str(c) for c in Conversation.objects.filter(assigned_agent=agent_id).values_list("pk", flat=True)}
+        assert set(convs) == {
+            str(c)
+            for c in Conversation.objects.filter(assigned_agent=agent_id).values_list(
+                "pk", flat=True
+            )
+        }
 
 
 def query_counts(agent: Agent) -> dict[int, int]:
@@ -90,8 +107,14 @@ def main() -> None:
     record(
         "assign_on_login",
         {
-            "waiting": WAITING, "agents": AGENTS, "capacity": CAPACITY, "runs": RUNS,
-            "all_connected_to_all_assigned_and_pushed_ms": {"median": round(p50, 1), "max": round(max(times), 1)},
+            "waiting": WAITING,
+            "agents": AGENTS,
+            "capacity": CAPACITY,
+            "runs": RUNS,
+            "all_connected_to_all_assigned_and_pushed_ms": {
+                "median": round(p50, 1),
+                "max": round(max(times), 1),
+            },
             "each_assigned_exactly_once": True,
             "assignment_queries_by_backlog": counts,
             "target": "< 500 ms; each exactly once; queries not growing per conversation",
@@ -99,9 +122,15 @@ def main() -> None:
     )
     print("| figure | value | target |")
     print("|---|---|---|")
-    print(f"| assign_on_login: {AGENTS} agents connect at once, {WAITING} waiting → all assigned and pushed (median of {RUNS}) | {p50:.0f} ms (max {max(times):.0f}) | < 500 ms |")
-    print(f"| every conversation assigned exactly once, nobody above capacity | checked in all {RUNS + 1} runs | — |")
-    print(f"| queries of one agent's assignment at 100 / 1,000 conversations | {counts[100]} / {counts[1000]} | flat |")
+    print(
+        f"| assign_on_login: {AGENTS} agents connect at once, {WAITING} waiting → all assigned and pushed (median of {RUNS}) | {p50:.0f} ms (max {max(times):.0f}) | < 500 ms |"
+    )
+    print(
+        f"| every conversation assigned exactly once, nobody above capacity | checked in all {RUNS + 1} runs | — |"
+    )
+    print(
+        f"| queries of one agent's assignment at 100 / 1,000 conversations | {counts[100]} / {counts[1000]} | flat |"
+    )
 
 
 if __name__ == "__main__":

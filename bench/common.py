@@ -70,21 +70,41 @@ def offline_backlog(group: AgentGroup, site: Site, conversations: int, per: int)
     now = timezone.now()
     convs = Conversation.objects.bulk_create(
         Conversation(
-            site=site, visitor=v, group=group, queued_at=now, group_entered_at=now,
-            last_seq=per, waiting_since=now, last_message_at=now,
+            site=site,
+            visitor=v,
+            group=group,
+            queued_at=now,
+            group_entered_at=now,
+            last_seq=per,
+            waiting_since=now,
+            last_message_at=now,
         )
         for v in visitors
     )
     messages = Message.objects.bulk_create(
         (
-            Message(conversation=c, seq=i + 1, sender="visitor", body=f"offline message {i} " * 4, client_id=uuid.uuid4())
+            Message(
+                conversation=c,
+                seq=i + 1,
+                sender="visitor",
+                body=f"offline message {i} " * 4,
+                client_id=uuid.uuid4(),
+            )
             for c in convs
             for i in range(per)
         ),
         batch_size=5000,
     )
     OfflineMessage.objects.bulk_create(
-        (OfflineMessage(message=m, conversation_id=m.conversation_id, audience="agent", created_at=m.created_at) for m in messages),
+        (
+            OfflineMessage(
+                message=m,
+                conversation_id=m.conversation_id,
+                audience="agent",
+                created_at=m.created_at,
+            )
+            for m in messages
+        ),
         batch_size=5000,
     )
 
@@ -109,10 +129,20 @@ def stack(workers: int = 1, concurrency: int = 1) -> Iterator[Server]:
     server = Server(env, RESULTS / "uvicorn.log").start()
     procs = [
         subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "helpdesk", "worker",
-             f"--concurrency={concurrency}", f"--hostname=bench{i}@%h", "--loglevel=WARNING",
-             *(["--pool=solo"] if concurrency == 1 else [])],
-            cwd=ROOT, env=env, stdout=(RESULTS / f"worker{i}.log").open("ab"), stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "helpdesk",
+                "worker",
+                f"--concurrency={concurrency}",
+                f"--hostname=bench{i}@%h",
+                "--loglevel=WARNING",
+                *(["--pool=solo"] if concurrency == 1 else []),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=(RESULTS / f"worker{i}.log").open("ab"),
+            stderr=subprocess.STDOUT,
         )
         for i in range(workers)
     ]
@@ -128,7 +158,11 @@ def stack(workers: int = 1, concurrency: int = 1) -> Iterator[Server]:
 
 def machine() -> dict[str, Any]:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cores": os.cpu_count(), "memory_gib": round(memory, 1), "python": platform.python_version()}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "python": platform.python_version(),
+    }
 
 
 def record(name: str, result: dict[str, Any]) -> None:

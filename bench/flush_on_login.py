@@ -116,8 +116,12 @@ def main() -> None:
     record("flush_on_login", result)
     print("| figure | value | baseline (same run) | ratio |")
     print("|---|---|---|---|")
-    print(f"| flush_on_login, connect → last of {CONVERSATIONS * PER_CONVERSATION} messages (median of {RUNS}) | {p50:.0f} ms | raw SQL read {b50:.0f} ms | {p50 / b50:.1f}× |")
-    print(f"| flush queries at 1,000 / 10,000 messages | {counts[1000]} / {counts[10000]} | 1 | — |")
+    print(
+        f"| flush_on_login, connect → last of {CONVERSATIONS * PER_CONVERSATION} messages (median of {RUNS}) | {p50:.0f} ms | raw SQL read {b50:.0f} ms | {p50 / b50:.1f}× |"
+    )
+    print(
+        f"| flush queries at 1,000 / 10,000 messages | {counts[1000]} / {counts[10000]} | 1 | — |"
+    )
 
 
 if __name__ == "__main__":

@@ -202,6 +202,7 @@ class VisitorConsumer(JsonConsumer):
             },
             "agents_online": routing_selectors.site_has_online_agent(session.site.id),
             "conversation_id": str(conversation.id) if conversation else None,
+            "queue": routing_selectors.waiting_expectation(conversation) if conversation else None,
             "messages": [payloads.message(m, audience="visitor") for m in messages],
             "max_body": settings.MESSAGE_MAX_CHARS,
         }

@@ -171,23 +171,13 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
 
 
 def _tell_visitor_the_wait(conversation: Conversation) -> None:
-    """A truthful expectation: the team is off duty (and when it is back), or the position."""
-    now = timezone.now()
-    on_duty = (
-        routing_selectors.online_available_agents([conversation.group_id])
-        if conversation.group_id
-        else set()
-    )
-    if on_duty:
-        message_add_system(
-            conversation=conversation,
-            kind="queued",
-            position=routing_selectors.queue_position(conversation),
-        )
+    """A truthful expectation: the place in the queue, or when the team is next in."""
+    expectation = routing_selectors.waiting_expectation(conversation) or {}
+    if "position" in expectation:
+        message_add_system(conversation=conversation, kind="queued", **expectation)
     else:
-        back = routing_selectors.team_next_in(conversation, now)
         message_add_system(
-            conversation=conversation, kind="offline", next_open_at=payloads.iso(back)
+            conversation=conversation, kind="offline", next_open_at=expectation.get("next_open_at")
         )
 
 

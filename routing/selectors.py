@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from helpdesk import payloads
 from helpdesk.models import Agent, AgentGroup, Conversation, Site
 from routing import presence
 from routing.hours import Hours, is_open, next_open
@@ -147,3 +148,15 @@ def team_next_in(conversation: Conversation, now: datetime) -> datetime | None:
     if hours is None or is_open(hours, now):
         return None
     return next_open(hours, now)
+
+
+def waiting_expectation(conversation: Conversation) -> dict[str, object] | None:
+    """For a visitor whose conversation waits in a queue: their position while someone is
+    on duty, else when the team is next in (``next_open_at`` null: no hours set)."""
+    if conversation.status != Conversation.Status.OPEN or conversation.assigned_agent_id:
+        return None
+    if conversation.group_id is None:
+        return {"next_open_at": None}
+    if online_available_agents([conversation.group_id]):
+        return {"position": queue_position(conversation)}
+    return {"next_open_at": payloads.iso(team_next_in(conversation, timezone.now()))}

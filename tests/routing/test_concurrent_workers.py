@@ -2,7 +2,7 @@
 flushes concurrently against PostgreSQL. Every waiting conversation goes to exactly one
 agent and nobody goes above capacity.
 
-Capacity is chosen so the team's room equals the backlog exactly (8 × 25 = 200): a
+Capacity is chosen so the team's room equals the backlog exactly (8 x 25 = 200): a
 conversation claimed twice, or a claim lost, would leave one waiting or an agent short.
 """
 
@@ -38,9 +38,21 @@ def workers(tmp_path, settings):
     )
     procs = [
         subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "helpdesk", "worker", "-Q", queue,
-             "--concurrency=4", f"--hostname=w{i}-{queue}@%h", "--loglevel=WARNING"],
-            cwd=ROOT, env=env, stdout=(tmp_path / f"worker{i}.log").open("wb"), stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "helpdesk",
+                "worker",
+                "-Q",
+                queue,
+                "--concurrency=4",
+                f"--hostname=w{i}-{queue}@%h",
+                "--loglevel=WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=(tmp_path / f"worker{i}.log").open("wb"),
+            stderr=subprocess.STDOUT,
         )
         for i in range(2)
     ]
@@ -58,7 +70,9 @@ def workers(tmp_path, settings):
 
 def test_simultaneous_logins_on_real_workers_assign_each_conversation_once(acme, support, workers):
     team = [
-        AgentFactory(user=UserFactory(username=f"agent{i}", password=None), member_of=[support], capacity=25)
+        AgentFactory(
+            user=UserFactory(username=f"agent{i}", password=None), member_of=[support], capacity=25
+        )
         for i in range(8)
     ]
     for _ in range(200):

@@ -289,3 +289,25 @@ def test_two_transactions_never_push_an_agent_over_capacity(acme, alice):
     for t in threads:
         t.join()
     assert Conversation.objects.filter(assigned_agent=alice).count() == 1
+
+
+def test_a_returning_visitor_is_told_their_place_in_welcome(acme, alice):
+    from asgiref.sync import async_to_sync
+
+    from tests.ws import send_message, visitor_socket
+
+    alice.capacity = 0
+    alice.save(update_fields=["capacity"])
+    online(alice)
+    visitor_writes(acme)  # one ahead
+
+    async def visit():
+        sock, welcome = await visitor_socket(acme.widget_key)
+        assert welcome["queue"] is None  # nothing asked yet
+        await send_message(sock, "me too")
+        await sock.close()
+        _, welcome = await visitor_socket(acme.widget_key, welcome["token"])
+        return welcome
+
+    welcome = async_to_sync(visit)()
+    assert welcome["queue"] == {"position": 2}

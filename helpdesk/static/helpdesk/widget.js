@@ -22,6 +22,8 @@
     en: {
       offline: "We're offline right now. Leave a message and we'll reply as soon as we're back.",
       online: "We're online. We typically reply in a few minutes.",
+      queued: (n) => `All our agents are busy. You are number ${n} in the queue.`,
+      backAt: (when) => `We're offline right now. We're back ${when} and will reply then.`,
       reconnecting: "Reconnecting…",
       unavailable: "Chat is unavailable on this page.",
       sending: "Sending…",
@@ -37,6 +39,8 @@
     zh: {
       offline: "我们现在不在线。请留言，我们回来后会尽快回复。",
       online: "我们在线，通常几分钟内回复。",
+      queued: (n) => `客服都在忙，您前面排在第 ${n} 位。`,
+      backAt: (when) => `我们现在不在线，将于${when}回来并回复您。`,
       reconnecting: "正在重新连接…",
       unavailable: "此页面暂时无法使用聊天。",
       sending: "发送中…",
@@ -200,6 +204,20 @@
   function setPresence(online) {
     statusLine.textContent = t(online ? "online" : "offline");
     statusLine.dataset.online = String(!!online);
+  }
+
+  // A waiting conversation: the truth about the wait, in the visitor's own time zone.
+  function setQueue(queue) {
+    if (!queue || typeof queue !== "object") return;
+    if (Number.isInteger(queue.position)) {
+      statusLine.textContent = t("queued")(queue.position);
+    } else if (typeof queue.next_open_at === "string") {
+      const when = new Date(queue.next_open_at);
+      if (!Number.isNaN(when.getTime())) {
+        const text = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : undefined, { weekday: "long", hour: "2-digit", minute: "2-digit" }).format(when);
+        statusLine.textContent = t("backAt")(text);
+      }
+    }
   }
 
   function showConn(text) {
@@ -639,6 +657,7 @@
     }
     applySite(frame.site);
     setPresence(!!frame.agents_online);
+    setQueue(frame.queue);
     if (Number.isInteger(frame.max_body) && frame.max_body > 0) {
       maxBody = frame.max_body;
       input.maxLength = maxBody;
