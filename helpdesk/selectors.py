@@ -10,7 +10,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from helpdesk import payloads
-from helpdesk.models import Agent, Conversation, Message, Site, Visitor
+from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor
 
 
 def with_summary(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -80,6 +80,20 @@ def conversation_for_agent(agent: Agent, conversation_id: Any) -> Conversation |
     except ValueError:
         return None
     return conversations_visible_to(agent).filter(pk=pk).first()
+
+
+def transfer_targets(agent: Agent) -> dict[str, list[dict[str, Any]]]:
+    """Where an agent can move a conversation: any team, any other active agent."""
+    return {
+        "groups": [{"id": g.id, "name": g.name} for g in AgentGroup.objects.order_by("name")],
+        "agents": [
+            {"id": pk, "name": name}
+            for pk, name in Agent.objects.filter(user__is_active=True)
+            .exclude(pk=agent.pk)
+            .order_by("display_name")
+            .values_list("pk", "display_name")
+        ],
+    }
 
 
 def agent_may_reply(agent: Agent, conversation: Conversation) -> bool:

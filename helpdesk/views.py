@@ -48,6 +48,7 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
         "messages": messages,
         "ws_path": "/ws/agent/",
         "max_body": settings.MESSAGE_MAX_CHARS,
+        "targets": selectors.transfer_targets(agent),
     }
     return render(request, "helpdesk/inbox.html", {"agent": agent, "initial": initial})
 

@@ -155,3 +155,41 @@ def test_an_agent_switching_to_available_receives_the_waiting_conversation_at_on
     conversation.locator(".conv-unread", has_text="1").wait_for()
     assert "Is anybody there?" in conversation.inner_text()  # what the visitor said, not the notice
     shot(agent, "6-agent-available-takes-waiting")
+
+
+def login(browser, server, username: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{server.base}/inbox/")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', "pw-for-tests-1")
+    page.click("#login-submit")
+    page.locator('#connection-state[data-state="online"]').wait_for()
+    return page
+
+
+def test_alice_transfers_a_conversation_to_sales_and_charlie_sees_who_and_why(
+    acme, sales, alice, charlie, server, browser
+):
+    alice_page = login(browser, server, "alice")
+    charlie_page = login(browser, server, "charlie")
+    visitor = browser.new_page()
+    visitor.goto(f"{server.base}/demo/")
+    visitor.click("#hd-launcher")
+    frame = visitor.frame_locator("#hd-frame")
+    frame.locator("#hd-input").fill("Can I get a discount for 50 chairs?")
+    frame.locator("#hd-send").click()
+
+    alice_page.locator("#conversation-list a.conv").first.click()
+    alice_page.select_option("#transfer-target", label="Sales")
+    alice_page.fill("#transfer-reason", "bulk order: sales prices")
+    alice_page.click("#transfer-send")
+    alice_page.locator("#conversation-list a.conv").first.wait_for(state="detached")
+
+    charlie_page.locator("#conversation-list a.conv").first.click()
+    charlie_page.locator(
+        ".msg-staff", has_text="Moved by Alice: bulk order: sales prices"
+    ).wait_for()
+    shot(charlie_page, "7-transferred-to-sales")
+    line = frame.locator("li.hd-msg--system", has_text="Sales team")
+    line.wait_for()
+    assert "bulk order" not in line.inner_text()  # the reason is for staff only

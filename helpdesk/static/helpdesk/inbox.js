@@ -292,11 +292,37 @@
   const pendingEls = new Map(); // client_id -> <li> (open thread only)
   const liData = new WeakMap(); // <li> -> Message
 
+  // What only staff see of a system line: who moved it and why, who was away.
+  function staffDetail(meta) {
+    if (meta.kind === "transferred" && meta.by) return `Moved by ${meta.by}${meta.reason ? `: ${meta.reason}` : ""}`;
+    if (meta.kind === "requeued" && meta.agent_name) return `${meta.agent_name} was away past the grace period`;
+    if (meta.kind === "overflowed") return "Waited past the team's limit";
+    return "";
+  }
+
+  // ---- transfer -------------------------------------------------------------------------------
+  const transferForm = $("transfer-form");
+  if (transferForm) {
+    transferForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const [kind, id] = ($("transfer-target").value || "").split(":");
+      if (!selectedId || !id) return;
+      const frame = { type: "conversation.transfer", conversation_id: selectedId, reason: $("transfer-reason").value.trim() };
+      frame[kind === "agent" ? "to_agent_id" : "to_group_id"] = Number(id);
+      sendFrame(frame);
+      transferForm.reset();
+    });
+  }
+
   function buildMessage(m, pending) {
     const sender = ["visitor", "agent", "system"].includes(m.sender) ? m.sender : "system";
     const li = el("li", `msg msg--${sender}`);
     if (sender === "agent") li.appendChild(el("span", "msg-author", m.agent_name || initial.agent?.name || "Agent"));
     li.appendChild(el("div", "msg-bubble", m.body));
+    if (sender === "system") {
+      const detail = staffDetail(m.meta || {});
+      if (detail) li.appendChild(el("div", "msg-staff", detail));
+    }
     const meta = el("div", "msg-meta");
     const time = el("time");
     fillTime(time, m.created_at);
