@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from helpdesk.models import Agent, AgentGroup, Site
+from helpdesk.models import Agent, AgentGroup, Priority, Site
+from routing.models import RoutingRule, Skill
 
 
 class Command(BaseCommand):
@@ -44,8 +45,21 @@ class Command(BaseCommand):
             agent = Agent.objects.create(user=user, display_name=name)
             agent.groups.set(groups)
             people.append((username, password, "agent in " + ", ".join(g.name for g in groups)))
+        billing = Skill.objects.create(name="billing")
+        Agent.objects.get(user__username="bob").skills.add(billing)
+        rule = RoutingRule.objects.create(
+            name="Refunds and invoices",
+            order=10,
+            keywords="refund, invoice",
+            group=sales,
+            priority=Priority.HIGH,
+        )
+        rule.required_skills.add(billing)
         out = self.stdout
         out.write(self.style.SUCCESS("Demo data created. These passwords are shown only once:"))
         for username, password, role in people:
             out.write(f"  {username:<8} {password:<14} {role}")
         out.write(f"  site     {site.name}, widget key {site.widget_key}")
+        out.write(
+            "  routing  messages about a refund or an invoice go to Sales (Bob, skill billing)"
+        )
