@@ -96,17 +96,7 @@ class VisitorSessionView(APIView):
     def post(self, request: Request) -> Response:
         fields = check(HelloIn, request.data)
         try:
-            session = services.visitor_session_start(
-                site_key=fields["site_key"],
-                token=fields.get("token"),
-                channel=fields["channel"],
-                context=services.VisitorContext(
-                    language=fields["language"],
-                    timezone=fields["timezone"],
-                    page_url=fields["page_url"],
-                    attributes=fields["attributes"],
-                ),
-            )
+            session = services.visitor_session_from_hello(fields)
         except services.UnknownSite:
             raise ApiError("unknown_site", "No site has this widget key.", 404) from None
         except tokens.InvalidToken as exc:

@@ -154,17 +154,7 @@ class VisitorConsumer(JsonConsumer):
     async def hello(self, data: dict[str, Any]) -> None:
         fields = check(HelloIn, data)
         try:
-            session = await db(services.visitor_session_start)(
-                site_key=fields["site_key"],
-                token=fields.get("token"),
-                channel=fields["channel"],
-                context=services.VisitorContext(
-                    language=fields["language"],
-                    timezone=fields["timezone"],
-                    page_url=fields["page_url"],
-                    attributes=fields["attributes"],
-                ),
-            )
+            session = await db(services.visitor_session_from_hello)(fields)
         except services.UnknownSite:
             raise ClientError(
                 "unknown_site", "No site has this widget key.", CLOSE_UNKNOWN_SITE

@@ -53,6 +53,21 @@ class VisitorContext:
     attributes: dict[str, Any] | None = None
 
 
+def visitor_session_from_hello(fields: dict[str, Any]) -> VisitorSession:
+    """``visitor_session_start`` from validated ``HelloIn`` fields (socket and HTTP alike)."""
+    return visitor_session_start(
+        site_key=fields["site_key"],
+        token=fields.get("token"),
+        channel=fields["channel"],
+        context=VisitorContext(
+            language=fields["language"],
+            timezone=fields["timezone"],
+            page_url=fields["page_url"],
+            attributes=fields["attributes"],
+        ),
+    )
+
+
 def visitor_session_start(
     *,
     site_key: str,

@@ -3,7 +3,9 @@
 # except for the smoke test of the embedded default, which starts its own process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/helpdesk}
+# One database per run (pytest-django makes test_<name> and drops it): concurrent runs on one
+# machine never share tables.
+export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/helpdesk_run$$}
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 export DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-test-only-not-secret}
 export CELERY_TASK_ALWAYS_EAGER=${CELERY_TASK_ALWAYS_EAGER:-true}
