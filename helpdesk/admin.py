@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from helpdesk import services as helpdesk_services
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor
 from routing import services as routing_services
 
@@ -91,7 +92,9 @@ class MessageInline(admin.TabularInline):
 
 
 class TransferActionForm(ActionForm):
-    to_agent = forms.ModelChoiceField(Agent.objects.all(), required=False, label="to agent")
+    to_agent = forms.ModelChoiceField(
+        Agent.objects.filter(user__is_active=True), required=False, label="to agent"
+    )
     to_group = forms.ModelChoiceField(AgentGroup.objects.all(), required=False, label="or group")
     reason = forms.CharField(required=False, max_length=300)
 
@@ -132,12 +135,20 @@ class ConversationAdmin(admin.ModelAdmin):
     inlines = [MessageInline]
     date_hierarchy = "created_at"
     action_form = TransferActionForm
-    actions = ["transfer"]
+    actions = ["transfer", "resolve"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Transfer to the agent or group chosen")
+    @admin.action(description="Resolve", permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        by = request.user.get_full_name() or request.user.get_username()
+        ids = list(queryset.filter(status=Conversation.Status.OPEN).values_list("pk", flat=True))
+        for conversation_id in ids:
+            helpdesk_services.conversation_resolve(conversation_id=conversation_id, by_name=by)
+        self.message_user(request, f"Resolved {len(ids)} conversation(s).")
+
+    @admin.action(description="Transfer to the agent or group chosen", permissions=["change"])
     def transfer(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         """The same service as the inbox; the history records who moved it and why."""
         form = TransferActionForm(request.POST)

@@ -25,6 +25,7 @@ from helpdesk.validation import (
     InvalidInput,
     OpenIn,
     ReadIn,
+    ResolveIn,
     StatusIn,
     TransferIn,
     check,
@@ -237,6 +238,7 @@ class AgentConsumer(JsonConsumer):
             "conversation.read": self.conversation_read,
             "message.send": self.message_send,
             "conversation.transfer": self.conversation_transfer,
+            "conversation.resolve": self.conversation_resolve,
             "status.set": self.status_set,
             "ping": self.ping,
         }
@@ -283,13 +285,29 @@ class AgentConsumer(JsonConsumer):
         conversation = await self._conversation(fields["conversation_id"])
         if not await db(self._target_exists)(fields["to_agent_id"], fields["to_group_id"]):
             raise ClientError("not_found", "No such agent or group.")
-        await db(routing_services.conversation_transfer)(
-            conversation_id=conversation.id,
-            by_name=self.agent.display_name,
-            to_agent_id=fields["to_agent_id"],
-            to_group_id=fields["to_group_id"],
-            reason=fields["reason"],
-        )
+        try:
+            await db(routing_services.conversation_transfer)(
+                conversation_id=conversation.id,
+                by_name=self.agent.display_name,
+                by_agent=self.agent,
+                to_agent_id=fields["to_agent_id"],
+                to_group_id=fields["to_group_id"],
+                reason=fields["reason"],
+            )
+        except routing_services.NotAllowed as exc:
+            raise ClientError("not_assigned", str(exc)) from None
+
+    async def conversation_resolve(self, data: dict[str, Any]) -> None:
+        fields = check(ResolveIn, data)
+        conversation = await self._conversation(fields["conversation_id"])
+        try:
+            await db(services.conversation_resolve)(
+                conversation_id=conversation.id,
+                by_name=self.agent.display_name,
+                by_agent=self.agent,
+            )
+        except routing_services.NotAllowed as exc:
+            raise ClientError("not_assigned", str(exc)) from None
 
     @staticmethod
     def _target_exists(agent_id: int | None, group_id: int | None) -> bool:

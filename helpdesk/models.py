@@ -9,6 +9,8 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -45,7 +47,9 @@ class AgentGroup(models.Model):
         related_name="overflow_from",
         help_text="Where a conversation goes after waiting too long here.",
     )
-    overflow_after_minutes = models.PositiveIntegerField(null=True, blank=True)
+    overflow_after_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -53,6 +57,27 @@ class AgentGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """An overflow chain must end: no group falls back to itself, directly or not."""
+        if self.overflow_group_id is None:
+            return
+        if not self.overflow_after_minutes:
+            raise ValidationError(
+                {"overflow_after_minutes": "Say after how many minutes (1 or more)."}
+            )
+        seen, current = {self.pk}, self.overflow_group_id
+        while current is not None:
+            if current in seen:
+                raise ValidationError(
+                    {"overflow_group": "This would send conversations round in a loop."}
+                )
+            seen.add(current)
+            current = (
+                AgentGroup.objects.filter(pk=current)
+                .values_list("overflow_group", flat=True)
+                .first()
+            )
 
 
 class Agent(models.Model):

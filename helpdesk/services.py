@@ -230,6 +230,8 @@ def system_text(meta: dict[str, Any], visitor_timezone: str) -> str:
         return text
     if kind == "queued":
         return f"All our agents are busy right now. You are number {meta['position']} in the queue."
+    if kind == "resolved":
+        return "This conversation is closed. Write again any time and we'll pick it up."
     if kind == "requeued":
         return "We're connecting you with another agent."
     if kind == "overflowed":
@@ -248,8 +250,11 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def conversation_changed(*, conversation: Conversation, agent_ids: list[int]) -> None:
-    """Assignment moved: tell the agents concerned, and push pending work to the new one."""
+def conversation_changed(
+    *, conversation: Conversation, agent_ids: list[int], flush: bool = True
+) -> None:
+    """Assignment moved: tell the agents concerned, and (``flush``) push pending work to the
+    new one. Batch callers flush once per agent themselves."""
     from offline.tasks import flush_agent
 
     events.send_event_on_commit(
@@ -257,21 +262,49 @@ def conversation_changed(*, conversation: Conversation, agent_ids: list[int]) ->
         {"type": "conversation", "conversation": selectors.conversation_summary(conversation.id)},
     )
     new = conversation.assigned_agent_id
-    if new is not None:
+    if flush and new is not None:
         transaction.on_commit(lambda: flush_agent.delay(new), robust=True)
+
+
+@transaction.atomic
+def conversation_resolve(
+    *, conversation_id: uuid.UUID, by_name: str, by_agent: Agent | None = None
+) -> Conversation:
+    """Close a conversation (idempotent). Its agent's room goes straight back to the queue.
+    The visitor's next message starts a new conversation."""
+    from offline.tasks import flush_agent
+
+    conversation = (
+        Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
+    )
+    if conversation.status == Conversation.Status.RESOLVED:
+        return conversation
+    if by_agent is not None and not routing_selectors.may_manage(by_agent, conversation):
+        raise routing_services.NotAllowed("Only its agent or a manager of its team can resolve it.")
+    conversation.status = Conversation.Status.RESOLVED
+    conversation.waiting_since = None
+    conversation.save(update_fields=["status", "waiting_since"])
+    message_add_system(conversation=conversation, kind="resolved", by=by_name)
+    previous = conversation.assigned_agent_id
+    if previous:
+        conversation_changed(conversation=conversation, agent_ids=[previous], flush=False)
+        transaction.on_commit(lambda: flush_agent.delay(previous), robust=True)  # room freed
+    return conversation
 
 
 def _after_offline_agent_message(conversation: Conversation) -> None:
     """Close the login race: if the right agent came online meanwhile, flush now."""
     from offline.tasks import flush_agent
-    from routing.tasks import route_waiting
+    from routing.tasks import route_conversation
 
     agent_id = conversation.assigned_agent_id
     if agent_id is not None:
         if presence.is_online("agent", agent_id):
             flush_agent.delay(agent_id)
-    elif routing_selectors.site_has_online_agent(conversation.site_id):
-        route_waiting.delay()
+    elif conversation.group_id and routing_selectors.online_available_agents(
+        [conversation.group_id]
+    ):
+        route_conversation.delay(str(conversation.id))  # this one only, not a sweep
 
 
 @transaction.atomic

@@ -46,6 +46,10 @@ class HelloIn(serializers.Serializer):
         return value
 
 
+class ResolveIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+
+
 class StatusIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=["available", "away"])
 

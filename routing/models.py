@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from helpdesk.models import AgentGroup, Channel, Priority, Site
@@ -48,11 +51,20 @@ class RoutingRule(models.Model):
         return self.name
 
 
+def validate_timezone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(
+            f"{value!r} is not a time zone name (e.g. Europe/Berlin, Asia/Shanghai)."
+        )
+
+
 class Schedule(models.Model):
     """Business hours in their own time zone, with holidays."""
 
     name = models.CharField(max_length=100)
-    timezone = models.CharField(max_length=64, default="UTC", help_text="e.g. Asia/Shanghai")
+    timezone = models.CharField(
+        max_length=64, default="UTC", help_text="e.g. Asia/Shanghai", validators=[validate_timezone]
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.timezone})"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -16,6 +18,8 @@ from routing import presence
 from routing.hours import Hours, is_open, next_open
 from routing.models import RoutingRule, Schedule
 from routing.rules import Rule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,15 @@ def hours_for(conversation: Conversation) -> Hours | None:
     if schedule_id is None:
         return None
     schedule = Schedule.objects.prefetch_related("periods", "holidays").get(pk=schedule_id)
+    try:
+        ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning(
+            "schedule %s has an unknown time zone %r; ignoring its hours",
+            schedule.pk,
+            schedule.timezone,
+        )
+        return None  # a typo in the back office must never break a visitor's message
     return Hours.of(schedule)
 
 
@@ -160,3 +173,11 @@ def waiting_expectation(conversation: Conversation) -> dict[str, object] | None:
     if online_available_agents([conversation.group_id]):
         return {"position": queue_position(conversation)}
     return {"next_open_at": payloads.iso(team_next_in(conversation, timezone.now()))}
+
+
+def may_manage(actor: Agent, conversation: Conversation) -> bool:
+    """Who may move or resolve a conversation: its assignee, anyone of its group while it
+    waits, or a manager of its group."""
+    if conversation.assigned_agent_id in (None, actor.pk):
+        return True
+    return AgentGroup.objects.filter(pk=conversation.group_id, managers=actor.user_id).exists()

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from helpdesk import events
@@ -33,9 +33,13 @@ from routing.models import Skill
 
 
 def _room(agent_id: int) -> int:
-    """Lock the agent's row and return how many more conversations they may take now."""
+    """Lock the agent's row and return how many more conversations they may take now.
+
+    ``FOR NO KEY UPDATE`` (of the agent row only): it serialises assignments to this agent
+    without blocking rows that merely point at them, such as the agent's own new replies.
+    """
     agent = (
-        Agent.objects.select_for_update()
+        Agent.objects.select_for_update(no_key=True, of=("self",))
         .filter(pk=agent_id)
         .values_list("status", "user__is_active")
         .first()
@@ -83,13 +87,19 @@ def conversation_route(
     for candidate in selectors.by_strategy(
         selectors.eligible(conversation.group_id, skill_ids), strategy
     ):
-        if _room(candidate.agent_id) > 0:  # confirmed under the agent's row lock
-            now = timezone.now()
-            conversation.assigned_agent_id = candidate.agent_id
-            conversation.assigned_at = now
-            conversation.save(update_fields=["assigned_agent", "assigned_at"])
-            _mark_assigned(candidate.agent_id, now)
-            return candidate.agent_id
+        # Each try in a savepoint: an agent with no room is unlocked again at once, so a
+        # transaction never holds more than the one agent lock it uses.
+        savepoint = transaction.savepoint()
+        if _room(candidate.agent_id) <= 0:
+            transaction.savepoint_rollback(savepoint)
+            continue
+        transaction.savepoint_commit(savepoint)
+        now = timezone.now()
+        conversation.assigned_agent_id = candidate.agent_id
+        conversation.assigned_at = now
+        conversation.save(update_fields=["assigned_agent", "assigned_at"])
+        _mark_assigned(candidate.agent_id, now)
+        return candidate.agent_id
     return None
 
 
@@ -160,61 +170,84 @@ def agent_presence_changed(*, agent_id: int) -> None:
         )
 
 
-def _requeue(conversation: Conversation, *, kind: str, **meta: Any) -> None:
-    """Back to the queue (keeping its place), with a line in the history; then route."""
+def _requeue(conversation: Conversation, *, kind: str, **meta: Any) -> int | None:
+    """Back to the queue (keeping its place) and routed again; the history gets a line and
+    the agents concerned hear of it. Returns who has it now. The caller locks the row and
+    enqueues a flush for that agent (once per batch)."""
     from helpdesk import services as helpdesk_services
 
     previous = conversation.assigned_agent_id
     conversation.assigned_agent_id = None
     conversation.assigned_at = None
     conversation.save(update_fields=["assigned_agent", "assigned_at", "group", "group_entered_at"])
+    now_with = conversation_route(conversation=conversation)
     helpdesk_services.message_add_system(conversation=conversation, kind=kind, **meta)
-    conversation_route(conversation=conversation)
-    if previous:
-        helpdesk_services.conversation_changed(conversation=conversation, agent_ids=[previous])
+    helpdesk_services.conversation_changed(
+        conversation=conversation, agent_ids=[a for a in (previous, now_with) if a], flush=False
+    )
+    return now_with
+
+
+def _flush(agent_ids: Iterable[int | None]) -> None:
+    """Push to each agent who received work, once, after the work is committed."""
+    from offline.tasks import flush_agent
+
+    for agent_id in {a for a in agent_ids if a}:
+        transaction.on_commit(lambda a=agent_id: flush_agent.delay(a), robust=True)
+
+
+def _gone(cutoff: datetime, agent_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Agents away or offline since before ``cutoff`` (or inactive), with their names."""
+    qs = Agent.objects.all() if agent_ids is None else Agent.objects.filter(pk__in=list(agent_ids))
+    rows = list(
+        qs.values_list(
+            "pk", "display_name", "status", "status_changed_at", "last_seen_at", "user__is_active"
+        )
+    )
+    connected = presence.online_agent_ids(r[0] for r in rows)
+    never = datetime.min.replace(tzinfo=UTC)
+    return {
+        pk: name
+        for pk, name, status, changed, seen, active in rows
+        if not active
+        or (status == Agent.Status.AWAY and (changed or never) < cutoff)
+        or (pk not in connected and (seen or never) < cutoff)
+    }
 
 
 def conversations_requeue_unattended(*, now: datetime | None = None) -> int:
-    """Conversations waiting on an agent who went away or offline past the grace period."""
+    """Conversations waiting on an agent's reply whose agent went away or offline more than
+    the grace period ago (and who has had them that long) go back to the queue."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.ROUTING_GRACE_SECONDS)
-    rows = (
-        Agent.objects.filter(
-            conversations__status=Conversation.Status.OPEN,
-            conversations__waiting_since__isnull=False,
-        )
-        .distinct()
-        .values_list("pk", "status", "status_changed_at", "last_seen_at", "user__is_active")
+    stale = Conversation.objects.filter(
+        status=Conversation.Status.OPEN,
+        waiting_since__isnull=False,
+        assigned_agent__isnull=False,
+        assigned_at__lt=cutoff,  # a fresh transfer to an absent agent gets its grace too
     )
-    rows = list(rows)
-    connected = presence.online_agent_ids(r[0] for r in rows)
-    never = datetime.min.replace(tzinfo=UTC)
-    gone = {
-        agent_id
-        for agent_id, status, changed, seen, active in rows
-        if not active
-        or (status == Agent.Status.AWAY and (changed or never) < cutoff)
-        or (agent_id not in connected and (seen or never) < cutoff)
-    }
+    holders = set(stale.values_list("assigned_agent", flat=True).distinct())
     moved = 0
-    for agent_id in gone:
-        name = Agent.objects.values_list("display_name", flat=True).get(pk=agent_id)
-        while True:
-            with transaction.atomic():
-                batch = list(
+    for agent_id, name in _gone(cutoff, holders).items():
+        receivers: list[int | None] = []
+        for conversation_id in stale.filter(assigned_agent=agent_id).values_list("pk", flat=True):
+            if agent_id not in _gone(cutoff, [agent_id]):
+                break  # came back meanwhile: keep the rest
+            with transaction.atomic():  # one conversation, one transaction: no lock piles up
+                conversation = (
                     Conversation.objects.select_for_update(skip_locked=True)
                     .filter(
-                        assigned_agent=agent_id,
-                        status=Conversation.Status.OPEN,
-                        waiting_since__isnull=False,
+                        pk=conversation_id, assigned_agent=agent_id, waiting_since__isnull=False
                     )
-                    .select_related("visitor")[:100]
+                    .select_related("visitor")
+                    .first()
                 )
-                for conversation in batch:
-                    _requeue(conversation, kind="requeued", agent_name=name)
-            moved += len(batch)
-            if len(batch) < 100:
-                break
+                if conversation is None:
+                    continue
+                receivers.append(_requeue(conversation, kind="requeued", agent_name=name))
+                moved += 1
+        with transaction.atomic():
+            _flush(receivers)
     return moved
 
 
@@ -222,27 +255,57 @@ def conversations_overflow(*, now: datetime | None = None) -> int:
     """Waiting past a group's limit: move to its fallback group, with a line, and route."""
     now = now or timezone.now()
     moved = 0
-    groups = AgentGroup.objects.filter(
-        overflow_group__isnull=False, overflow_after_minutes__isnull=False
-    ).values_list("pk", "overflow_group", "overflow_group__name", "overflow_after_minutes")
+    groups = (
+        AgentGroup.objects.filter(overflow_group__isnull=False, overflow_after_minutes__gt=0)
+        .exclude(overflow_group=F("pk"))
+        .values_list("pk", "overflow_group", "overflow_group__name", "overflow_after_minutes")
+    )
     for group_id, fallback_id, fallback_name, minutes in groups:
-        with transaction.atomic():
-            batch = list(
-                Conversation.objects.select_for_update(skip_locked=True)
-                .filter(
-                    group=group_id,
-                    status=Conversation.Status.OPEN,
-                    assigned_agent__isnull=True,
-                    group_entered_at__lt=now - timedelta(minutes=minutes),
+        overdue = Conversation.objects.filter(
+            group=group_id,
+            status=Conversation.Status.OPEN,
+            assigned_agent__isnull=True,
+            group_entered_at__lt=now - timedelta(minutes=minutes),
+        ).values_list("pk", flat=True)
+        receivers: list[int | None] = []
+        for conversation_id in overdue[:500]:
+            with transaction.atomic():
+                conversation = (
+                    Conversation.objects.select_for_update(skip_locked=True)
+                    .filter(pk=conversation_id, group=group_id, assigned_agent__isnull=True)
+                    .select_related("visitor")
+                    .first()
                 )
-                .select_related("visitor")[:500]
-            )
-            for conversation in batch:
+                if conversation is None:
+                    continue
                 conversation.group_id = fallback_id
                 conversation.group_entered_at = now
-                _requeue(conversation, kind="overflowed", group_name=fallback_name)
-            moved += len(batch)
+                receivers.append(
+                    _requeue(conversation, kind="overflowed", group_name=fallback_name)
+                )
+                moved += 1
+        with transaction.atomic():
+            _flush(receivers)
     return moved
+
+
+@transaction.atomic
+def conversation_route_waiting(*, conversation_id: uuid.UUID) -> int | None:
+    """Route one waiting conversation now (after a login race); push it to whoever gets it."""
+    conversation = (
+        Conversation.objects.select_for_update(skip_locked=True)
+        .filter(pk=conversation_id, status=Conversation.Status.OPEN, assigned_agent__isnull=True)
+        .first()
+    )
+    if conversation is None:
+        return None
+    agent_id = conversation_route(conversation=conversation)
+    _flush([agent_id])
+    return agent_id
+
+
+class NotAllowed(Exception):
+    """The acting agent may not move this conversation."""
 
 
 @transaction.atomic
@@ -250,17 +313,23 @@ def conversation_transfer(
     *,
     conversation_id: uuid.UUID,
     by_name: str,
+    by_agent: Agent | None = None,
     to_agent_id: int | None = None,
     to_group_id: int | None = None,
     reason: str = "",
 ) -> Conversation:
     """Move a conversation to an agent (a person's decision: capacity is not enforced) or to
-    a group (back to its queue there, then routed). The history says who moved it and why."""
+    a group (back to its queue there, then routed). The history says who moved it and why.
+
+    ``by_agent`` (from the inbox) is checked under the row lock; the back office passes none
+    (its permission is checked by the admin)."""
     from helpdesk import services as helpdesk_services
 
     conversation = (
         Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
     )
+    if by_agent is not None and not selectors.may_manage(by_agent, conversation):
+        raise NotAllowed("Only its agent or a manager of its team can move this conversation.")
     previous = conversation.assigned_agent_id
     now = timezone.now()
     if to_agent_id is not None:
@@ -284,8 +353,10 @@ def conversation_transfer(
     helpdesk_services.message_add_system(
         conversation=conversation, kind="transferred", by=by_name, reason=reason, **meta
     )
+    new = conversation.assigned_agent_id
     helpdesk_services.conversation_changed(
-        conversation=conversation,
-        agent_ids=[a for a in (previous, conversation.assigned_agent_id) if a],
+        conversation=conversation, agent_ids=[a for a in (previous, new) if a], flush=False
     )
+    # The new agent gets it pushed; the previous one has room again for waiting work.
+    _flush([new, previous if previous != new else None])
     return conversation

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
 
 from helpdesk.models import Agent
@@ -21,6 +23,11 @@ def route_waiting() -> int:
             flush_agent.delay(agent_id)
         taken += len(ids)
     return taken
+
+
+@shared_task(acks_late=True)
+def route_conversation(conversation_id: str) -> int | None:
+    return services.conversation_route_waiting(conversation_id=uuid.UUID(conversation_id))
 
 
 @shared_task(acks_late=True)

@@ -132,3 +132,27 @@ async def test_an_agent_of_another_group_cannot_transfer(acme, sales, alice, cha
     assert (await sock.expect("error"))["code"] == "not_found"
     await sock.close()
     await visitor.close()
+
+
+async def test_resolve_closes_it_everywhere_and_a_colleague_cannot(acme, alice, bob):
+    alice_sock, _ = await agent_socket(alice.user)
+    await alice_sock.flush_frames()
+    visitor, _ = await visitor_socket(acme.widget_key)
+    ack = await send_message(visitor, "thanks, that's all")
+    conversation_id = ack["message"]["conversation_id"]
+    await alice_sock.expect("message")
+    bob_sock, _ = await agent_socket(bob.user)
+    await bob_sock.send({"type": "conversation.resolve", "conversation_id": conversation_id})
+    assert (await bob_sock.expect("error"))["code"] == "not_assigned"
+
+    await alice_sock.send({"type": "conversation.resolve", "conversation_id": conversation_id})
+    closed = await alice_sock.expect("conversation")
+    assert closed["conversation"]["status"] == "resolved"
+    line = await visitor.expect("message")
+    while (
+        line["message"]["sender"] != "system" or line["message"]["meta"].get("kind") != "resolved"
+    ):
+        line = await visitor.expect("message")
+    assert line["message"]["meta"] == {"kind": "resolved"}
+    for s in (alice_sock, bob_sock, visitor):
+        await s.close()

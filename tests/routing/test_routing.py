@@ -189,6 +189,7 @@ def test_an_agent_away_past_the_grace_period_loses_unanswered_work_to_a_colleagu
     online(alice)
     conv = visitor_writes(acme)
     assert conv.assigned_agent_id == alice.id
+    Conversation.objects.filter(pk=conv.pk).update(assigned_at=timezone.now() - timedelta(hours=1))
     Agent.objects.filter(pk=alice.pk).update(
         status="away", status_changed_at=timezone.now() - timedelta(minutes=4)
     )
@@ -213,6 +214,7 @@ def test_an_offline_agent_past_grace_loses_it_too_but_answered_work_stays(acme, 
         agent=alice, conversation=answered, client_id=uuid.uuid4(), body="hi"
     )
     presence.store().clear()
+    Conversation.objects.update(assigned_at=timezone.now() - timedelta(hours=1))
     Agent.objects.filter(pk=alice.pk).update(last_seen_at=timezone.now() - timedelta(minutes=10))
     assert services.conversations_requeue_unattended() == 1
     assert Conversation.objects.get(pk=asked.pk).assigned_agent_id is None

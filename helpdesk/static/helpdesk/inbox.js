@@ -297,6 +297,7 @@
     if (meta.kind === "transferred" && meta.by) return `Moved by ${meta.by}${meta.reason ? `: ${meta.reason}` : ""}`;
     if (meta.kind === "requeued" && meta.agent_name) return `${meta.agent_name} was away past the grace period`;
     if (meta.kind === "overflowed") return "Waited past the team's limit";
+    if (meta.kind === "resolved" && meta.by) return `Resolved by ${meta.by}`;
     return "";
   }
 
@@ -311,6 +312,13 @@
       frame[kind === "agent" ? "to_agent_id" : "to_group_id"] = Number(id);
       sendFrame(frame);
       transferForm.reset();
+    });
+  }
+
+  const resolveBtn = $("resolve-send");
+  if (resolveBtn) {
+    resolveBtn.addEventListener("click", () => {
+      if (selectedId) sendFrame({ type: "conversation.resolve", conversation_id: selectedId });
     });
   }
 
@@ -615,7 +623,9 @@
         if (isSummary(frame.conversation) && movedAway(frame.conversation)) {
           convs.delete(frame.conversation.id);
           renderList();
-          if (frame.conversation.id === selectedId) notice("This conversation was moved to another agent or queue.");
+          if (frame.conversation.id === selectedId) {
+            notice(frame.conversation.status === "resolved" ? "Resolved." : "This conversation was moved to another agent or queue.");
+          }
         } else if (isSummary(frame.conversation)) {
           upsertSummary(frame.conversation);
           renderList();
@@ -644,7 +654,7 @@
 
   // Transferred or returned to the queue: no longer in this agent's inbox.
   function movedAway(c) {
-    return initial.agent && c.assigned_agent_id !== initial.agent.id;
+    return (initial.agent && c.assigned_agent_id !== initial.agent.id) || c.status !== "open";
   }
 
   function onInbox(frame) {
