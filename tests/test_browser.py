@@ -193,3 +193,8 @@ def test_alice_transfers_a_conversation_to_sales_and_charlie_sees_who_and_why(
     line = frame.locator("li.hd-msg--system", has_text="Sales team")
     line.wait_for()
     assert "bulk order" not in line.inner_text()  # the reason is for staff only
+    shot(visitor, "8-visitor-sees-transfer")
+
+    charlie_page.click("#resolve-send")
+    charlie_page.locator("#conversation-list a.conv").first.wait_for(state="detached")
+    frame.locator("li.hd-msg--system", has_text="This conversation is closed").wait_for()
