@@ -18,7 +18,16 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from helpdesk import payloads, selectors, services, tokens
 from helpdesk.models import Agent, Visitor
-from helpdesk.validation import CursorIn, HelloIn, InvalidInput, OpenIn, check, check_message
+from helpdesk.validation import (
+    CursorIn,
+    EmailIn,
+    HelloIn,
+    InvalidInput,
+    OpenIn,
+    check,
+    check_message,
+)
+from notifications import services as notification_services
 from routing import selectors as routing_selectors
 
 
@@ -151,6 +160,18 @@ class VisitorMessagesView(APIView):
         return Response(
             {"message": payloads.message(result.message, audience="visitor")},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class VisitorEmailView(APIView):
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    def post(self, request: Request) -> Response:
+        fields = check(EmailIn, request.data)
+        notification_services.visitor_email_set(visitor=request.user.visitor, email=fields["email"])
+        return Response(
+            {"email": fields["email"], "verified": False}, status=status.HTTP_202_ACCEPTED
         )
 
 

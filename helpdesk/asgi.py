@@ -28,3 +28,11 @@ websocket = URLRouter(
 )
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
+
+from django.conf import settings  # noqa: E402
+
+if settings.EMBEDDED and settings.CELERY_TASK_ALWAYS_EAGER:
+    # No Celery beat in the embedded default: this process runs the same schedule.
+    from helpdesk import periodic
+
+    periodic.start()

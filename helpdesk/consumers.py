@@ -21,6 +21,7 @@ from helpdesk import events, payloads, selectors, services, tokens
 from helpdesk.models import Agent, AgentGroup, Visitor
 from helpdesk.validation import (
     AgentMessageIn,
+    EmailIn,
     HelloIn,
     InvalidInput,
     OpenIn,
@@ -31,6 +32,7 @@ from helpdesk.validation import (
     check,
     check_message,
 )
+from notifications import services as notification_services
 from offline import services as offline_services
 from routing import presence
 from routing import selectors as routing_selectors
@@ -133,7 +135,12 @@ class VisitorConsumer(JsonConsumer):
     def handlers(self) -> dict[str, Handler]:
         if self.visitor is None:
             return {"hello": self.hello, "message.send": self.not_yet, "ping": self.not_yet}
-        return {"hello": self.again, "message.send": self.message_send, "ping": self.ping}
+        return {
+            "hello": self.again,
+            "message.send": self.message_send,
+            "visitor.email": self.visitor_email,
+            "ping": self.ping,
+        }
 
     async def connect(self) -> None:
         await self.accept()
@@ -211,6 +218,15 @@ class VisitorConsumer(JsonConsumer):
                 "message": payloads.message(result.message, audience="visitor"),
             }
         )
+
+    async def visitor_email(self, data: dict[str, Any]) -> None:
+        """The offline form: an address for follow-ups, used once verified by its link."""
+        assert self.visitor is not None
+        fields = check(EmailIn, data)
+        await db(notification_services.visitor_email_set)(
+            visitor=self.visitor, email=fields["email"]
+        )
+        await self.send_json({"type": "visitor.email", "email": fields["email"], "verified": False})
 
     async def refresh_presence(self) -> None:
         if self.visitor is not None:

@@ -127,6 +127,10 @@ class Site(models.Model):
         blank=True,
         related_name="sites",
     )
+    email_includes_reply = models.BooleanField(
+        default=True,
+        help_text="Follow-up emails quote the agent's reply; off: only say there is one.",
+    )
     default_group = models.ForeignKey(
         AgentGroup,
         on_delete=models.SET_NULL,
@@ -160,6 +164,9 @@ class Visitor(models.Model):
     timezone = models.CharField(max_length=64, blank=True)
     page_url = models.URLField(max_length=500, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    # Left in the widget for follow-up; used only once verified by the emailed link.
+    email = models.EmailField(blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
@@ -202,6 +209,8 @@ class Conversation(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     # When it entered its current group (overflow counts from here).
     group_entered_at = models.DateTimeField(null=True, blank=True)
+    # The highest manager-escalation step already taken (notifications).
+    escalation_level = models.PositiveSmallIntegerField(default=0)
     # The last allocated message seq: the per-conversation cursor clients resume from.
     last_seq = models.PositiveIntegerField(default=0)
     # The assigned agent's read cursor (the highest seq they have seen).

@@ -142,6 +142,10 @@ CELERY_BEAT_SCHEDULE = {
     "route-waiting-conversations": {"task": "routing.tasks.route_waiting", "schedule": _SWEEP},
     "requeue-unattended": {"task": "routing.tasks.requeue_unattended", "schedule": _SWEEP},
     "overflow": {"task": "routing.tasks.overflow", "schedule": _SWEEP},
+    "notifications-scan": {
+        "task": "notifications.tasks.scan",
+        "schedule": float(env_int("NOTIFY_SCAN_SECONDS", 30, minimum=1)),
+    },
 }
 
 # Product settings.
@@ -154,10 +158,33 @@ ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 300, minimum=0)
 OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 1000, minimum=1)
 VISITOR_HISTORY_LIMIT = 500
 
+# Notifications (docs/notifications.md).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+NOTIFY_AGENT_EMAIL_AFTER_SECONDS = env_int("NOTIFY_AGENT_EMAIL_AFTER_SECONDS", 600, minimum=0)
+NOTIFY_EMAIL_WINDOW_SECONDS = env_int("NOTIFY_EMAIL_WINDOW_SECONDS", 120, minimum=0)
+NOTIFY_VISITOR_EMAIL_AFTER_SECONDS = env_int("NOTIFY_VISITOR_EMAIL_AFTER_SECONDS", 120, minimum=0)
+# Escalation ladder: "seconds:audience" steps; audience "group" (its managers) or "all".
+NOTIFY_ESCALATION_LADDER = [
+    (int(seconds), audience)
+    for seconds, _, audience in (
+        step.partition(":")
+        for step in env_list("NOTIFY_ESCALATION_LADDER", ["300:group", "1800:all"])
+    )
+]
+if any(audience not in {"group", "all"} for _, audience in NOTIFY_ESCALATION_LADDER):
+    raise ImproperlyConfigured("NOTIFY_ESCALATION_LADDER steps are seconds:group or seconds:all")
+
 # Email: console in the embedded default; any Django or django-anymail backend by path.
 # ANYMAIL_* variables become keys of the ANYMAIL dict (e.g. ANYMAIL_MAILGUN_API_KEY).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 ANYMAIL = {
     key.removeprefix("ANYMAIL_"): value
     for key, value in __import__("os").environ.items()

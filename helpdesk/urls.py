@@ -16,6 +16,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/visitor/session", api.VisitorSessionView.as_view()),
     path("api/v1/visitor/messages", api.VisitorMessagesView.as_view()),
+    path("api/v1/visitor/email", api.VisitorEmailView.as_view()),
+    path("v/verify/<str:token>/", views.verify_email, name="verify-email"),
+    path("r/<str:token>/", views.resume, name="resume"),
     path("api/v1/agent/conversations", api.AgentConversationsView.as_view()),
     path(
         "api/v1/agent/conversations/<str:conversation_id>/messages", api.AgentMessagesView.as_view()

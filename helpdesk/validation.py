@@ -46,6 +46,10 @@ class HelloIn(serializers.Serializer):
         return value
 
 
+class EmailIn(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
 class ResolveIn(serializers.Serializer):
     conversation_id = serializers.UUIDField()
 

@@ -9,8 +9,9 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from helpdesk import payloads, selectors
+from helpdesk import payloads, selectors, tokens
 from helpdesk.models import Site
+from notifications import services as notification_services
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -87,3 +88,32 @@ def demo(request: HttpRequest) -> HttpResponse:
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
+
+
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    visitor = notification_services.visitor_email_verify(token=token)
+    return render(
+        request,
+        "helpdesk/email_verified.html",
+        {"ok": visitor is not None, "site": visitor.site if visitor else None},
+        status=200 if visitor else 400,
+    )
+
+
+def resume(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in a follow-up email: exchanged at once for a fresh visitor token kept by the
+    widget on this device (the token itself never goes into a URL), then the chat opens."""
+    visitor = notification_services.resume_visitor(token=token)
+    if visitor is None:
+        return render(
+            request, "helpdesk/email_verified.html", {"ok": False, "expired": True}, status=400
+        )
+    fresh = tokens.issue(site_id=visitor.site_id, visitor_id=visitor.id)
+    context = {
+        "resume": {"site_key": visitor.site.widget_key, "token": fresh},
+        "site": visitor.site,
+    }
+    response = render(request, "helpdesk/resume.html", context)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -152,5 +153,67 @@ async def test_the_embedded_default_runs_the_whole_loop(tmp_path):
         while frame["message"]["sender"] != "agent":
             frame = await visitor.expect("message")
         assert frame["message"]["body"] == "we are back"
+    finally:
+        server.stop()
+
+
+async def test_the_embedded_default_runs_the_periodic_work_itself(tmp_path):
+    """No beat, no broker: an unread message still becomes an email reminder."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "CELERY_TASK_ALWAYS_EAGER"}
+    }
+    env |= {
+        "DATA_DIR": str(tmp_path),
+        "NOTIFY_SCAN_SECONDS": "1",
+        "NOTIFY_AGENT_EMAIL_AFTER_SECONDS": "0",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+    }
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    seeded = subprocess.run(
+        [python, "manage.py", "seed_demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    widget_key = re.search(r"widget key (\S+)", seeded).group(1)
+    assign = (
+        "from helpdesk.models import Conversation, Agent;"
+        "Conversation.objects.update(assigned_agent=Agent.objects.get(user__username='alice'))"
+    )
+    server = Server(
+        env | {"EMAIL_FILE_PATH": str(tmp_path / "mail")}, tmp_path / "embedded.log"
+    ).start()
+    try:
+        visitor = await connect(f"{server.ws}/ws/visitor/")
+        await visitor.send({"type": "hello", "site_key": widget_key, "token": None, "cursor": None})
+        await visitor.expect("welcome")
+        await visitor.send_message("is anyone there at night?")
+        subprocess.run(
+            [python, "manage.py", "shell", "-c", assign],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        mailbox = tmp_path / "mail"
+        deadline = asyncio.get_running_loop().time() + 20
+        while not (mailbox.exists() and any(mailbox.iterdir())):
+            assert asyncio.get_running_loop().time() < deadline, (
+                tmp_path / "embedded.log"
+            ).read_text()[-2000:]
+            await asyncio.sleep(0.1)  # the in-process scheduler runs every second
+        text = "".join(p.read_text() for p in mailbox.iterdir())
+        assert "alice@example.com" in text and "waiting for your reply" in text
     finally:
         server.stop()

@@ -219,3 +219,18 @@ async def test_it_refuses_frames_before_hello_and_unknown_sites(acme):
     assert (await sock.expect("error"))["code"] == "unknown_site"
     assert (await comm.receive_output(timeout=2))["code"] == 4404
     assert await database_sync_to_async(Message.objects.count)() == 0
+
+
+async def test_a_visitor_leaves_an_email_and_gets_a_verification_link(acme, mailoutbox):
+    sock, _ = await visitor_socket(acme.widget_key)
+    await sock.send({"type": "visitor.email", "email": "not an email"})
+    assert (await sock.expect("error"))["code"] == "invalid_message"
+    await sock.send({"type": "visitor.email", "email": "vic@example.com"})
+    assert (await sock.expect("visitor.email")) == {
+        "type": "visitor.email",
+        "email": "vic@example.com",
+        "verified": False,
+    }
+    assert [m.to for m in mailoutbox] == [["vic@example.com"]]
+    assert "/v/verify/" in mailoutbox[0].body
+    await sock.close()

@@ -1,0 +1,394 @@
+"""Reminders, escalations and follow-ups: found by a scan, created once, checked again at send.
+
+The beat runs ``scan`` every NOTIFY_SCAN_SECONDS. It finds what is due with indexed queries,
+creates each notification row once (the unique key makes re-runs harmless), then delivers
+pending rows per recipient: claimed with SKIP LOCKED, re-checked (read meanwhile? agent now
+online? conversation taken?), and sent as one email per recipient listing every
+conversation concerned.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db import transaction
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from helpdesk.models import Agent, Conversation, Message, Visitor
+from notifications.models import AgentPreferences, ManagerPreferences, Notification
+from notifications.transports import Email, EmailTransport, TransportError
+from offline.models import OfflineMessage
+from routing import presence
+from routing import selectors as routing_selectors
+
+log = logging.getLogger(__name__)
+Reason, Status, Channel = Notification.Reason, Notification.Status, Notification.Channel
+MAX_ATTEMPTS = 5
+RESUME_SALT = "helpdesk.resume"
+VERIFY_SALT = "helpdesk.verify-email"
+
+
+def scan(*, now: datetime | None = None) -> dict[str, int]:
+    """Create what is due, then deliver. Safe to run at any time, any number of times."""
+    now = now or timezone.now()
+    created = {
+        Reason.AGENT_UNREAD: _due_agent_reminders(now),
+        Reason.ESCALATION: _due_escalations(now),
+        Reason.VISITOR_REPLY: _due_visitor_followups(now),
+    }
+    recipients = set(
+        Notification.objects.filter(status=Status.PENDING, channel=Channel.EMAIL).values_list(
+            "recipient", flat=True
+        )
+    )
+    sent = sum(deliver(recipient=r, now=now) for r in sorted(recipients))
+    return {**{str(k): v for k, v in created.items()}, "emails": sent}
+
+
+def _create(rows: Iterable[Notification]) -> int:
+    rows = list(rows)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+# ---- agents: unread visitor messages ---------------------------------------------------------
+
+
+def _first_unread() -> QuerySet[Message]:
+    return Message.objects.filter(
+        conversation=OuterRef("pk"),
+        sender=Message.Sender.VISITOR,
+        seq__gt=OuterRef("agent_read_seq"),
+    ).order_by("seq")
+
+
+def _in_quiet_hours(prefs: AgentPreferences | None, now: datetime) -> bool:
+    if prefs is None or prefs.quiet_from is None or prefs.quiet_to is None:
+        return False
+    local: time = now.astimezone(ZoneInfo(prefs.timezone)).time()
+    start, end = prefs.quiet_from, prefs.quiet_to
+    return start <= local < end if start < end else local >= start or local < end
+
+
+def _agent_wants_email(agent: Agent, now: datetime) -> bool:
+    prefs = getattr(agent, "preferences", None)
+    if prefs is not None and not prefs.email:
+        return False
+    return bool(agent.user.email) and not _in_quiet_hours(prefs, now)
+
+
+def _due_agent_reminders(now: datetime) -> int:
+    """Unread by the assigned agent for longer than their delay, the agent not connected."""
+    shortest = settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS
+    if AgentPreferences.objects.filter(email_after_minutes__isnull=False).exists():
+        shortest = min(
+            shortest,
+            60
+            * min(
+                AgentPreferences.objects.exclude(email_after_minutes=None).values_list(
+                    "email_after_minutes", flat=True
+                )
+            ),
+        )
+    candidates = (
+        Conversation.objects.filter(
+            status=Conversation.Status.OPEN,
+            assigned_agent__isnull=False,
+            waiting_since__lt=now - timedelta(seconds=shortest),
+        )
+        .annotate(
+            unread_seq=Subquery(_first_unread().values("seq")[:1]),
+            unread_at=Subquery(_first_unread().values("created_at")[:1]),
+        )
+        .filter(unread_seq__isnull=False)
+        .select_related("assigned_agent__user", "assigned_agent__preferences")
+    )
+    candidates = list(candidates)
+    offline_agents = {c.assigned_agent_id for c in candidates} - presence.online_agent_ids(
+        c.assigned_agent_id for c in candidates
+    )
+    rows = []
+    for conv in candidates:
+        agent = conv.assigned_agent
+        prefs = getattr(agent, "preferences", None)
+        delay = (
+            (prefs.email_after_minutes * 60)
+            if prefs and prefs.email_after_minutes
+            else settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS
+        )
+        if agent.pk not in offline_agents or conv.unread_at > now - timedelta(seconds=delay):
+            continue
+        if not _agent_wants_email(agent, now):
+            continue
+        rows.append(
+            Notification(
+                recipient=f"agent:{agent.pk}",
+                address=agent.user.email,
+                reason=Reason.AGENT_UNREAD,
+                channel=Channel.EMAIL,
+                conversation=conv,
+                level=conv.unread_seq,
+            )
+        )
+    return _create(rows)
+
+
+# ---- managers: conversations waiting with nobody on them -------------------------------------
+
+
+def _managers(audience: str, group_id: int | None) -> list[Any]:
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    if audience == "group":
+        users = users.filter(managed_agent_groups=group_id)
+    else:
+        users = users.filter(Q(managed_agent_groups__isnull=False) | Q(is_superuser=True))
+    return list(users.distinct())
+
+
+def _due_escalations(now: datetime) -> int:
+    """Each ladder step once per conversation, during the group's business hours."""
+    rows = []
+    for level, (seconds, audience) in enumerate(settings.NOTIFY_ESCALATION_LADDER, start=1):
+        due = list(
+            Conversation.objects.filter(
+                status=Conversation.Status.OPEN,
+                assigned_agent__isnull=True,
+                escalation_level__lt=level,
+                queued_at__lt=now - timedelta(seconds=seconds),
+            ).select_related("group")
+        )
+        for conv in due:
+            if routing_selectors.team_next_in(conv, now) is not None:
+                continue  # off duty: the team hears of it when its hours start (see docs)
+            with transaction.atomic():
+                claimed = Conversation.objects.filter(
+                    pk=conv.pk, escalation_level__lt=level
+                ).update(escalation_level=level)
+                if not claimed:
+                    continue
+                rows += [
+                    Notification(
+                        recipient=f"user:{user.pk}",
+                        address=user.email,
+                        reason=Reason.ESCALATION,
+                        channel=Channel.EMAIL,
+                        conversation=conv,
+                        level=level,
+                    )
+                    for user in _managers(audience, conv.group_id)
+                    if getattr(getattr(user, "notification_preferences", None), "email", True)
+                ]
+    return _create(rows)
+
+
+# ---- visitors: agent replies they have not seen ----------------------------------------------
+
+
+def _due_visitor_followups(now: datetime) -> int:
+    unseen = OfflineMessage.objects.filter(
+        audience=OfflineMessage.Audience.VISITOR,
+        state=OfflineMessage.State.PENDING,
+        created_at__lt=now - timedelta(seconds=settings.NOTIFY_VISITOR_EMAIL_AFTER_SECONDS),
+        conversation__visitor__email_verified_at__isnull=False,
+    ).select_related("conversation__visitor", "message")
+    first: dict[uuid.UUID, OfflineMessage] = {}
+    for row in unseen.order_by("created_at"):
+        first.setdefault(row.conversation_id, row)
+    return _create(
+        Notification(
+            recipient=f"visitor:{row.conversation.visitor_id}",
+            address=row.conversation.visitor.email,
+            reason=Reason.VISITOR_REPLY,
+            channel=Channel.EMAIL,
+            conversation=row.conversation,
+            level=row.message.seq,
+        )
+        for row in first.values()
+    )
+
+
+# ---- delivery ----------------------------------------------------------------------------------
+
+
+def _still_relevant(n: Notification) -> bool:
+    """Checked again at send time, against the database and presence as they are now."""
+    conv = n.conversation
+    if conv.status != Conversation.Status.OPEN:
+        return False
+    if n.reason == Reason.AGENT_UNREAD:
+        agent_id = int(n.recipient.split(":")[1])
+        return (
+            conv.assigned_agent_id == agent_id
+            and conv.agent_read_seq < n.level
+            and not presence.online_agent_ids([agent_id])
+        )
+    if n.reason == Reason.ESCALATION:
+        return conv.assigned_agent_id is None
+    return OfflineMessage.objects.filter(
+        conversation=conv,
+        audience=OfflineMessage.Audience.VISITOR,
+        state=OfflineMessage.State.PENDING,
+    ).exists()
+
+
+def deliver(*, recipient: str, now: datetime | None = None) -> int:
+    """Send one email with everything pending for ``recipient`` (0 or 1 emails)."""
+    now = now or timezone.now()
+    window = timedelta(seconds=settings.NOTIFY_EMAIL_WINDOW_SECONDS)
+    with transaction.atomic():
+        pending = list(
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(recipient=recipient, status=Status.PENDING, channel=Channel.EMAIL)
+            .select_related("conversation__visitor", "conversation__site")
+            .order_by("created_at")
+        )
+        if not pending:
+            return 0
+        if Notification.objects.filter(
+            recipient=recipient, status=Status.SENT, channel=Channel.EMAIL, sent_at__gt=now - window
+        ).exists():
+            return 0  # one email per recipient per window: the next scan batches these
+        keep = [n for n in pending if _still_relevant(n)]
+        Notification.objects.filter(pk__in=[n.pk for n in pending if n not in keep]).update(
+            status=Status.SKIPPED
+        )
+        if not keep:
+            return 0
+        ids = [n.pk for n in keep]
+        try:
+            provider_id = EmailTransport().send(_compose(recipient, keep))
+        except TransportError as exc:
+            attempts = keep[0].attempts + 1
+            failed = exc.permanent or attempts >= MAX_ATTEMPTS
+            Notification.objects.filter(pk__in=ids).update(
+                attempts=attempts,
+                error=str(exc)[:2000],
+                status=Status.FAILED if failed else Status.PENDING,
+            )
+            log.warning("email to %s failed (attempt %s): %s", recipient, attempts, exc)
+            return 0
+        Notification.objects.filter(pk__in=ids).update(
+            status=Status.SENT,
+            sent_at=now,
+            attempts=keep[0].attempts + 1,
+            provider_message_id=provider_id[:255],
+        )
+        return 1
+
+
+def _compose(recipient: str, items: list[Notification]) -> Email:
+    kind, _, ident = recipient.partition(":")
+    reason = items[0].reason
+    language = _language(kind, ident)
+    context: dict[str, Any] = {
+        "lang": language,
+        "items": items,
+        "base": settings.PUBLIC_BASE_URL,
+        "count": len(items),
+    }
+    if reason == Reason.VISITOR_REPLY:
+        visitor = items[0].conversation.visitor
+        conv = items[0].conversation
+        context |= {
+            "site": conv.site,
+            "show_text": conv.site.email_includes_reply,
+            "recent": list(
+                conv.messages.exclude(sender=Message.Sender.SYSTEM)
+                .select_related("agent")
+                .order_by("-seq")[:5]
+            )[::-1],
+            "resume_url": resume_link(visitor),
+        }
+    name = {
+        Reason.AGENT_UNREAD: "agent_unread",
+        Reason.ESCALATION: "escalation",
+        Reason.VISITOR_REPLY: "visitor_reply",
+    }[reason]
+    subject = render_to_string(f"notifications/{name}_subject.txt", context).strip()
+    return Email(
+        to=items[0].address,
+        subject=subject,
+        text=render_to_string(f"notifications/{name}.txt", context),
+        html=render_to_string(f"notifications/{name}.html", context),
+    )
+
+
+def _language(kind: str, ident: str) -> str:
+    if kind == "agent":
+        prefs = (
+            AgentPreferences.objects.filter(agent_id=ident)
+            .values_list("language", flat=True)
+            .first()
+        )
+        return prefs or "en"
+    if kind == "user":
+        prefs = (
+            ManagerPreferences.objects.filter(user_id=ident)
+            .values_list("language", flat=True)
+            .first()
+        )
+        return prefs or "en"
+    language = Visitor.objects.filter(pk=ident).values_list("language", flat=True).first() or ""
+    return "zh-hans" if language.lower().startswith("zh") else "en"
+
+
+# ---- visitor email: leave, verify, resume ------------------------------------------------------
+
+
+def visitor_email_set(*, visitor: Visitor, email: str) -> None:
+    """Store the address (unverified) and send the verification link."""
+    Visitor.objects.filter(pk=visitor.pk).update(email=email, email_verified_at=None)
+    token = signing.dumps({"v": visitor.pk.hex, "e": email}, salt=VERIFY_SALT)
+    context = {
+        "lang": "zh-hans" if visitor.language.lower().startswith("zh") else "en",
+        "url": f"{settings.PUBLIC_BASE_URL}/v/verify/{token}/",
+        "site": visitor.site,
+    }
+    mail = Email(
+        to=email,
+        subject=render_to_string("notifications/verify_subject.txt", context).strip(),
+        text=render_to_string("notifications/verify.txt", context),
+        html=render_to_string("notifications/verify.html", context),
+    )
+    transaction.on_commit(lambda: _send_quietly(mail), robust=True)
+
+
+def _send_quietly(mail: Email) -> None:
+    try:
+        EmailTransport().send(mail)
+    except TransportError as exc:
+        log.warning("verification email to %s failed: %s", mail.to, exc)
+
+
+def visitor_email_verify(*, token: str, max_age_days: int = 7) -> Visitor | None:
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=max_age_days * 86400)
+    except signing.BadSignature:
+        return None
+    updated = Visitor.objects.filter(pk=uuid.UUID(data["v"]), email=data["e"]).update(
+        email_verified_at=timezone.now()
+    )
+    return Visitor.objects.get(pk=uuid.UUID(data["v"])) if updated else None
+
+
+def resume_link(visitor: Visitor) -> str:
+    token = signing.dumps({"v": visitor.pk.hex}, salt=RESUME_SALT)
+    return f"{settings.PUBLIC_BASE_URL}/r/{token}/"
+
+
+def resume_visitor(*, token: str, max_age_days: int = 30) -> Visitor | None:
+    try:
+        data = signing.loads(token, salt=RESUME_SALT, max_age=max_age_days * 86400)
+    except signing.BadSignature:
+        return None
+    return Visitor.objects.select_related("site").filter(pk=uuid.UUID(data["v"])).first()

@@ -1,0 +1,242 @@
+"""Reminders, escalations and follow-ups through time (time-machine), email via the outbox.
+
+People: Alice and Bob (Support agents), Mia (Support's manager), Sam (a superuser, "all
+managers"), and a visitor who leaves an email.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.core import mail
+
+from helpdesk import services as helpdesk_services
+from helpdesk.models import Conversation
+from notifications import services
+from notifications.models import AgentPreferences, Notification
+from routing import presence
+from tests.factories import UserFactory, VisitorFactory
+
+pytestmark = pytest.mark.django_db
+START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def mia(support):
+    user = UserFactory(username="mia", email="mia@example.com", password=None)
+    support.managers.add(user)
+    return user
+
+
+@pytest.fixture
+def sam(db):
+    return get_user_model().objects.create_superuser("sam", "sam@example.com", None)
+
+
+def write(site, body="hello", **visitor):
+    v = VisitorFactory(site=site, **visitor)
+    msg = helpdesk_services.message_send_by_visitor(
+        visitor=v, client_id=uuid.uuid4(), body=body
+    ).message
+    return Conversation.objects.get(pk=msg.conversation_id)
+
+
+def assign_to(conv, agent):
+    Conversation.objects.filter(pk=conv.pk).update(assigned_agent=agent, assigned_at=START)
+    conv.refresh_from_db()
+    return conv
+
+
+def test_an_agent_gets_one_email_after_ten_minutes_unread(clock, acme, alice):
+    conv = assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=9))
+    services.scan()
+    assert mail.outbox == []
+    clock.shift(timedelta(minutes=2))
+    services.scan()
+    services.scan()  # again: nothing twice
+    [email] = mail.outbox
+    assert email.to == [alice.user.email]
+    assert f"/inbox/{conv.id}/" in email.body and "waiting" in email.subject
+    assert email.alternatives and "<html" in email.alternatives[0][0]
+    n = Notification.objects.get()
+    assert (n.status, n.reason, n.level, n.attempts) == ("sent", "agent_unread", 1, 1)
+    assert n.provider_message_id.startswith("<")
+
+
+def test_nothing_is_sent_when_read_in_time_or_the_agent_is_online(clock, acme, alice, bob):
+    read = assign_to(write(acme), alice)
+    Conversation.objects.filter(pk=read.pk).update(agent_read_seq=read.last_seq)
+    assign_to(write(acme), bob)
+    clock.shift(timedelta(minutes=11))
+    presence.store().connect("agent", str(bob.id), "bob-tab")  # Bob is in the inbox
+    services.scan()
+    assert mail.outbox == []
+
+
+def test_reminders_are_checked_again_at_send_time(clock, acme, alice):
+    conv = assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=11))
+    Notification.objects.create(
+        recipient=f"agent:{alice.id}",
+        address=alice.user.email,
+        reason="agent_unread",
+        channel="email",
+        conversation=conv,
+        level=1,
+    )
+    Conversation.objects.filter(pk=conv.pk).update(agent_read_seq=5)  # read meanwhile
+    assert services.deliver(recipient=f"agent:{alice.id}") == 0
+    assert Notification.objects.get().status == "skipped" and mail.outbox == []
+
+
+def test_emails_are_batched_one_per_agent_per_window(clock, acme, alice):
+    first, second = assign_to(write(acme), alice), assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=11))
+    services.scan()
+    [email] = mail.outbox
+    assert f"/inbox/{first.id}/" in email.body and f"/inbox/{second.id}/" in email.body
+    clock.shift(timedelta(minutes=1))
+    third = assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=11))  # due, and the window has passed
+    fourth = assign_to(write(acme), alice)
+    Conversation.objects.filter(pk=fourth.pk).update(waiting_since=START)  # due too (forged age)
+    services.scan()
+    assert len(mail.outbox) == 2 and f"/inbox/{third.id}/" in mail.outbox[1].body
+
+
+def test_quiet_hours_hold_reminders_until_they_end(clock, acme, alice):
+    AgentPreferences.objects.create(
+        agent=alice,
+        timezone="Asia/Shanghai",
+        quiet_from=time(18),
+        quiet_to=time(9),
+        language="zh-hans",
+    )
+    assign_to(write(acme), alice)  # 18:00 in Shanghai
+    clock.shift(timedelta(minutes=11))
+    services.scan()
+    assert mail.outbox == []
+    clock.shift(timedelta(hours=15))  # 09:11 next morning in Shanghai
+    services.scan()
+    [email] = mail.outbox
+    assert "等待您回复" in email.subject  # in her language
+
+
+def test_the_escalation_ladder_climbs_once_per_step(clock, acme, mia, sam, alice):
+    conv = write(acme)  # nobody online: it waits
+    clock.shift(timedelta(minutes=4))
+    services.scan()
+    assert mail.outbox == []
+    clock.shift(timedelta(minutes=2))
+    services.scan()
+    services.scan()
+    assert [m.to for m in mail.outbox] == [["mia@example.com"]]
+    clock.shift(timedelta(minutes=25))
+    services.scan()
+    assert sorted(m.to[0] for m in mail.outbox[1:]) == ["mia@example.com", "sam@example.com"]
+    conv.refresh_from_db()
+    assert conv.escalation_level == 2
+    clock.shift(timedelta(hours=2))
+    services.scan()
+    assert len(mail.outbox) == 3  # each step once per conversation
+
+
+def test_no_escalation_for_a_conversation_someone_took(clock, acme, mia, alice):
+    conv = write(acme)
+    assign_to(conv, alice)
+    clock.shift(timedelta(minutes=6))
+    services.scan()
+    assert mail.outbox == []
+    assert not Notification.objects.filter(reason="escalation").exists()
+
+
+def test_a_visitor_gets_the_reply_by_email_with_a_resume_link(
+    clock, acme, alice, client, django_capture_on_commit_callbacks
+):
+    conv = assign_to(write(acme, language="en"), alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.visitor_email_set(visitor=conv.visitor, email="vic@example.com")
+    [verification] = mail.outbox
+    link = verification.body.split("http://127.0.0.1:8000")[1].split()[0]
+    assert client.get(link).status_code == 200
+    helpdesk_services.message_send_by_agent(
+        agent=alice, conversation=conv, client_id=uuid.uuid4(), body="Your order ships today."
+    )
+    clock.shift(timedelta(minutes=3))
+    services.scan()
+    reply = mail.outbox[1]
+    assert reply.to == ["vic@example.com"] and "Your order ships today." in reply.body
+    resume = reply.body.split("http://127.0.0.1:8000")[-1].split()[0]
+    page = client.get(resume)
+    assert page.status_code == 200 and page["Cache-Control"] == "no-store"
+    assert acme.widget_key in page.content.decode()
+
+
+def test_follow_ups_respect_privacy_verification_and_what_was_seen(clock, acme, alice):
+    acme.email_includes_reply = False
+    acme.save(update_fields=["email_includes_reply"])
+    conv = assign_to(write(acme), alice)
+    helpdesk_services.message_send_by_agent(
+        agent=alice, conversation=conv, client_id=uuid.uuid4(), body="secret details"
+    )
+    clock.shift(timedelta(minutes=3))
+    services.scan()
+    assert mail.outbox == []  # no verified address
+    type(conv.visitor).objects.filter(pk=conv.visitor_id).update(
+        email="vic@example.com", email_verified_at=START
+    )
+    services.scan()
+    [email] = mail.outbox
+    assert "secret details" not in email.body and "new reply" in email.body
+
+
+def test_a_bad_verification_link_verifies_nothing(client, acme):
+    assert client.get("/v/verify/forged:token/").status_code == 400
+    assert client.get("/r/forged:token/").status_code == 400
+
+
+def test_a_refused_address_fails_for_good_and_a_flaky_provider_is_retried(
+    clock, acme, alice, monkeypatch
+):
+    from notifications import transports
+
+    assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=11))
+
+    def flaky(self, email):
+        raise transports.TransportError("timeout", permanent=False)
+
+    monkeypatch.setattr(transports.EmailTransport, "send", flaky)
+    services.scan()
+    n = Notification.objects.get()
+    assert (n.status, n.attempts) == ("pending", 1)
+
+    def refused(self, email):
+        raise transports.TransportError("550 no such user", permanent=True)
+
+    monkeypatch.setattr(transports.EmailTransport, "send", refused)
+    services.scan()
+    n.refresh_from_db()
+    assert (n.status, n.attempts) == ("failed", 2) and "550" in n.error
+
+
+def test_each_agent_email_costs_the_same_queries_for_many_conversations(
+    clock, acme, alice, django_assert_max_num_queries
+):
+    for _ in range(15):
+        assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=11))
+    with django_assert_max_num_queries(30):
+        services.scan()
+    assert len(mail.outbox) == 1
