@@ -44,6 +44,8 @@ def server(tmp_path, transactional_db):
         CELERY_TASK_ALWAYS_EAGER="true",
         DB_CONN_MAX_AGE="0",
         STATIC_ROOT=str(tmp_path / "static"),
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp_path / "mail"),
     )
     # Production serves collected static files through WhiteNoise, so collect them as it does.
     subprocess.run(
@@ -54,6 +56,7 @@ def server(tmp_path, transactional_db):
         capture_output=True,
     )
     s = Server(env, tmp_path / "server.log").start()
+    s.mailbox = tmp_path / "mail"
     yield s
     s.stop()
 
@@ -94,6 +97,11 @@ def test_a_visitor_message_left_offline_reaches_alice_and_her_reply_comes_back_l
     sent = frame.locator('li.hd-msg--visitor[data-state="sent"]')
     sent.nth(1).wait_for()
     assert sent.count() == 2
+    frame.locator("#hd-email").fill("vic@example.com")  # the offline form
+    frame.locator("#hd-email-send").click()
+    frame.locator("#hd-email-status", has_text="Check your inbox").wait_for()
+    confirmation = "".join(p.read_text() for p in server.mailbox.iterdir())
+    assert "vic@example.com" in confirmation and "/v/verify/" in confirmation
     shot(visitor, "1-visitor-offline")
 
     agent = browser.new_page(viewport={"width": 1280, "height": 800})

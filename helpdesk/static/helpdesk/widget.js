@@ -23,6 +23,8 @@
       offline: "We're offline right now. Leave a message and we'll reply as soon as we're back.",
       online: "We're online. We typically reply in a few minutes.",
       queued: (n) => `All our agents are busy. You are number ${n} in the queue.`,
+      emailLabel: "Get the reply by email (optional)",
+      emailSent: "Check your inbox and confirm: we'll email you our reply.",
       backAt: (when) => `We're offline right now. We're back ${when} and will reply then.`,
       reconnecting: "Reconnecting…",
       unavailable: "Chat is unavailable on this page.",
@@ -40,6 +42,8 @@
       offline: "我们现在不在线。请留言，我们回来后会尽快回复。",
       online: "我们在线，通常几分钟内回复。",
       queued: (n) => `客服都在忙，您前面排在第 ${n} 位。`,
+      emailLabel: "留下邮箱，回复将发送到您的邮箱（可选）",
+      emailSent: "请查收邮件并确认，我们会把回复发到您的邮箱。",
       backAt: (when) => `我们现在不在线，将于${when}回来并回复您。`,
       reconnecting: "正在重新连接…",
       unavailable: "此页面暂时无法使用聊天。",
@@ -204,6 +208,33 @@
   function setPresence(online) {
     statusLine.textContent = t(online ? "online" : "offline");
     statusLine.dataset.online = String(!!online);
+  }
+
+  // ---- offline form: an email address for the reply -------------------------------------------
+  const emailForm = document.getElementById("hd-email-form");
+  const emailInput = document.getElementById("hd-email");
+  const emailStatus = document.getElementById("hd-email-status");
+  let emailPending = false;
+  if (emailForm) {
+    document.getElementById("hd-email-label").textContent = t("emailLabel");
+    emailForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const email = emailInput.value.trim();
+      if (!email || !emailInput.checkValidity()) return;
+      emailPending = true;
+      sendFrame({ type: "visitor.email", email });
+    });
+  }
+  // Offered while nobody can answer now, until the visitor has left an address.
+  function offerEmail(show) {
+    if (emailForm) emailForm.hidden = !show || store.getRaw("email") !== null;
+  }
+  function onEmailSaved(frame) {
+    emailPending = false;
+    store.setRaw("email", String(frame.email || ""));
+    emailStatus.textContent = t("emailSent");
+    emailForm.querySelector(".hd-email-row").hidden = true;
+    document.getElementById("hd-email-label").hidden = true;
   }
 
   // A waiting conversation: the truth about the wait, in the visitor's own time zone.
@@ -638,6 +669,10 @@
         break;
       case "presence":
         setPresence(!!frame.agents_online);
+        offerEmail(!frame.agents_online);
+        break;
+      case "visitor.email":
+        onEmailSaved(frame);
         break;
       case "error":
         onError(frame);
@@ -658,6 +693,7 @@
     applySite(frame.site);
     setPresence(!!frame.agents_online);
     setQueue(frame.queue);
+    offerEmail(!frame.agents_online || !!frame.queue);
     if (Number.isInteger(frame.max_body) && frame.max_body > 0) {
       maxBody = frame.max_body;
       input.maxLength = maxBody;
@@ -704,6 +740,11 @@
 
   function onError(frame) {
     const clientId = typeof frame.client_id === "string" ? frame.client_id : null;
+    if (!clientId && emailPending && frame.code === "invalid_message") {
+      emailPending = false;
+      emailStatus.textContent = frame.detail || "";
+      return;
+    }
     if (!clientId) return;
     removeFromOutbox(clientId); // it will never be accepted
     const li = liByClient.get(clientId);
