@@ -84,30 +84,29 @@ def _login(base: str, username: str, password: str) -> str:
     return next(c.value for c in jar if c.name == "sessionid")
 
 
-async def test_the_embedded_default_runs_the_whole_loop(tmp_path):
-    """Nothing set: SQLite, in-memory channel layer, tasks in-process, one process."""
+def embedded(tmp_path, **extra: str) -> tuple[dict[str, str], str]:
+    """The embedded default's environment (nothing set), migrated and seeded; and what
+    seed_demo printed."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "CELERY_TASK_ALWAYS_EAGER"}
     }
-    env["DATA_DIR"] = str(tmp_path)
-    python = sys.executable
+    env |= {"DATA_DIR": str(tmp_path), **extra}
+    manage = [sys.executable, "manage.py"]
     subprocess.run(
-        [python, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+        [*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
     )
     seeded = subprocess.run(
-        [python, "manage.py", "seed_demo"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+        [*manage, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
+    return env, seeded
+
+
+async def test_the_embedded_default_runs_the_whole_loop(tmp_path):
+    """Nothing set: SQLite, in-memory channel layer, tasks in-process, one process."""
+    env, seeded = embedded(tmp_path)
+    python = sys.executable
     assert (tmp_path / "helpdesk.sqlite3").exists()
     password = re.search(r"alice\s+(\S+)", seeded).group(1)
     widget_key = re.search(r"widget key (\S+)", seeded).group(1)
@@ -159,33 +158,13 @@ async def test_the_embedded_default_runs_the_whole_loop(tmp_path):
 
 async def test_the_embedded_default_runs_the_periodic_work_itself(tmp_path):
     """No beat, no broker: an unread message still becomes an email reminder."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "CELERY_TASK_ALWAYS_EAGER"}
-    }
-    env |= {
-        "DATA_DIR": str(tmp_path),
-        "NOTIFY_SCAN_SECONDS": "1",
-        "NOTIFY_AGENT_EMAIL_AFTER_SECONDS": "0",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-    }
-    python = sys.executable
-    subprocess.run(
-        [python, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    env, seeded = embedded(
+        tmp_path,
+        NOTIFY_SCAN_SECONDS="1",
+        NOTIFY_AGENT_EMAIL_AFTER_SECONDS="0",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
     )
-    seeded = subprocess.run(
-        [python, "manage.py", "seed_demo"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    python = sys.executable
     widget_key = re.search(r"widget key (\S+)", seeded).group(1)
     assign = (
         "from helpdesk.models import Conversation, Agent;"
