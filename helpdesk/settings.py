@@ -162,6 +162,9 @@ VISITOR_HISTORY_LIMIT = 500
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 NOTIFY_AGENT_EMAIL_AFTER_SECONDS = env_int("NOTIFY_AGENT_EMAIL_AFTER_SECONDS", 600, minimum=0)
 NOTIFY_EMAIL_WINDOW_SECONDS = env_int("NOTIFY_EMAIL_WINDOW_SECONDS", 120, minimum=0)
+# A send that started this long ago and never finished (the worker died) is retried, with
+# the same Message-ID.
+NOTIFY_SENDING_TIMEOUT_SECONDS = env_int("NOTIFY_SENDING_TIMEOUT_SECONDS", 300, minimum=1)
 NOTIFY_VISITOR_EMAIL_AFTER_SECONDS = env_int("NOTIFY_VISITOR_EMAIL_AFTER_SECONDS", 120, minimum=0)
 # Escalation ladder: "seconds:audience" steps; audience "group" (its managers) or "all".
 NOTIFY_ESCALATION_LADDER = [

@@ -20,13 +20,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from helpdesk.models import Agent, Conversation, Message, Visitor
 from notifications.models import AgentPreferences, ManagerPreferences, Notification
-from notifications.transports import Email, EmailTransport, TransportError
+from notifications.transports import Email, EmailTransport, TransportError, new_message_id
 from offline.models import OfflineMessage
 from routing import presence
 from routing import selectors as routing_selectors
@@ -46,10 +46,11 @@ def scan(*, now: datetime | None = None) -> dict[str, int]:
         Reason.ESCALATION: _due_escalations(now),
         Reason.VISITOR_REPLY: _due_visitor_followups(now),
     }
+    stale = now - timedelta(seconds=settings.NOTIFY_SENDING_TIMEOUT_SECONDS)
     recipients = set(
-        Notification.objects.filter(status=Status.PENDING, channel=Channel.EMAIL).values_list(
-            "recipient", flat=True
-        )
+        Notification.objects.filter(channel=Channel.EMAIL)
+        .filter(Q(status=Status.PENDING) | Q(status=Status.SENDING, sending_at__lt=stale))
+        .values_list("recipient", flat=True)
     )
     sent = sum(deliver(recipient=r, now=now) for r in sorted(recipients))
     return {**{str(k): v for k, v in created.items()}, "emails": sent}
@@ -242,51 +243,83 @@ def _still_relevant(n: Notification) -> bool:
 
 
 def deliver(*, recipient: str, now: datetime | None = None) -> int:
-    """Send one email with everything pending for ``recipient`` (0 or 1 emails)."""
+    """Send one email with everything due for ``recipient`` (0 or 1 emails).
+
+    Three steps, so a worker killed at any point loses nothing and repeats nothing it can
+    avoid: (1) claim the rows and mark them ``sending`` with a Message-ID, committed; (2) call
+    the provider, outside any transaction; (3) mark them ``sent``. Rows left ``sending`` by a
+    dead worker are retried after NOTIFY_SENDING_TIMEOUT_SECONDS with the same Message-ID.
+    """
     now = now or timezone.now()
-    window = timedelta(seconds=settings.NOTIFY_EMAIL_WINDOW_SECONDS)
-    with transaction.atomic():
-        pending = list(
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(recipient=recipient, status=Status.PENDING, channel=Channel.EMAIL)
-            .select_related("conversation__visitor", "conversation__site")
-            .order_by("created_at")
+    claimed = _claim_for_sending(recipient, now)
+    if not claimed:
+        return 0
+    items, message_id = claimed
+    ids = [n.pk for n in items]
+    try:
+        provider_id = EmailTransport().send(_compose(recipient, items, message_id))
+    except TransportError as exc:
+        attempts = max(n.attempts for n in items)
+        failed = exc.permanent or attempts >= MAX_ATTEMPTS
+        Notification.objects.filter(pk__in=ids).update(
+            error=str(exc)[:2000],
+            status=Status.FAILED if failed else Status.PENDING,
+            sending_at=None,
         )
-        if not pending:
-            return 0
-        if Notification.objects.filter(
-            recipient=recipient, status=Status.SENT, channel=Channel.EMAIL, sent_at__gt=now - window
-        ).exists():
-            return 0  # one email per recipient per window: the next scan batches these
-        keep = [n for n in pending if _still_relevant(n)]
-        Notification.objects.filter(pk__in=[n.pk for n in pending if n not in keep]).update(
+        log.warning("email to %s failed (attempt %s): %s", recipient, attempts, exc)
+        return 0
+    Notification.objects.filter(pk__in=ids, status=Status.SENDING).update(
+        status=Status.SENT, sent_at=timezone.now(), provider_message_id=provider_id[:255]
+    )
+    return 1
+
+
+@transaction.atomic
+def _claim_for_sending(recipient: str, now: datetime) -> tuple[list[Notification], str] | None:
+    stale = now - timedelta(seconds=settings.NOTIFY_SENDING_TIMEOUT_SECONDS)
+    rows = list(
+        Notification.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(recipient=recipient, channel=Channel.EMAIL)
+        .filter(Q(status=Status.PENDING) | Q(status=Status.SENDING, sending_at__lt=stale))
+        .select_related("conversation__visitor", "conversation__site", "conversation__group")
+        .order_by("created_at")
+    )
+    unfinished = [n for n in rows if n.status == Status.SENDING]
+    if unfinished:
+        # A worker died mid-send: send that email again, as it was, with its Message-ID.
+        message_id = unfinished[0].provider_message_id
+        items = [n for n in unfinished if n.provider_message_id == message_id]
+    else:
+        window = timedelta(seconds=settings.NOTIFY_EMAIL_WINDOW_SECONDS)
+        if (
+            not rows
+            or Notification.objects.filter(
+                recipient=recipient,
+                status=Status.SENT,
+                channel=Channel.EMAIL,
+                sent_at__gt=now - window,
+            ).exists()
+        ):
+            return None  # nothing, or one email per recipient per window: the next scan batches
+        items = [n for n in rows if _still_relevant(n)]
+        Notification.objects.filter(pk__in=[n.pk for n in rows if n not in items]).update(
             status=Status.SKIPPED
         )
-        if not keep:
-            return 0
-        ids = [n.pk for n in keep]
-        try:
-            provider_id = EmailTransport().send(_compose(recipient, keep))
-        except TransportError as exc:
-            attempts = keep[0].attempts + 1
-            failed = exc.permanent or attempts >= MAX_ATTEMPTS
-            Notification.objects.filter(pk__in=ids).update(
-                attempts=attempts,
-                error=str(exc)[:2000],
-                status=Status.FAILED if failed else Status.PENDING,
-            )
-            log.warning("email to %s failed (attempt %s): %s", recipient, attempts, exc)
-            return 0
-        Notification.objects.filter(pk__in=ids).update(
-            status=Status.SENT,
-            sent_at=now,
-            attempts=keep[0].attempts + 1,
-            provider_message_id=provider_id[:255],
-        )
-        return 1
+        message_id = new_message_id()
+    if not items:
+        return None
+    for n in items:
+        n.attempts += 1
+    Notification.objects.filter(pk__in=[n.pk for n in items]).update(
+        status=Status.SENDING,
+        sending_at=now,
+        provider_message_id=message_id,
+        attempts=F("attempts") + 1,
+    )
+    return items, message_id
 
 
-def _compose(recipient: str, items: list[Notification]) -> Email:
+def _compose(recipient: str, items: list[Notification], message_id: str) -> Email:
     kind, _, ident = recipient.partition(":")
     reason = items[0].reason
     language = _language(kind, ident)
@@ -317,6 +350,7 @@ def _compose(recipient: str, items: list[Notification]) -> Email:
     subject = render_to_string(f"notifications/{name}_subject.txt", context).strip()
     return Email(
         to=items[0].address,
+        message_id=message_id,
         subject=subject,
         text=render_to_string(f"notifications/{name}.txt", context),
         html=render_to_string(f"notifications/{name}.html", context),

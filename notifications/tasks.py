@@ -10,3 +10,8 @@ from notifications import services
 @shared_task(acks_late=True)
 def scan() -> dict[str, int]:
     return services.scan()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver_email(recipient: str) -> int:
+    return services.deliver(recipient=recipient)

@@ -23,6 +23,13 @@ class Email:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    # Chosen before sending and kept: a resend after a crash carries the same Message-ID,
+    # which mail systems use to show the recipient one email.
+    message_id: str = ""
+
+
+def new_message_id() -> str:
+    return make_msgid(domain=settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost")
 
 
 class EmailTransport:
@@ -32,9 +39,7 @@ class EmailTransport:
     channel = "email"
 
     def send(self, email: Email) -> str:
-        message_id = make_msgid(
-            domain=settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
-        )
+        message_id = email.message_id or new_message_id()
         message = EmailMultiAlternatives(
             subject=email.subject,
             body=email.text,
