@@ -159,6 +159,9 @@ OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 1000, minimum=1)
 VISITOR_HISTORY_LIMIT = 500
 
 # Notifications (docs/notifications.md).
+# Visitors may answer follow-up emails when replies to this domain reach the provider's
+# inbound webhook (docs/notifications.md); empty: no reply-by-email.
+INBOUND_EMAIL_DOMAIN = env_str("INBOUND_EMAIL_DOMAIN")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 NOTIFY_AGENT_EMAIL_AFTER_SECONDS = env_int("NOTIFY_AGENT_EMAIL_AFTER_SECONDS", 600, minimum=0)
 NOTIFY_EMAIL_WINDOW_SECONDS = env_int("NOTIFY_EMAIL_WINDOW_SECONDS", 120, minimum=0)

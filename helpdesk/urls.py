@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from helpdesk import api, views
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # django-anymail's provider webhooks: /email/<provider>/inbound/ and …/tracking/
+    path("email/", include("anymail.urls")),
     path("api/v1/visitor/session", api.VisitorSessionView.as_view()),
     path("api/v1/visitor/messages", api.VisitorMessagesView.as_view()),
     path("api/v1/visitor/email", api.VisitorEmailView.as_view()),

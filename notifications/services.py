@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from helpdesk.models import Agent, Conversation, Message, Visitor
+from notifications.inbound import reply_address
 from notifications.models import AgentPreferences, ManagerPreferences, Notification
 from notifications.transports import Email, EmailTransport, TransportError, new_message_id
 from offline.models import OfflineMessage
@@ -348,9 +349,13 @@ def _compose(recipient: str, items: list[Notification], message_id: str) -> Emai
         Reason.VISITOR_REPLY: "visitor_reply",
     }[reason]
     subject = render_to_string(f"notifications/{name}_subject.txt", context).strip()
+    headers = {}
+    if reason == Reason.VISITOR_REPLY and (reply_to := reply_address(items[0].conversation_id)):
+        headers["Reply-To"] = reply_to
     return Email(
         to=items[0].address,
         message_id=message_id,
+        headers=headers,
         subject=subject,
         text=render_to_string(f"notifications/{name}.txt", context),
         html=render_to_string(f"notifications/{name}.html", context),
