@@ -84,19 +84,42 @@ def by_strategy(candidates: list[Candidate], strategy: str) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (c.load, idle(c), c.agent_id))
 
 
-def site_group_ids(site_id: uuid.UUID) -> set[int]:
-    """The groups a site's conversations can go to: its default and its rules' groups."""
-    site = Site.objects.filter(pk=site_id).values_list("default_group", flat=True).first()
-    groups = set(
-        RoutingRule.objects.filter(Q(site=site_id) | Q(site__isnull=True), active=True).values_list(
-            "group", flat=True
-        )
-    )
-    return groups | ({site} if site else set())
+def site_group_ids(site_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[int]]:
+    """The groups each site's conversations can go to: its default and its rules' groups
+    (two queries for any number of sites)."""
+    ids = list(site_ids)
+    groups: dict[uuid.UUID, set[int]] = {site: set() for site in ids}
+    for site, default in Site.objects.filter(pk__in=ids).values_list("pk", "default_group"):
+        if default:
+            groups[site].add(default)
+    rules = RoutingRule.objects.filter(Q(site__in=ids) | Q(site__isnull=True), active=True)
+    for site, group in rules.values_list("site", "group"):
+        for target in ids if site is None else [site]:
+            groups[target].add(group)
+    return groups
+
+
+def sites_on_duty(site_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, bool]:
+    """Whether any available, connected agent serves each site (three queries, one Redis
+    round trip, for any number of sites)."""
+    groups = site_group_ids(site_ids)
+    members: dict[int, set[int]] = {}
+    rows = Agent.objects.filter(
+        groups__in={g for gs in groups.values() for g in gs},
+        status=Agent.Status.AVAILABLE,
+        user__is_active=True,
+    ).values_list("groups", "pk")
+    for group, agent in rows:
+        members.setdefault(group, set()).add(agent)
+    online = presence.online_agent_ids({a for agents in members.values() for a in agents})
+    return {
+        site: any(members.get(g, set()) & online for g in site_groups)
+        for site, site_groups in groups.items()
+    }
 
 
 def site_has_online_agent(site_id: uuid.UUID) -> bool:
-    return bool(online_available_agents(site_group_ids(site_id)))
+    return sites_on_duty([site_id])[site_id]
 
 
 def online_available_agents(group_ids: Iterable[int]) -> set[int]:

@@ -163,8 +163,7 @@ def agent_seen(*, agent_id: int, every: timedelta = timedelta(minutes=1)) -> Non
 
 def agent_presence_changed(*, agent_id: int) -> None:
     """Tell the visitors of the agent's sites whether anyone is on duty now."""
-    for site_id in selectors.sites_served_by(agent_id):
-        online = selectors.site_has_online_agent(site_id)
+    for site_id, online in selectors.sites_on_duty(selectors.sites_served_by(agent_id)).items():
         events.send_event_now(
             [events.site_group(site_id)], {"type": "presence", "agents_online": online}
         )

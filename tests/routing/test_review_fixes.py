@@ -200,3 +200,28 @@ def test_the_admin_transfer_and_resolve_need_the_change_permission(client, acme,
         {"action": "transfer", "_selected_action": [str(conv.pk)], "to_agent": str(bob.pk)},
     )
     assert Conversation.objects.get(pk=conv.pk).assigned_agent_id is None
+
+
+def test_presence_broadcasts_cost_the_same_queries_for_any_number_of_sites(support, sales, alice, sent):
+    from django.test.utils import CaptureQueriesContext
+
+    from routing.models import RoutingRule
+    from tests.factories import SiteFactory
+
+    alice.groups.add(sales)
+    online(alice)
+    counts = []
+    for n in (1, 6):
+        for _ in range(n):
+            SiteFactory(default_group=support)
+        with CaptureQueriesContext(connection) as q:
+            services.agent_presence_changed(agent_id=alice.id)
+        counts.append(len(q))
+    assert counts[0] == counts[1], counts
+    quiet = SiteFactory(default_group=sales)  # served through Sales, but Alice goes away
+    RoutingRule.objects.create(name="to sales", group=sales, site=quiet)
+    Agent.objects.filter(pk=alice.pk).update(status="away")
+    sent.clear()
+    services.agent_presence_changed(agent_id=alice.id)
+    flags = {tuple(g): e["agents_online"] for g, e in sent}
+    assert len(flags) == 8 and not any(flags.values())
