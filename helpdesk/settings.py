@@ -7,6 +7,7 @@ Pub/Sub channel layer, Celery on the Redis broker with separate worker and beat)
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -193,7 +194,7 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 ANYMAIL = {
     key.removeprefix("ANYMAIL_"): value
-    for key, value in __import__("os").environ.items()
+    for key, value in os.environ.items()
     if key.startswith("ANYMAIL_")
 }
 

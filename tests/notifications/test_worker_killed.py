@@ -4,6 +4,7 @@ accepted it) while the test kills the worker's pool process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,11 +12,13 @@ import sys
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.db import connection
+from django.utils import timezone
 
 from helpdesk.celery import app
 from notifications.models import Notification
@@ -39,7 +42,7 @@ class Provider:
         if not self.stalled.is_set():
             self.stalled.set()
             while not self.release.is_set():
-                await __import__("asyncio").sleep(0.05)
+                await asyncio.sleep(0.05)
             return "451 client went away"
         self.accepted.append(envelope.content)
         return "250 OK"
@@ -110,7 +113,8 @@ def test_a_worker_killed_mid_send_leaves_exactly_one_email(acme, alice, tmp_path
 
         # The task is redelivered to a fresh pool process; once the send is past the timeout
         # the next delivery (the beat's scan, here called directly) sends it again as it was.
-        time.sleep(1.1)  # the sending timeout itself: it is what decides, not a guess
+        stale_from = row.sending_at + timedelta(seconds=1)  # NOTIFY_SENDING_TIMEOUT_SECONDS
+        wait_for(lambda: timezone.now() > stale_from)
         deliver_email.apply_async(args=[recipient], queue=queue)
         wait_for(lambda: provider.accepted)
         wait_for(lambda: Notification.objects.get(pk=row.pk).status == "sent")

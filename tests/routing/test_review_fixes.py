@@ -202,7 +202,9 @@ def test_the_admin_transfer_and_resolve_need_the_change_permission(client, acme,
     assert Conversation.objects.get(pk=conv.pk).assigned_agent_id is None
 
 
-def test_presence_broadcasts_cost_the_same_queries_for_any_number_of_sites(support, sales, alice, sent):
+def test_presence_broadcasts_cost_the_same_queries_for_any_number_of_sites(
+    support, sales, alice, sent
+):
     from django.test.utils import CaptureQueriesContext
 
     from routing.models import RoutingRule
