@@ -206,3 +206,29 @@ def test_alice_transfers_a_conversation_to_sales_and_charlie_sees_who_and_why(
     charlie_page.click("#resolve-send")
     charlie_page.locator("#conversation-list a.conv").first.wait_for(state="detached")
     frame.locator("li.hd-msg--system", has_text="This conversation is closed").wait_for()
+
+
+def test_messages_typed_while_the_server_restarts_go_out_once_after_reconnect(acme, server, browser):
+    visitor = browser.new_page(viewport={"width": 1280, "height": 800})
+    visitor.goto(f"{server.base}/demo/")
+    visitor.click("#hd-launcher")
+    frame = visitor.frame_locator("#hd-frame")
+    frame.locator("#hd-status").filter(has_text="offline").wait_for()  # welcomed
+
+    server.stop()
+    frame.locator("#hd-conn").filter(has_text="Reconnecting").wait_for()
+    for text in ("Are you still there?", "My parcel never came."):
+        frame.locator("#hd-input").fill(text)
+        frame.locator("#hd-send").click()
+    assert frame.locator('li.hd-msg--visitor[data-state="sending"]').count() == 2
+    shot(visitor, "9-visitor-sending-while-server-down")
+
+    server.start()  # same port, same database
+    frame.locator('li.hd-msg--visitor[data-state="sent"]').nth(1).wait_for(timeout=30000)
+    assert frame.locator("li.hd-msg--visitor").count() == 2
+
+    visitor.reload()  # what the server stored, seen afresh: each message once
+    visitor.click("#hd-launcher")
+    frame = visitor.frame_locator("#hd-frame")
+    frame.locator('li.hd-msg--visitor[data-state="sent"]').nth(1).wait_for()
+    assert frame.locator("li.hd-msg--visitor").count() == 2

@@ -11,9 +11,6 @@
   const initial = JSON.parse(document.getElementById("inbox-initial").textContent);
   const WS_PATH = initial.ws_path || "/ws/agent/";
   const MAX_BODY = Number.isInteger(initial.max_body) && initial.max_body > 0 ? initial.max_body : 4000;
-  const PING_MS = 25000;
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 10000;
   const CHANNELS = { web: "Web", app: "App", mini_program: "Mini program" };
   const EMPTY_TEXT = "No conversations yet. Messages that arrive while you are offline will appear here.";
 
@@ -41,21 +38,7 @@
     return node;
   }
 
-  function uuid() {
-    if (window.crypto && typeof crypto.randomUUID === "function") {
-      try {
-        return crypto.randomUUID();
-      } catch (_) {
-        /* insecure context */
-      }
-    }
-    const b = new Uint8Array(16);
-    crypto.getRandomValues(b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
+  const uuid = HelpdeskSocket.uuid;
 
   const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const dayFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
@@ -502,12 +485,7 @@
   }
 
   // ---- socket ---------------------------------------------------------------------------------
-  let ws = null;
   let ready = false; // the `inbox` snapshot arrived on the current socket
-  let attempt = 0;
-  let reconnectTimer = null;
-  let pingTimer = null;
-  let stopped = false;
 
   function setConnection(state) {
     const text = { online: "Online", connecting: "Connecting…", offline: "Offline" }[state];
@@ -515,66 +493,31 @@
     connEl.querySelector(".conn-text").textContent = text;
   }
 
-  function sendFrame(frame) {
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    try {
-      ws.send(JSON.stringify(frame));
-      return true;
-    } catch (_) {
-      return false;
-    }
-  }
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    if (ws || stopped) return;
-    setConnection("connecting");
-    let sock;
-    try {
-      sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH);
-    } catch (_) {
-      setConnection("offline");
-      scheduleReconnect();
-      return;
-    }
-    ws = sock;
-    ready = false;
-    sock.onopen = () => {
-      if (ws !== sock) return;
-      clearInterval(pingTimer);
-      pingTimer = setInterval(() => sendFrame({ type: "ping" }), PING_MS);
-    };
-    sock.onmessage = (event) => {
-      if (ws !== sock) return;
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      if (frame && typeof frame === "object") handleFrame(frame);
-    };
-    sock.onclose = (event) => {
-      if (ws !== sock) return;
-      ws = null;
+  const socket = HelpdeskSocket.open(WS_PATH, {
+    onConnecting() {
       ready = false;
-      clearInterval(pingTimer);
+      setConnection("connecting");
+    },
+    onOpen() {}, // the server speaks first: the `inbox` snapshot
+    onFrame: handleFrame,
+    onClose(code) {
+      ready = false;
       openPending.clear();
       setConnection("offline");
-      if (event.code === 4401) {
-        stopped = true;
+      if (code === 4401) {
         sessionEnded();
-      } else if (event.code === 4403) {
-        stopped = true;
-        notice("This page's origin is not allowed to connect. Open the inbox from the helpdesk's own address.");
-      } else {
-        scheduleReconnect();
+        return "stop";
       }
-    };
-    sock.onerror = () => {
-      /* a close event follows */
-    };
+      if (code === 4403) {
+        notice("This page's origin is not allowed to connect. Open the inbox from the helpdesk's own address.");
+        return "stop";
+      }
+      return "retry";
+    },
+  });
+
+  function sendFrame(frame) {
+    return socket.send(frame);
   }
 
   function sessionEnded() {
@@ -586,17 +529,6 @@
     );
     noticeEl.hidden = false;
     clearTimeout(noticeTimer);
-  }
-
-  function scheduleReconnect() {
-    if (stopped || reconnectTimer) return;
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
-    attempt += 1;
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = null;
-      connect();
-    }, delay);
   }
 
   function handleFrame(frame) {
@@ -659,7 +591,7 @@
 
   function onInbox(frame) {
     ready = true;
-    attempt = 0;
+    socket.settled();
     setConnection("online");
     setStatus(frame.status);
     if (frame.agent && typeof frame.agent === "object") initial.agent = frame.agent;
@@ -846,17 +778,9 @@
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState !== "visible") return;
     markRead();
-    if (!ws && !stopped) {
-      attempt = 0;
-      connect();
-    }
+    socket.wake();
   });
-  window.addEventListener("online", () => {
-    if (!ws && !stopped) {
-      attempt = 0;
-      connect();
-    }
-  });
+  window.addEventListener("online", () => socket.wake());
 
   // Keep "waiting N min" fresh.
   setInterval(() => {
@@ -874,5 +798,5 @@
   history.replaceState({ conversationId: selectedId }, "", location.href);
   renderList();
   renderThread();
-  connect();
+  socket.connect();
 })();

@@ -12,9 +12,6 @@
   const cfg = JSON.parse(document.getElementById("hd-config").textContent);
   const SITE_KEY = String(cfg.site_key || "");
   const WS_PATH = String(cfg.ws_path || "/ws/visitor/");
-  const PING_MS = 25000;
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 10000;
   const CACHE_LIMIT = 200;
 
   // ---- strings --------------------------------------------------------------------------------
@@ -114,21 +111,7 @@
     },
   };
 
-  function uuid() {
-    if (window.crypto && typeof crypto.randomUUID === "function") {
-      try {
-        return crypto.randomUUID();
-      } catch (_) {
-        /* insecure context: fall through */
-      }
-    }
-    const b = new Uint8Array(16);
-    crypto.getRandomValues(b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
+  const uuid = HelpdeskSocket.uuid;
 
   const isCursor = (c) =>
     !!c && typeof c === "object" && typeof c.conversation_id === "string" &&
@@ -505,12 +488,7 @@
   });
 
   // ---- socket ---------------------------------------------------------------------------------
-  let ws = null;
   let welcomed = false;
-  let attempt = 0;
-  let reconnectTimer = null;
-  let pingTimer = null;
-  let stopped = false;
   let helloHadToken = false;
 
   // What routing may use: language, time zone (for "we're back at …" in local time), the
@@ -538,35 +516,11 @@
     return context;
   }
 
-  function socketUrl() {
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH;
-  }
-
-  function sendFrame(frame) {
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    try {
-      ws.send(JSON.stringify(frame));
-      return true;
-    } catch (_) {
-      return false;
-    }
-  }
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    if (ws || stopped) return;
-    let sock;
-    try {
-      sock = new WebSocket(socketUrl());
-    } catch (_) {
-      scheduleReconnect();
-      return;
-    }
-    ws = sock;
-    welcomed = false;
-    sock.onopen = () => {
-      if (ws !== sock) return;
+  const socket = HelpdeskSocket.open(WS_PATH, {
+    onConnecting() {
+      welcomed = false;
+    },
+    onOpen() {
       helloHadToken = !!token;
       sendFrame({
         type: "hello",
@@ -576,62 +530,24 @@
         channel: "web",
         ...visitorContext(),
       });
-      clearInterval(pingTimer);
-      pingTimer = setInterval(() => sendFrame({ type: "ping" }), PING_MS);
-    };
-    sock.onmessage = (event) => {
-      if (ws !== sock) return;
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      if (frame && typeof frame === "object") handleFrame(frame);
-    };
-    sock.onclose = (event) => {
-      if (ws !== sock) return;
-      ws = null;
+    },
+    onFrame: handleFrame,
+    onClose(code) {
       welcomed = false;
-      clearInterval(pingTimer);
-      onClosed(event.code);
-    };
-    sock.onerror = () => {
-      /* a close event follows */
-    };
-  }
+      return onClosed(code);
+    },
+  });
 
-  function dropSocket() {
-    const sock = ws;
-    ws = null;
-    welcomed = false;
-    clearInterval(pingTimer);
-    if (sock) {
-      try {
-        sock.close(1000);
-      } catch (_) {
-        /* ignore */
-      }
-    }
+  function sendFrame(frame) {
+    return socket.send(frame);
   }
 
   // Frames were lost: start over from the cursor.
   function resync() {
-    dropSocket();
-    connect();
+    socket.resync();
   }
 
-  function scheduleReconnect() {
-    if (stopped || reconnectTimer) return;
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
-    attempt += 1;
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = null;
-      connect();
-    }, delay);
-  }
-
+  // What a close asks for: "now", "retry" (with backoff) or "stop".
   function onClosed(code) {
     if (code === 4401) {
       // Authenticate again: drop the token and start over as a new visitor.
@@ -640,20 +556,17 @@
       clearHistory();
       if (helloHadToken) {
         helloHadToken = false;
-        connect();
-      } else {
-        showConn(t("reconnecting"));
-        scheduleReconnect();
+        return "now";
       }
-      return;
+      showConn(t("reconnecting"));
+      return "retry";
     }
     if (code === 4403 || code === 4404) {
-      stopped = true; // origin refused / unknown site: retrying cannot help
-      showConn(t("unavailable"));
-      return;
+      showConn(t("unavailable")); // origin refused / unknown site: retrying cannot help
+      return "stop";
     }
     showConn(t("reconnecting"));
-    scheduleReconnect();
+    return "retry";
   }
 
   function handleFrame(frame) {
@@ -684,7 +597,7 @@
 
   function onWelcome(frame) {
     welcomed = true;
-    attempt = 0;
+    socket.settled();
     hideConn();
     if (typeof frame.token === "string" && frame.token) {
       token = frame.token;
@@ -788,14 +701,9 @@
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && embedded) postToParent({ type: "close" });
   });
-  window.addEventListener("online", () => {
-    if (!ws && !stopped) {
-      attempt = 0;
-      connect();
-    }
-  });
+  window.addEventListener("online", () => socket.wake());
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && !ws && !stopped) connect();
+    if (document.visibilityState === "visible") socket.wake({ fresh: false });
   });
 
   // ---- start ----------------------------------------------------------------------------------
@@ -814,5 +722,5 @@
 
   postToParent({ type: "ready" });
   updateUnread(true);
-  connect();
+  socket.connect();
 })();
