@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -91,17 +91,11 @@ def _agent_wants_email(agent: Agent, now: datetime) -> bool:
 
 def _due_agent_reminders(now: datetime) -> int:
     """Unread by the assigned agent for longer than their delay, the agent not connected."""
+    # The earliest any agent may be due: the default, or a shorter delay of their own.
+    custom = AgentPreferences.objects.aggregate(m=Min("email_after_minutes"))["m"]
     shortest = settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS
-    if AgentPreferences.objects.filter(email_after_minutes__isnull=False).exists():
-        shortest = min(
-            shortest,
-            60
-            * min(
-                AgentPreferences.objects.exclude(email_after_minutes=None).values_list(
-                    "email_after_minutes", flat=True
-                )
-            ),
-        )
+    if custom is not None:
+        shortest = min(shortest, custom * 60)
     candidates = (
         Conversation.objects.filter(
             status=Conversation.Status.OPEN,

@@ -208,7 +208,9 @@ def test_alice_transfers_a_conversation_to_sales_and_charlie_sees_who_and_why(
     frame.locator("li.hd-msg--system", has_text="This conversation is closed").wait_for()
 
 
-def test_messages_typed_while_the_server_restarts_go_out_once_after_reconnect(acme, server, browser):
+def test_messages_typed_while_the_server_restarts_go_out_once_after_reconnect(
+    acme, server, browser
+):
     visitor = browser.new_page(viewport={"width": 1280, "height": 800})
     visitor.goto(f"{server.base}/demo/")
     visitor.click("#hd-launcher")

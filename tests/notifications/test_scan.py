@@ -240,3 +240,11 @@ def test_each_agent_email_costs_the_same_queries_for_many_conversations(
     with django_assert_max_num_queries(30):
         services.scan()
     assert len(mail.outbox) == 1
+
+
+def test_an_agents_own_shorter_delay_is_honoured(clock, acme, alice):
+    AgentPreferences.objects.create(agent=alice, email_after_minutes=3)
+    assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=4))
+    services.scan()
+    assert [m.to for m in mail.outbox] == [[alice.user.email]]
