@@ -28,3 +28,4 @@ lint: $(STAMP)
 bench: $(STAMP)
 	./scripts/test-env.sh $(PY) bench/flush_on_login.py
 	./scripts/test-env.sh $(PY) bench/assign_on_login.py
+	./scripts/test-env.sh $(PY) bench/reports.py

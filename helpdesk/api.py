@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny, BasePermission
@@ -16,14 +17,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from helpdesk import payloads, selectors, services, tokens
+from helpdesk import payloads, ratelimit, schema, selectors, services, tokens
 from helpdesk.models import Agent, Visitor
 from helpdesk.validation import (
+    CenterIn,
     CursorIn,
     EmailIn,
     HelloIn,
+    HistoryIn,
     InvalidInput,
+    MessageIn,
     OpenIn,
+    ReceiptIn,
+    ResumeConfirmIn,
+    ResumeRequestIn,
     check,
     check_message,
 )
@@ -38,6 +45,13 @@ class ApiError(exceptions.APIException):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ratelimit.RateLimited):
+        response = Response(
+            {"error": {"code": "rate_limited", "detail": str(exc)}},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, InvalidInput):
         exc = ApiError(exc.code, exc.detail, 400)
     elif isinstance(exc, RecursionError):  # JSON nested past the parser's limit
@@ -102,8 +116,15 @@ class VisitorSessionView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request=HelloIn,
+        responses={200: schema.SessionOut, **schema.errors(400, 401, 404, 429)},
+        summary="Start or resume a visitor session",
+    )
     def post(self, request: Request) -> Response:
         fields = check(HelloIn, request.data)
+        if not fields.get("token"):
+            ratelimit.hit("visitor_sessions", request.META.get("REMOTE_ADDR", ""), what="new chats")
         try:
             session = services.visitor_session_from_hello(fields)
         except services.UnknownSite:
@@ -115,6 +136,7 @@ class VisitorSessionView(APIView):
             {
                 "token": session.token,
                 "visitor_id": str(session.visitor.id),
+                "identified": bool(session.visitor.external_id),
                 "site": {
                     "name": session.site.name,
                     "greeting": session.site.greeting,
@@ -131,8 +153,38 @@ class VisitorMessagesView(APIView):
     authentication_classes = [VisitorTokenAuthentication]
     permission_classes = [IsVisitor]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("conversation_id", str, description="With after_seq: catch up."),
+            OpenApiParameter("after_seq", int, description="Everything after this seq."),
+            OpenApiParameter("before_seq", int, description="Older history: before this seq."),
+            OpenApiParameter("limit", int, description="With before_seq: at most this many."),
+        ],
+        responses={200: schema.VisitorMessagesOut, **schema.errors(400, 401, 404)},
+        summary="Catch up by cursor, or page back through history",
+    )
     def get(self, request: Request) -> Response:
         visitor = request.user.visitor
+        if "before_seq" in request.query_params:
+            fields = check(
+                HistoryIn,
+                {
+                    "conversation_id": request.query_params.get("conversation_id"),
+                    "before_seq": _int_param(request, "before_seq"),
+                    "limit": request.query_params.get("limit", 50),
+                },
+            )
+            older = selectors.visitor_history_before(visitor, **fields)
+            if older is None:
+                raise ApiError("not_found", "No such conversation of yours.", 404)
+            messages, more = older
+            return Response(
+                {
+                    "conversation_id": str(fields["conversation_id"]),
+                    "messages": [payloads.message(m, audience="visitor") for m in messages],
+                    "has_more": more,
+                }
+            )
         cursor = None
         if request.query_params.get("conversation_id"):
             cursor = check(
@@ -152,8 +204,18 @@ class VisitorMessagesView(APIView):
             }
         )
 
+    @extend_schema(
+        request=MessageIn,
+        responses={
+            200: schema.MessageEnvelope,
+            201: schema.MessageEnvelope,
+            **schema.errors(400, 401, 429),
+        },
+        summary="Send a message (idempotent by client_id)",
+    )
     def post(self, request: Request) -> Response:
         client_id, body, _ = check_message(request.data)
+        ratelimit.hit("visitor_messages", request.user.visitor.id.hex, what="messages")
         result = services.message_send_by_visitor(
             visitor=request.user.visitor, client_id=client_id, body=body
         )
@@ -163,10 +225,87 @@ class VisitorMessagesView(APIView):
         )
 
 
+def _site(site_key: str) -> Any:
+    site = selectors.site_by_key(site_key)
+    if site is None:
+        raise ApiError("unknown_site", "No site has this widget key.", 404)
+    return site
+
+
+class ResumeRequestView(APIView):
+    """``POST {"site_key", "email"}``: email a one-time code to that confirmed address. Always
+    ``202`` (whether the address is known is nobody's business)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=ResumeRequestIn,
+        responses={202: schema.SentOut, **schema.errors(400, 404)},
+        summary="Email a one-time code to continue on this device",
+    )
+    def post(self, request: Request) -> Response:
+        fields = check(ResumeRequestIn, request.data)
+        site = _site(fields["site_key"])
+        notification_services.resume_code_request(site=site, email=fields["email"])
+        return Response({"sent": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class ResumeConfirmView(APIView):
+    """``POST {"site_key", "email", "code"}`` → a visitor token for that visitor, once."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=ResumeConfirmIn,
+        responses={200: schema.ResumedOut, **schema.errors(400, 404)},
+        summary="Exchange the emailed code for a visitor token",
+    )
+    def post(self, request: Request) -> Response:
+        fields = check(ResumeConfirmIn, request.data)
+        site = _site(fields["site_key"])
+        visitor = notification_services.resume_code_confirm(
+            site=site, email=fields["email"], code=fields["code"]
+        )
+        if visitor is None:
+            raise ApiError("invalid_code", "The code is wrong, used or expired.", 400)
+        return Response(
+            {
+                "token": tokens.issue(site_id=site.id, visitor_id=visitor.id),
+                "visitor_id": str(visitor.id),
+            }
+        )
+
+
+class VisitorReceiptsView(APIView):
+    """``POST {"conversation_id", "delivered_seq", "seen_seq"}``: what the app received and
+    showed. 204; 404 when the conversation is not this visitor's."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    @extend_schema(
+        request=ReceiptIn,
+        responses={204: None, **schema.errors(400, 401, 404)},
+        summary="Delivered and seen receipts",
+    )
+    def post(self, request: Request) -> Response:
+        fields = check(ReceiptIn, request.data)
+        if not services.visitor_receipt(visitor=request.user.visitor, **fields):
+            raise ApiError("not_found", "No such conversation of yours.", 404)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class VisitorEmailView(APIView):
     authentication_classes = [VisitorTokenAuthentication]
     permission_classes = [IsVisitor]
 
+    @extend_schema(
+        request=EmailIn,
+        responses={202: schema.EmailOut, **schema.errors(400, 401)},
+        summary="Leave an email address for follow-ups (confirmed by a link)",
+    )
     def post(self, request: Request) -> Response:
         fields = check(EmailIn, request.data)
         notification_services.visitor_email_set(visitor=request.user.visitor, email=fields["email"])
@@ -192,13 +331,29 @@ def _agent_conversation(agent: Agent, conversation_id: Any) -> Any:
 class AgentConversationsView(APIView):
     permission_classes = [IsAgent]
 
+    @extend_schema(
+        parameters=[CenterIn],
+        responses={200: schema.CenterPageOut, **schema.errors(400, 403)},
+        summary="The message center: a page, with the counts of every filter",
+    )
     def get(self, request: Request) -> Response:
-        return Response({"conversations": selectors.agent_inbox(request.agent)})
+        """The message center: ``?scope=mine|groups|all&state=open|unread|pending|replied|
+        resolved&tag=<id>&q=<search>&cursor=<next_cursor>&limit=50``."""
+        fields = check(CenterIn, request.query_params.dict())
+        try:
+            return Response(selectors.message_center(request.agent, **fields))
+        except selectors.BadQuery as exc:
+            raise ApiError("invalid_message", str(exc), 400) from None
 
 
 class AgentMessagesView(APIView):
     permission_classes = [IsAgent]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("after_seq", int)],
+        responses={200: schema.AgentHistoryOut, **schema.errors(400, 403, 404)},
+        summary="A conversation's history after a seq",
+    )
     def get(self, request: Request, conversation_id: str) -> Response:
         fields = check(
             OpenIn,
@@ -215,6 +370,15 @@ class AgentMessagesView(APIView):
             }
         )
 
+    @extend_schema(
+        request=MessageIn,
+        responses={
+            200: schema.MessageEnvelope,
+            201: schema.MessageEnvelope,
+            **schema.errors(400, 403, 404),
+        },
+        summary="Reply (idempotent by client_id)",
+    )
     def post(self, request: Request, conversation_id: str) -> Response:
         conversation = _agent_conversation(request.agent, conversation_id)
         client_id, body, _ = check_message(request.data)

@@ -17,17 +17,21 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from helpdesk import events, payloads, selectors, services, tokens
-from helpdesk.models import Agent, AgentGroup, Visitor
+from helpdesk import events, payloads, ratelimit, selectors, services, tokens
+from helpdesk.models import Agent, AgentGroup, Tag, Visitor
 from helpdesk.validation import (
     AgentMessageIn,
+    CenterIn,
+    CountsIn,
     EmailIn,
     HelloIn,
     InvalidInput,
     OpenIn,
     ReadIn,
+    ReceiptIn,
     ResolveIn,
     StatusIn,
+    TagsIn,
     TransferIn,
     check,
     check_message,
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 db = database_sync_to_async
 
 HELLO_TIMEOUT_SECONDS = 10
+CLOSE_ORIGIN = 4403
 CLOSE_AUTH = 4401
 CLOSE_UNKNOWN_SITE = 4404
 CLOSE_TOO_LARGE = 1009
@@ -102,6 +107,13 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await self.send_error(exc.code, exc.detail, client_id)
             if exc.close:
                 await self.close(exc.close)
+        except ratelimit.RateLimited as exc:
+            # Nothing stored; the client keeps the message and sends it again later.
+            frame = {"type": "error", "code": "rate_limited", "detail": str(exc)}
+            frame["retry_after"] = exc.retry_after
+            if client_id:
+                frame["client_id"] = client_id
+            await self.send_json(frame)
         except Exception:
             # Whether the write committed is unknown here, so the client must not drop its
             # message: no client_id in the error, and a close that makes it reconnect and
@@ -139,6 +151,7 @@ class VisitorConsumer(JsonConsumer):
             "hello": self.again,
             "message.send": self.message_send,
             "visitor.email": self.visitor_email,
+            "receipt": self.receipt,
             "ping": self.ping,
         }
 
@@ -161,6 +174,16 @@ class VisitorConsumer(JsonConsumer):
 
     async def hello(self, data: dict[str, Any]) -> None:
         fields = check(HelloIn, data)
+        site = await db(selectors.site_by_key)(fields["site_key"])
+        if not fields.get("token"):  # a new visitor: counted per address
+            client = self.scope.get("client") or ("unknown", 0)
+            await db(ratelimit.hit)("visitor_sessions", client[0], what="new chats")
+        origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
+        if site is not None and not selectors.origin_allowed(site, origin):
+            # Before anything is created: a page the site did not allow learns nothing.
+            raise ClientError(
+                "forbidden_origin", "This site does not allow chat from this page.", CLOSE_ORIGIN
+            )
         try:
             session = await db(services.visitor_session_from_hello)(fields)
         except services.UnknownSite:
@@ -193,6 +216,7 @@ class VisitorConsumer(JsonConsumer):
             "type": "welcome",
             "token": session.token,
             "visitor_id": str(session.visitor.id),
+            "identified": bool(session.visitor.external_id),
             "site": {
                 "name": session.site.name,
                 "greeting": session.site.greeting,
@@ -200,6 +224,8 @@ class VisitorConsumer(JsonConsumer):
             },
             "agents_online": routing_selectors.site_has_online_agent(session.site.id),
             "conversation_id": str(conversation.id) if conversation else None,
+            # How far the agent has read: the widget marks the visitor's messages "Seen".
+            "read_seq": conversation.agent_read_seq if conversation else 0,
             "queue": routing_selectors.waiting_expectation(conversation) if conversation else None,
             "messages": [payloads.message(m, audience="visitor") for m in messages],
             "max_body": settings.MESSAGE_MAX_CHARS,
@@ -208,6 +234,7 @@ class VisitorConsumer(JsonConsumer):
     async def message_send(self, data: dict[str, Any]) -> None:
         assert self.visitor is not None
         client_id, body, _ = check_message(data)
+        await db(ratelimit.hit)("visitor_messages", self.visitor.id.hex, what="messages")
         result = await db(services.message_send_by_visitor)(
             visitor=self.visitor, client_id=client_id, body=body
         )
@@ -218,6 +245,13 @@ class VisitorConsumer(JsonConsumer):
                 "message": payloads.message(result.message, audience="visitor"),
             }
         )
+
+    async def receipt(self, data: dict[str, Any]) -> None:
+        """What this client has received and shown; the agent sees "Delivered" and "Seen"."""
+        assert self.visitor is not None
+        fields = check(ReceiptIn, data)
+        if not await db(services.visitor_receipt)(visitor=self.visitor, **fields):
+            raise ClientError("not_found", "No such conversation of yours.")
 
     async def visitor_email(self, data: dict[str, Any]) -> None:
         """The offline form: an address for follow-ups, used once verified by its link."""
@@ -245,6 +279,11 @@ class VisitorConsumer(JsonConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
 
 
+def _echo(fields: dict[str, Any]) -> dict[str, Any]:
+    """The query a page answers, so a client can drop answers to queries it moved on from."""
+    return {k: fields[k] for k in ("scope", "state", "tag", "q", "cursor")}
+
+
 class AgentConsumer(JsonConsumer):
     agent: Agent | None = None
 
@@ -256,6 +295,9 @@ class AgentConsumer(JsonConsumer):
             "conversation.transfer": self.conversation_transfer,
             "conversation.resolve": self.conversation_resolve,
             "status.set": self.status_set,
+            "center.list": self.center_list,
+            "center.counts": self.center_counts,
+            "conversation.tags": self.conversation_tags,
             "ping": self.ping,
         }
 
@@ -275,6 +317,7 @@ class AgentConsumer(JsonConsumer):
                 "agent": {"id": self.agent.id, "name": self.agent.display_name},
                 "status": self.agent.status,
                 "conversations": inbox,
+                **await db(selectors.center_context)(self.agent),
             }
         )
         await db(routing_services.agent_seen)(agent_id=self.agent.id, every=timedelta(0))
@@ -363,6 +406,35 @@ class AgentConsumer(JsonConsumer):
             selectors.conversation_summary(conversation_id),
             selectors.messages_after(conversation_id, after_seq),
         )
+
+    async def center_list(self, data: dict[str, Any]) -> None:
+        fields = check(CenterIn, data)
+        try:
+            page = await db(selectors.message_center)(self.agent, **fields)
+        except selectors.BadQuery as exc:
+            raise ClientError("invalid_message", str(exc)) from None
+        await self.send_json({"type": "center.page", "query": _echo(fields), **page})
+
+    async def center_counts(self, data: dict[str, Any]) -> None:
+        fields = check(CountsIn, data)
+        try:
+            counts = await db(selectors.center_counts)(self.agent, scope=fields["scope"])
+        except selectors.BadQuery as exc:
+            raise ClientError("invalid_message", str(exc)) from None
+        await self.send_json({"type": "center.counts", "scope": fields["scope"], **counts})
+
+    async def conversation_tags(self, data: dict[str, Any]) -> None:
+        fields = check(TagsIn, data)
+        conversation = await self._conversation(fields["conversation_id"])
+        if not await db(self._tags_exist)(fields["tag_ids"]):
+            raise ClientError("not_found", "No such tag (managers define tags).")
+        await db(services.conversation_set_tags)(
+            agent=self.agent, conversation=conversation, tag_ids=fields["tag_ids"]
+        )
+
+    @staticmethod
+    def _tags_exist(tag_ids: list[int]) -> bool:
+        return Tag.objects.filter(pk__in=tag_ids).count() == len(set(tag_ids))
 
     async def conversation_read(self, data: dict[str, Any]) -> None:
         fields = check(ReadIn, data)

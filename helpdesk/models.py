@@ -7,15 +7,35 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from helpdesk import crypto
+from helpdesk.fields import EncryptedJSONField, EncryptedTextField
+
 
 def new_widget_key() -> str:
     return "wk_" + secrets.token_urlsafe(18)
+
+
+def normalise_origin(value: str) -> str:
+    """``https://Shop.example.com/`` → ``https://shop.example.com`` (default ports dropped)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def new_identity_secret() -> str:
+    return "is_" + secrets.token_urlsafe(32)
 
 
 class AgentGroup(models.Model):
@@ -118,6 +138,17 @@ class Site(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100)
     widget_key = models.CharField(max_length=40, unique=True, default=new_widget_key)
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text=(
+            "Where the widget may be embedded and chat sockets may come from: one origin per "
+            "line, e.g. https://shop.example.com. Empty: anywhere (fine for trying it out; set "
+            "it in production)."
+        ),
+    )
+    # Server-side only: the host site signs its user IDs with it (HMAC-SHA256), so a visitor
+    # who proves to be user X sees X's history on every device (docs/protocol.md).
+    identity_secret = models.CharField(max_length=64, default=new_identity_secret)
     greeting = models.CharField(max_length=200, default="Hi! How can we help you today?")
     color = models.CharField(max_length=7, default="#2563eb")
     business_hours = models.ForeignKey(
@@ -147,6 +178,14 @@ class Site(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        bad = [line for line in self.allowed_origins.split() if not normalise_origin(line)]
+        if bad:
+            raise ValidationError({"allowed_origins": f"Not an http(s) origin: {bad[0]}"})
+
+    def origins(self) -> list[str]:
+        return [o for o in (normalise_origin(v) for v in self.allowed_origins.split()) if o]
+
 
 class Channel(models.TextChoices):
     WEB = "web", "Web"
@@ -157,21 +196,49 @@ class Channel(models.TextChoices):
 class Visitor(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
-    name = models.CharField(max_length=100, blank=True)
+    # Personal data is encrypted at rest (helpdesk/crypto.py); found through blind indexes.
+    name = EncryptedTextField(blank=True, default="")
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WEB)
     # What the client told us at its last hello: used by routing rules and for local times.
     language = models.CharField(max_length=35, blank=True)
     timezone = models.CharField(max_length=64, blank=True)
     page_url = models.URLField(max_length=500, blank=True)
-    attributes = models.JSONField(default=dict, blank=True)
+    attributes = EncryptedJSONField(default=dict, blank=True)
+    # The host site's own user ID, set only when proven with the site's HMAC.
+    external_id = models.CharField(max_length=255, blank=True)
     # Left in the widget for follow-up; used only once verified by the emailed link.
-    email = models.EmailField(blank=True)
+    email = EncryptedTextField(blank=True, default="")
+    # Blind indexes: the email's keyed hash (exact lookups), and short keyed hashes of the
+    # words of the name and email (search in the inbox). Kept by save().
+    email_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    search_index = models.TextField(blank=True, default="")
     email_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="visitor_one_per_user",
+            )
+        ]
+
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the blind indexes in step with the encrypted name and email."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"name", "email"} & set(update_fields):
+            self.email_hash = crypto.blind(self.email, "email") if self.email else ""
+            self.search_index = " ".join(
+                sorted(crypto.search_token(w) for w in crypto.search_terms(self.name, self.email))
+            )
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "email_hash", "search_index"}
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:
@@ -213,8 +280,26 @@ class Conversation(models.Model):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     # The last allocated message seq: the per-conversation cursor clients resume from.
     last_seq = models.PositiveIntegerField(default=0)
-    # The assigned agent's read cursor (the highest seq they have seen).
+    # The assigned agent's read cursor (the highest seq they have seen). Each agent has their
+    # own (ReadCursor); this is the handling agent's, copied from theirs on every handover.
     agent_read_seq = models.PositiveIntegerField(default=0)
+    # The seq of the last visitor message and of the last agent reply: with agent_read_seq
+    # they give the conversation's state (unread, pending, replied) without a subquery.
+    last_visitor_seq = models.PositiveIntegerField(default=0)
+    last_agent_seq = models.PositiveIntegerField(default=0)
+    # Receipts from the visitor's side: the highest seq a visitor client has received, and
+    # the highest it has shown on screen.
+    visitor_delivered_seq = models.PositiveIntegerField(default=0)
+    visitor_seen_seq = models.PositiveIntegerField(default=0)
+    tags = models.ManyToManyField("Tag", blank=True, related_name="conversations")
+    # Kept for the reports (no message scans): when the visitor first wrote, when an agent
+    # first answered, and whether the first message found nobody online.
+    first_visitor_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_agent = models.ForeignKey(
+        Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_offline = models.BooleanField(default=False)
     # Since when the visitor has been waiting for an answer; null when not waiting.
     waiting_since = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
@@ -225,6 +310,7 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["assigned_agent", "status"], name="conv_agent_status"),
             models.Index(fields=["visitor", "-created_at"], name="conv_visitor_recent"),
+            models.Index(fields=["created_at"], name="conv_created"),
             models.Index(
                 fields=["group", "-priority", "queued_at"],
                 name="conv_waiting_queue",
@@ -234,6 +320,39 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"Conversation {self.id.hex[:8]}"
+
+
+class Tag(models.Model):
+    """Defined by managers in the back office, applied by agents, filtered on in the inbox."""
+
+    name = models.CharField(max_length=40, unique=True)
+    color = models.CharField(max_length=7, default="#64748b", help_text="#rrggbb")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReadCursor(models.Model):
+    """How far one agent has read one conversation. A manager or colleague reading does not
+    move the handling agent's cursor; a conversation handed to an agent takes theirs."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="read_cursors")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="read_cursors"
+    )
+    seq = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "conversation"], name="read_cursor_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} read {self.conversation} to {self.seq}"
 
 
 class Message(models.Model):
@@ -251,8 +370,11 @@ class Message(models.Model):
     agent = models.ForeignKey(
         Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )
-    body = models.TextField()
+    body = EncryptedTextField()  # encrypted at rest (helpdesk/crypto.py)
     client_id = models.UUIDField(null=True, blank=True)
+    # For an agent reply: how long the visitor had been waiting for it (the reports' reply
+    # times), kept when it is stored.
+    answered_wait = models.DurationField(null=True, blank=True)
     # System lines carry what they say as data, so clients can word and localise it.
     meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from helpdesk import crypto
 from helpdesk.models import Conversation, Message
 
 Audience = Literal["visitor", "agent"]
@@ -59,11 +60,19 @@ def message_row(row: dict[str, Any], *, audience: Audience) -> dict[str, Any]:
         "seq": row["seq"],
         "sender": row["sender"],
         "agent_name": row["agent__display_name"],
-        "body": row["body"],
+        "body": body_of(row["body"], row["id"]),
         "created_at": iso(row["created_at"]),
         "client_id": str(row["client_id"]) if own_side and row["client_id"] else None,
         "meta": _meta(row["meta"] or {}, audience),
     }
+
+
+def body_of(value: str, message_id: Any) -> str:
+    """A body from a bulk read (``values()``, raw SQL, a subquery) is still sealed: open it
+    with its message's identity. From an instance it is already plain."""
+    if isinstance(value, crypto.Sealed):
+        return str(Message._meta.get_field("body").open(value, message_id))  # type: ignore[attr-defined]
+    return value
 
 
 def _meta(meta: dict[str, Any], audience: Audience) -> dict[str, Any]:
@@ -76,7 +85,8 @@ def conversation(c: Conversation) -> dict[str, Any]:
     """``c`` comes from ``selectors.with_summary`` (annotated, visitor loaded)."""
     last = None
     if getattr(c, "last_body", None) is not None:
-        last = {"sender": c.last_sender, "body": c.last_body[:200], "created_at": iso(c.last_at)}
+        body = body_of(crypto.Sealed(c.last_body), c.last_id)
+        last = {"sender": c.last_sender, "body": body[:200], "created_at": iso(c.last_at)}
     return {
         "id": str(c.id),
         "visitor": {"id": str(c.visitor_id), "name": c.visitor.display_name},
@@ -87,6 +97,12 @@ def conversation(c: Conversation) -> dict[str, Any]:
         "priority": c.get_priority_display().lower(),
         "last_seq": c.last_seq,
         "read_seq": c.agent_read_seq,
+        "last_visitor_seq": c.last_visitor_seq,
+        "last_agent_seq": c.last_agent_seq,
+        "visitor_seen_seq": c.visitor_seen_seq,
+        "visitor_delivered_seq": c.visitor_delivered_seq,
+        "state": c.state,
+        "tags": [{"id": t.pk, "name": t.name, "color": t.color} for t in c.tags.all()],
         "unread": c.unread,
         "waiting_since": iso(c.waiting_since),
         "last_message": last,

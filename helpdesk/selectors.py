@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
-from helpdesk import payloads
-from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor
+from helpdesk import crypto, payloads
+from helpdesk.models import (
+    Agent,
+    AgentGroup,
+    Conversation,
+    Message,
+    ReadCursor,
+    Site,
+    Tag,
+    Visitor,
+    normalise_origin,
+)
 
 
 def with_summary(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -32,11 +58,36 @@ def with_summary(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return qs.select_related("visitor").annotate(
-        unread=Coalesce(Subquery(unread), 0),
-        last_body=Subquery(last.values("body")[:1]),
-        last_sender=Subquery(last.values("sender")[:1]),
-        last_at=Subquery(last.values("created_at")[:1]),
+    return (
+        with_state(qs)
+        .select_related("visitor")
+        .prefetch_related("tags")
+        .annotate(
+            unread=Coalesce(Subquery(unread), 0),
+            last_body=Subquery(last.values("body")[:1]),
+            last_id=Subquery(last.values("id")[:1]),
+            last_sender=Subquery(last.values("sender")[:1]),
+            last_at=Subquery(last.values("created_at")[:1]),
+        )
+    )
+
+
+STATES = ("unread", "pending", "replied", "resolved")
+SCOPES = ("mine", "groups", "all")
+
+
+def with_state(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """The conversation's state, in SQL so lists filter and count on it:
+    resolved; unread (a visitor message its agent has not read); pending (read, waiting on an
+    agent's reply); replied (waiting on the visitor). System lines never count as a reply."""
+    return qs.annotate(
+        state=Case(
+            When(status=Conversation.Status.RESOLVED, then=Value("resolved")),
+            When(last_visitor_seq__gt=F("agent_read_seq"), then=Value("unread")),
+            When(last_visitor_seq__gt=F("last_agent_seq"), then=Value("pending")),
+            default=Value("replied"),
+            output_field=CharField(),
+        )
     )
 
 
@@ -59,6 +110,18 @@ def conversation_summaries(ids: Iterable[uuid.UUID]) -> list[dict[str, Any]]:
 
 def conversation_summary(conversation_id: uuid.UUID) -> dict[str, Any]:
     return payloads.conversation(with_summary(Conversation.objects.all()).get(pk=conversation_id))
+
+
+def read_cursor_of(agent_id: int) -> Coalesce:
+    """For an update on conversations handed to ``agent_id``: how far they had read each."""
+    return Coalesce(
+        Subquery(
+            ReadCursor.objects.filter(conversation=OuterRef("pk"), agent_id=agent_id).values("seq")[
+                :1
+            ]
+        ),
+        0,
+    )
 
 
 def agent_for_user(user: Any) -> Agent | None:
@@ -130,5 +193,200 @@ def visitor_catch_up(
     return conv, messages_after(conv.id, 0, limit)
 
 
+def visitor_history_before(
+    visitor: Visitor, *, conversation_id: uuid.UUID, before_seq: int, limit: int
+) -> tuple[list[Message], bool] | None:
+    """Up to ``limit`` messages before ``before_seq`` (oldest first), and whether there are
+    older ones still. None: not a conversation of this visitor."""
+    if not visitor.conversations.filter(pk=conversation_id).exists():
+        return None
+    rows = list(
+        Message.objects.filter(conversation_id=conversation_id, seq__lt=before_seq)
+        .select_related("agent")
+        .order_by("-seq")[: limit + 1]
+    )
+    return rows[:limit][::-1], len(rows) > limit
+
+
+def origin_allowed(site: Site, origin: str | None) -> bool:
+    """May a visitor socket or widget for ``site`` come from ``origin``? No Origin (a native
+    app or mini-program), our own pages (the widget frame), or one of the site's allowed
+    origins (anything, while the site has none set)."""
+    from django.conf import settings
+    from django.http.request import split_domain_port, validate_host
+
+    if not origin:
+        return True
+    normal = normalise_origin(origin)
+    if not normal:
+        return False
+    host, _ = split_domain_port(normal.split("://", 1)[1])
+    if validate_host(host, settings.ALLOWED_HOSTS):
+        return True
+    allowed = site.origins()
+    return not allowed or normal in allowed
+
+
 def site_by_key(widget_key: str) -> Site | None:
     return Site.objects.filter(widget_key=widget_key).first()
+
+
+# ---- the message center ------------------------------------------------------------------------
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BadQuery(ValueError):
+    """A filter or cursor the caller may not use, or that does not parse."""
+
+
+def managed_conversations(user: Any) -> QuerySet[Conversation]:
+    """What a manager oversees in the back office: conversations of the groups they manage,
+    and of the sites whose default group they manage."""
+    groups = AgentGroup.objects.filter(managers=user).values("pk")
+    return Conversation.objects.filter(Q(group__in=groups) | Q(site__default_group__in=groups))
+
+
+def is_manager(agent: Agent) -> bool:
+    user = agent.user
+    return bool(user.is_superuser or user.managed_agent_groups.exists())
+
+
+def _scope(agent: Agent, scope: str) -> QuerySet[Conversation]:
+    if scope == "mine":
+        return Conversation.objects.filter(assigned_agent=agent)
+    if scope == "groups":
+        groups = AgentGroup.objects.filter(agents=agent).values("pk")
+        return Conversation.objects.filter(Q(assigned_agent=agent) | Q(group__in=groups))
+    if scope == "all":
+        if not is_manager(agent):
+            raise BadQuery("Only managers see all conversations.")
+        return Conversation.objects.all()
+    raise BadQuery(f"scope must be one of {', '.join(SCOPES)}.")
+
+
+def _search(qs: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
+    """Words of the visitor's name or email (whole words: they are encrypted), a tag's name,
+    or a conversation ID (whole or its first 8+ hex digits). Message bodies are not searched."""
+    q = q.strip()
+    if not q:
+        return qs
+    # Names and emails are encrypted: they are found by whole words through their blind
+    # index (every word of the query must be a word of the name or email).
+    words = crypto.search_terms(q)
+    match = Q()
+    for word in words:
+        match &= Q(visitor__search_index__contains=crypto.search_token(word))
+    if not words:
+        match = Q(pk__in=[])
+    match |= Q(
+        pk__in=Conversation.tags.through.objects.filter(tag__name__iexact=q).values(
+            "conversation_id"
+        )
+    )
+    hexdigits = q.replace("-", "").lower()
+    if 8 <= len(hexdigits) <= 32 and all(c in "0123456789abcdef" for c in hexdigits):
+        low = uuid.UUID(hexdigits.ljust(32, "0"))
+        high = uuid.UUID(hexdigits.ljust(32, "f"))
+        match |= Q(pk__gte=low, pk__lte=high)
+    return qs.filter(match)
+
+
+def _sort_keys(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    return qs.annotate(
+        wait_key=Coalesce("waiting_since", Value(FAR_FUTURE), output_field=DateTimeField()),
+        active_key=Coalesce("last_message_at", "created_at", output_field=DateTimeField()),
+    )
+
+
+def _encode_cursor(c: Conversation) -> str:
+    raw = json.dumps(
+        [c.priority, c.wait_key.isoformat(), c.active_key.isoformat(), str(c.pk)]
+    ).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(qs: QuerySet[Conversation], cursor: str) -> QuerySet[Conversation]:
+    """Keyset pagination on (priority desc, waiting since asc, last activity desc, id)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        priority, wait, active, pk = json.loads(raw)
+        wait_at, active_at = datetime.fromisoformat(wait), datetime.fromisoformat(active)
+        pk = uuid.UUID(pk)
+        priority = int(priority)
+    except (ValueError, TypeError, binascii.Error):
+        raise BadQuery("The cursor is not one this server gave.") from None
+    return qs.filter(
+        Q(priority__lt=priority)
+        | Q(priority=priority, wait_key__gt=wait_at)
+        | Q(priority=priority, wait_key=wait_at, active_key__lt=active_at)
+        | Q(priority=priority, wait_key=wait_at, active_key=active_at, pk__gt=pk)
+    )
+
+
+def message_center(
+    agent: Agent,
+    *,
+    scope: str = "mine",
+    state: str = "open",
+    tag: int | None = None,
+    q: str = "",
+    cursor: str = "",
+    limit: int = 50,
+) -> dict[str, Any]:
+    """One page of the agent's message center, with the counts of every filter. A fixed
+    number of queries whatever the number of conversations: the page (with its tags), two
+    aggregates for the counts, and the agent's manager check for ``all``."""
+    if state not in (*STATES, "open"):
+        raise BadQuery(f"state must be open or one of {', '.join(STATES)}.")
+    base = _search(_scope(agent, scope), q)
+    if tag is not None:
+        base = base.filter(
+            pk__in=Conversation.tags.through.objects.filter(tag_id=tag).values("conversation_id")
+        )
+    listed = with_summary(_sort_keys(base))
+    if state == "open":
+        listed = listed.filter(status=Conversation.Status.OPEN)
+    else:
+        listed = listed.filter(state=state)
+    if cursor:
+        listed = _after(listed, cursor)
+    page = list(listed.order_by("-priority", "wait_key", F("active_key").desc(), "pk")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "conversations": [payloads.conversation(c) for c in page],
+        "next_cursor": _encode_cursor(page[-1]) if more else None,
+        "counts": center_counts(agent, base=base, scope=scope),
+    }
+
+
+def center_counts(
+    agent: Agent, *, base: QuerySet[Conversation] | None = None, scope: str = "mine"
+) -> dict[str, Any]:
+    """Per state within the scope (after search and tag), and open conversations per scope."""
+    if base is None:
+        base = _scope(agent, scope)
+    open_ = Q(status=Conversation.Status.OPEN)
+    by_state = with_state(base).aggregate(
+        open=Count("pk", filter=open_),
+        **{s: Count("pk", filter=Q(state=s)) for s in STATES},
+    )
+    groups = AgentGroup.objects.filter(agents=agent).values("pk")
+    everything = Conversation.objects.all() if scope == "all" else _scope(agent, "groups")
+    by_scope = everything.aggregate(
+        mine=Count("pk", filter=open_ & Q(assigned_agent=agent)),
+        groups=Count("pk", filter=open_ & (Q(assigned_agent=agent) | Q(group__in=groups))),
+        **({"all": Count("pk", filter=open_)} if scope == "all" else {}),
+    )
+    return {"states": by_state, "scopes": by_scope}
+
+
+def center_context(agent: Agent) -> dict[str, Any]:
+    """What the message center needs besides pages: the tags to choose from, and whether the
+    agent may see ``all``."""
+    return {
+        "tags": [{"id": t.pk, "name": t.name, "color": t.color} for t in Tag.objects.all()],
+        "manager": is_manager(agent),
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,12 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from helpdesk import events, payloads, selectors, tokens
-from helpdesk.models import Agent, Channel, Conversation, Message, Site, Visitor
+from helpdesk.models import Agent, Channel, Conversation, Message, ReadCursor, Site, Tag, Visitor
 from offline import services as offline_services
 from offline.models import OfflineMessage
 from routing import presence
@@ -59,6 +61,9 @@ def visitor_session_from_hello(fields: dict[str, Any]) -> VisitorSession:
         site_key=fields["site_key"],
         token=fields.get("token"),
         channel=fields["channel"],
+        user_id=fields.get("user_id", ""),
+        user_hash=fields.get("user_hash", ""),
+        name=fields.get("name", ""),
         context=VisitorContext(
             language=fields["language"],
             timezone=fields["timezone"],
@@ -68,14 +73,34 @@ def visitor_session_from_hello(fields: dict[str, Any]) -> VisitorSession:
     )
 
 
+def identity_hash(site: Site, user_id: str) -> str:
+    """What the host site's server computes: HMAC-SHA256 of the user ID with the site's secret."""
+    return hmac.new(site.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def identity_verified(site: Site, user_id: str, user_hash: str) -> bool:
+    return bool(user_id) and hmac.compare_digest(
+        identity_hash(site, user_id), user_hash.strip().lower()
+    )
+
+
 def visitor_session_start(
     *,
     site_key: str,
     token: str | None,
     channel: str = Channel.WEB,
     context: VisitorContext | None = None,
+    user_id: str = "",
+    user_hash: str = "",
+    name: str = "",
 ) -> VisitorSession:
     """Resume the visitor named by ``token``, or start a new one; issue a fresh token.
+
+    With a ``user_id`` the host site signed (``user_hash``), the visitor is that user on every
+    device: their history follows them, and an anonymous visitor's conversations on this
+    device join it. An identified visitor is resumed only with that proof, never by token
+    alone (a shared computer after logout starts anonymous). A wrong or missing hash is
+    ignored: the visitor stays anonymous and sees no one's history.
 
     Raises ``UnknownSite`` or ``tokens.InvalidToken`` (a token for another site is invalid).
     """
@@ -90,9 +115,15 @@ def visitor_session_start(
         visitor = Visitor.objects.filter(pk=claim.visitor_id, site=site).first()
         if visitor is None:
             raise tokens.InvalidToken("The visitor token names no visitor.")
+    if identity_verified(site, user_id, user_hash):
+        visitor = _identified_visitor(site, user_id, channel, anonymous=visitor)
+    elif visitor is not None and visitor.external_id:
+        visitor = None  # an identified visitor's token, without the proof: start afresh
     if visitor is None:
         visitor = Visitor.objects.create(site=site, channel=channel)
     updates: dict[str, Any] = {"last_seen_at": timezone.now()}
+    if name and visitor.external_id:
+        updates["name"] = name[:100]  # only what the host site vouches for
     if context is not None:
         updates |= {
             "language": context.language,
@@ -100,12 +131,29 @@ def visitor_session_start(
             "page_url": context.page_url,
             "attributes": context.attributes or {},
         }
-    Visitor.objects.filter(pk=visitor.pk).update(**updates)
-    for name, value in updates.items():
-        setattr(visitor, name, value)
+    for field, value in updates.items():
+        setattr(visitor, field, value)
+    visitor.save(update_fields=list(updates))  # save(): encrypted fields and their indexes
     return VisitorSession(
         site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
     )
+
+
+@transaction.atomic
+def _identified_visitor(
+    site: Site, user_id: str, channel: str, *, anonymous: Visitor | None
+) -> Visitor:
+    visitor, _ = Visitor.objects.get_or_create(
+        site=site, external_id=user_id, defaults={"channel": channel}
+    )
+    if anonymous is not None and not anonymous.external_id and anonymous.pk != visitor.pk:
+        # What they wrote before signing in on this device is theirs: it joins their history.
+        Conversation.objects.filter(visitor=anonymous).update(visitor=visitor)
+        if anonymous.email_verified_at and not visitor.email_verified_at:
+            visitor.email = anonymous.email
+            visitor.email_verified_at = anonymous.email_verified_at
+            visitor.save(update_fields=["email", "email_verified_at"])
+    return visitor
 
 
 def _append(conversation: Conversation, **fields: object) -> Message:
@@ -113,10 +161,33 @@ def _append(conversation: Conversation, **fields: object) -> Message:
     now = timezone.now()
     conversation.last_seq += 1
     conversation.last_message_at = now
+    if fields.get("sender") == Message.Sender.AGENT and conversation.waiting_since:
+        fields["answered_wait"] = now - conversation.waiting_since  # for the reply times
     message = Message.objects.create(
         conversation=conversation, seq=conversation.last_seq, created_at=now, **fields
     )
+    if message.sender == Message.Sender.VISITOR:
+        conversation.last_visitor_seq = message.seq
+        if conversation.first_visitor_at is None:
+            conversation.first_visitor_at = now
+    elif message.sender == Message.Sender.AGENT:
+        conversation.last_agent_seq = message.seq  # system lines are never a reply
+        if conversation.first_response_at is None and conversation.first_visitor_at:
+            conversation.first_response_at = now
+            conversation.first_response_agent_id = message.agent_id
     return message
+
+
+# What every caller of _append saves.
+APPENDED = [
+    "last_seq",
+    "last_message_at",
+    "last_visitor_seq",
+    "last_agent_seq",
+    "first_visitor_at",
+    "first_response_at",
+    "first_response_agent",
+]
 
 
 @transaction.atomic
@@ -147,7 +218,7 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
     message = _append(conversation, sender=Message.Sender.VISITOR, body=body, client_id=client_id)
     if conversation.waiting_since is None:
         conversation.waiting_since = message.created_at
-    conversation.save(update_fields=["last_seq", "last_message_at", "waiting_since"])
+    conversation.save(update_fields=[*APPENDED, "waiting_since"])
     if started:
         outcome = routing_services.conversation_classify(
             conversation=conversation, first_message=body
@@ -166,6 +237,8 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
     offline = agent_id is None or not presence.is_online("agent", agent_id)
     if offline:
         offline_services.offline_record(message=message, audience=OfflineMessage.Audience.AGENT)
+        if started:
+            Conversation.objects.filter(pk=conversation.pk).update(started_offline=True)
     events.send_event_on_commit(
         [events.visitor_group(visitor.id)],
         {"type": "message", "message": payloads.message(message, audience="visitor")},
@@ -205,7 +278,7 @@ def message_add_system(*, conversation: Conversation, kind: str, **meta: Any) ->
         body=system_text(meta, conversation.visitor.timezone),
         meta=meta,
     )
-    conversation.save(update_fields=["last_seq", "last_message_at"])
+    conversation.save(update_fields=APPENDED)
     events.send_event_on_commit(
         [events.visitor_group(conversation.visitor_id)],
         {"type": "message", "message": payloads.message(message, audience="visitor")},
@@ -327,14 +400,15 @@ def message_send_by_agent(
     message = _append(
         conversation, sender=Message.Sender.AGENT, agent=agent, body=body, client_id=client_id
     )
-    fields = ["last_seq", "last_message_at", "waiting_since", "agent_read_seq"]
+    fields = [*APPENDED, "waiting_since", "agent_read_seq"]
     conversation.waiting_since = None
     if conversation.assigned_agent_id is None:
         conversation.assigned_agent = agent
         conversation.assigned_at = message.created_at
         fields += ["assigned_agent", "assigned_at"]
+    # Replying means the agent has read what came before.
+    _move_read_cursor(agent.id, conversation.pk, message.seq)
     if conversation.assigned_agent_id == agent.id:
-        # Replying means the agent has read what came before.
         conversation.agent_read_seq = message.seq
     conversation.save(update_fields=fields)
     if not presence.is_online("visitor", conversation.visitor_id.hex):
@@ -355,19 +429,98 @@ def message_send_by_agent(
 
 
 @transaction.atomic
-def conversation_mark_read(*, agent: Agent, conversation: Conversation, seq: int) -> None:
-    """Move the assigned agent's read cursor forward (never back, never past the end)."""
-    updated = Conversation.objects.filter(pk=conversation.pk, assigned_agent=agent).update(
-        agent_read_seq=Greatest("agent_read_seq", Least(Value(seq), F("last_seq")))
+def _move_read_cursor(agent_id: int, conversation_id: uuid.UUID, seq: int) -> None:
+    """An agent's own cursor: forward only (an upsert that never lowers it)."""
+    cursor, created = ReadCursor.objects.get_or_create(
+        agent_id=agent_id, conversation_id=conversation_id, defaults={"seq": seq}
     )
-    if updated:
+    if not created and cursor.seq < seq:
+        ReadCursor.objects.filter(pk=cursor.pk).update(seq=Greatest("seq", Value(seq)))
+
+
+def conversation_mark_read(*, agent: Agent, conversation: Conversation, seq: int) -> None:
+    """Move ``agent``'s own read cursor forward (never back, never past the end). It is the
+    conversation's read state only when ``agent`` handles it: a manager or a colleague
+    glancing at it leaves its agent's unread count alone. Every tab of the agent hears."""
+    seq = max(0, min(seq, conversation.last_seq))
+    _move_read_cursor(agent.id, conversation.pk, seq)
+    moved = Conversation.objects.filter(
+        pk=conversation.pk, assigned_agent=agent, agent_read_seq__lt=seq
+    ).update(agent_read_seq=Greatest("agent_read_seq", Least(Value(seq), F("last_seq"))))
+    if moved:  # the visitor's widget marks their messages "Seen"
         events.send_event_on_commit(
-            [events.agent_group(agent.id)],
+            [events.visitor_group(conversation.visitor_id)],
+            {"type": "seen", "conversation_id": str(conversation.pk), "seq": seq},
+        )
+    events.send_event_on_commit(
+        [events.agent_group(agent.id)],
+        {
+            "type": "conversation",
+            "conversation": selectors.conversation_summary(conversation.id),
+        },
+    )
+
+
+def visitor_receipt(
+    *, visitor: Visitor, conversation_id: uuid.UUID, delivered_seq: int, seen_seq: int = 0
+) -> bool:
+    """Delivered and seen receipts from the visitor's side: forward only, never past the end,
+    seen implies delivered. Tells the handling agent's tabs when anything moved. False: no
+    such conversation of this visitor."""
+    conversation = Conversation.objects.filter(pk=conversation_id, visitor=visitor).first()
+    if conversation is None:
+        return False
+    delivered = max(delivered_seq, seen_seq)
+    moved = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .filter(
+            Q(visitor_delivered_seq__lt=Least(Value(delivered), F("last_seq")))
+            | Q(visitor_seen_seq__lt=Least(Value(seen_seq), F("last_seq")))
+        )
+        .update(
+            visitor_delivered_seq=Greatest(
+                "visitor_delivered_seq", Least(Value(delivered), F("last_seq"))
+            ),
+            visitor_seen_seq=Greatest("visitor_seen_seq", Least(Value(seen_seq), F("last_seq"))),
+        )
+    )
+    if moved and conversation.assigned_agent_id:
+        conversation.refresh_from_db(
+            fields=["visitor_delivered_seq", "visitor_seen_seq", "assigned_agent"]
+        )
+        events.send_event_on_commit(
+            [events.agent_group(conversation.assigned_agent_id)],
             {
-                "type": "conversation",
-                "conversation": selectors.conversation_summary(conversation.id),
+                "type": "receipt",
+                "conversation_id": str(conversation.pk),
+                "delivered_seq": conversation.visitor_delivered_seq,
+                "seen_seq": conversation.visitor_seen_seq,
             },
         )
+    return True
+
+
+def conversation_tag_add(*, conversation: Conversation, tag: Tag) -> None:
+    """Tag from the back office (idempotent); the handling agent's tabs hear."""
+    conversation.tags.add(tag)
+    if conversation.assigned_agent_id:
+        conversation_changed(
+            conversation=conversation, agent_ids=[conversation.assigned_agent_id], flush=False
+        )
+
+
+def conversation_set_tags(
+    *, agent: Agent, conversation: Conversation, tag_ids: list[int]
+) -> Conversation:
+    """Replace a conversation's tags (the caller checked the agent may see it). Unknown tag
+    IDs are refused by the caller's validation; tags are defined by managers."""
+    conversation.tags.set(Tag.objects.filter(pk__in=tag_ids))
+    conversation_changed(
+        conversation=conversation,
+        agent_ids=[a for a in {agent.id, conversation.assigned_agent_id} if a],
+        flush=False,
+    )
+    return conversation
 
 
 def agent_came_online(*, agent_id: int) -> None:
@@ -375,8 +528,10 @@ def agent_came_online(*, agent_id: int) -> None:
     from offline.tasks import flush_agent
 
     transaction.on_commit(lambda: flush_agent.delay(agent_id), robust=True)
+    routing_services.online_session_start(agent_id=agent_id)
     routing_services.agent_presence_changed(agent_id=agent_id)
 
 
 def agent_went_offline(*, agent_id: int) -> None:
+    routing_services.online_session_end(agent_id=agent_id)
     routing_services.agent_presence_changed(agent_id=agent_id)

@@ -44,6 +44,54 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# HTTPS (production default; the embedded default and the test suite serve plain http):
+# redirect to https, HSTS, secure cookies, and trust the proxy's X-Forwarded-Proto.
+HTTPS = env_bool("HTTPS", not EMBEDDED)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+# /healthz answers the load balancer over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+
+def _field_keys() -> tuple[list[str], str]:
+    """Keys for encryption at rest (helpdesk/crypto.py): FIELD_ENCRYPTION_KEYS, a list of
+    <id>:<base64 key>, the first one encrypting; FIELD_INDEX_KEY for blind indexes."""
+    keys, index = env_list("FIELD_ENCRYPTION_KEYS", []), env_str("FIELD_INDEX_KEY")
+    if keys and index:
+        return keys, index
+    if not EMBEDDED:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS and FIELD_INDEX_KEY are required with DATABASE_URL or "
+            "REDIS_URL (python manage.py field_key prints new ones)"
+        )
+    # Embedded: made once per data directory, like the secret key.
+    path = DATA_DIR / "field_keys.json"
+    if not path.exists():
+        import base64
+        import json
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        fresh = {
+            "keys": ["k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()],
+            "index": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        }
+        path.write_text(json.dumps(fresh), encoding="utf-8")
+        path.chmod(0o600)
+    import json
+
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    return keys or stored["keys"], index or stored["index"]
+
+
+FIELD_ENCRYPTION_KEYS, FIELD_INDEX_KEY = _field_keys()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -55,6 +103,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "anymail",
     "channels",
     "helpdesk",
@@ -72,6 +122,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "helpdesk.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -122,7 +173,17 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNELS_PREFIX},
+            # rediss:// URLs connect over TLS. With CHANNELS_ENCRYPTION_KEYS set, events are
+            # encrypted on their way through Redis (the first key encrypts, all decrypt).
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": CHANNELS_PREFIX,
+                **(
+                    {"symmetric_encryption_keys": env_list("CHANNELS_ENCRYPTION_KEYS", [])}
+                    if env_list("CHANNELS_ENCRYPTION_KEYS", [])
+                    else {}
+                ),
+            },
         }
     }
 else:
@@ -181,10 +242,44 @@ NOTIFY_ESCALATION_LADDER = [
 if any(audience not in {"group", "all"} for _, audience in NOTIFY_ESCALATION_LADDER):
     raise ImproperlyConfigured("NOTIFY_ESCALATION_LADDER steps are seconds:group or seconds:all")
 
+# Off hours (the group's business hours closed): "digest" (one email to the group's managers
+# when the team's next shift starts, listing what waited; the ladder then counts from the
+# shift start), "ladder" (escalate around the clock) or "none" (wait for the shift).
+NOTIFY_OFF_HOURS = env_str("NOTIFY_OFF_HOURS", "digest")
+if NOTIFY_OFF_HOURS not in {"digest", "ladder", "none"}:
+    raise ImproperlyConfigured("NOTIFY_OFF_HOURS is digest, ladder or none")
+# Web Push: unread by the assigned agent this long → a push; an agent reply unseen this long →
+# a push to the visitor's subscribed browsers.
+NOTIFY_AGENT_PUSH_AFTER_SECONDS = env_int("NOTIFY_AGENT_PUSH_AFTER_SECONDS", 120, minimum=0)
+NOTIFY_VISITOR_PUSH_AFTER_SECONDS = env_int("NOTIFY_VISITOR_PUSH_AFTER_SECONDS", 120, minimum=0)
+PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 5, minimum=1)
+# How long a push service keeps an undelivered push for a device that is off.
+PUSH_TTL_SECONDS = env_int("PUSH_TTL_SECONDS", 86400, minimum=0)
+# Browsers' push services we send to. A subscription naming any other host is refused, so
+# a crafted "subscription" cannot make the server post to an address of the attacker's
+# choosing. ".example.com" matches its subdomains. Only https endpoints are accepted.
+PUSH_SERVICE_HOSTS = env_list(
+    "PUSH_SERVICE_HOSTS",
+    ["fcm.googleapis.com", ".push.services.mozilla.com", ".notify.windows.com", ".push.apple.com"],
+)
+# Tests only: accept plain-http endpoints (a local stand-in for the push service).
+PUSH_ALLOW_HTTP = False
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+if bool(VAPID_PUBLIC_KEY) != bool(VAPID_PRIVATE_KEY):
+    raise ImproperlyConfigured("Set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither")
+if not VAPID_PUBLIC_KEY and EMBEDDED:
+    from notifications.vapid import keys_in
+
+    VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY = keys_in(DATA_DIR)
+# Without keys (production, unset) Web Push is off; `manage.py vapid_keys` makes a pair.
+
 # Email: console in the embedded default; any Django or django-anymail backend by path.
 # ANYMAIL_* variables become keys of the ANYMAIL dict (e.g. ANYMAIL_MAILGUN_API_KEY).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+# Push services contact this address about our pushes (a mailto: or https: URL).
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", f"mailto:{DEFAULT_FROM_EMAIL}")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -203,6 +298,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Rate limits, "<count>/<seconds>" (0/1: off), counted in the cache: Redis in production.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CHANNELS_PREFIX,
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+RATE_LIMITS = {
+    # Messages one visitor may send (a person types far fewer; a widget's outbox after a
+    # long time offline stays well under it, and waits when it does not).
+    "visitor_messages": env_str("RATE_VISITOR_MESSAGES", "60/60"),
+    # New visitors (sessions without a token) from one IP address.
+    "visitor_sessions": env_str("RATE_VISITOR_SESSIONS", "300/3600"),
+    # Failed sign-ins per username, then per IP: past them, sign-in is locked for the window.
+    "login_failures": env_str("RATE_LOGIN_FAILURES", "5/900"),
+    "login_failures_ip": env_str("RATE_LOGIN_FAILURES_IP", "30/900"),
+}
+for _name, _rate in RATE_LIMITS.items():
+    _count, _, _seconds = _rate.partition("/")
+    if not (_count.isdigit() and _seconds.isdigit() and int(_seconds) > 0):
+        raise ImproperlyConfigured(f"{_name}: a rate is <count>/<seconds>, e.g. 60/60")
+AUTHENTICATION_BACKENDS = ["helpdesk.auth.LockoutModelBackend"]
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/inbox/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -211,8 +335,25 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON in, JSON out: the schema advertises only what the API really speaks.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "helpdesk.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI schema at /api/schema/, browsable at /api/docs/ (assets served from here).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Helpdesk API",
+    "VERSION": "1",
+    "DESCRIPTION": (
+        "Visitors (apps, mini-programs) and agents over HTTP. The WebSocket protocol and the "
+        "rules behind both (cursors, client IDs, errors) are in docs/protocol.md."
+    ),
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LANGUAGE_CODE = "en"

@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from helpdesk import api, views
+from helpdesk.admin_reports import reports_view, shifts_view
+from helpdesk.auth import LockoutAuthenticationForm
+from notifications import views as notification_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,18 +15,36 @@ urlpatterns = [
     path("widget/", views.widget, name="widget"),
     path("demo/", views.demo, name="demo"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=LockoutAuthenticationForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/reports/", admin.site.admin_view(reports_view), name="admin-reports"),
+    path("admin/shifts/", admin.site.admin_view(shifts_view), name="admin-shifts"),
     path("admin/", admin.site.urls),
     # django-anymail's provider webhooks: /email/<provider>/inbound/ and …/tracking/
     path("email/", include("anymail.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/visitor/session", api.VisitorSessionView.as_view()),
     path("api/v1/visitor/messages", api.VisitorMessagesView.as_view()),
     path("api/v1/visitor/email", api.VisitorEmailView.as_view()),
+    path("api/v1/visitor/receipts", api.VisitorReceiptsView.as_view()),
+    path("api/v1/visitor/resume", api.ResumeRequestView.as_view()),
+    path("api/v1/visitor/resume/confirm", api.ResumeConfirmView.as_view()),
     path("v/verify/<str:token>/", views.verify_email, name="verify-email"),
     path("r/<str:token>/", views.resume, name="resume"),
     path("api/v1/agent/conversations", api.AgentConversationsView.as_view()),
     path(
         "api/v1/agent/conversations/<str:conversation_id>/messages", api.AgentMessagesView.as_view()
     ),
+    # Web Push: a service worker per scope, the pages that turn it on, the subscriptions.
+    path("sw.js", notification_views.service_worker, name="staff-sw"),
+    path("widget/sw.js", notification_views.service_worker, name="widget-sw"),
+    path("widget/push/", notification_views.widget_push_page, name="widget-push"),
+    path("notifications/", notification_views.settings_page, name="notification-settings"),
+    path("api/v1/push/subscriptions", notification_views.StaffSubscriptionsView.as_view()),
+    path("api/v1/visitor/push", notification_views.VisitorSubscriptionsView.as_view()),
 ]

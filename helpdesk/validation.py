@@ -39,6 +39,10 @@ class HelloIn(serializers.Serializer):
     attributes = serializers.DictField(
         child=serializers.CharField(max_length=200, allow_blank=True), required=False, default=dict
     )
+    # Identity verification: the host site's user ID and HMAC-SHA256(site secret, user_id), hex.
+    user_id = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    user_hash = serializers.CharField(max_length=128, required=False, default="", allow_blank=True)
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
 
     def validate_attributes(self, value: dict[str, str]) -> dict[str, str]:
         if len(value) > 20 or any(len(k) > 50 for k in value):
@@ -115,3 +119,53 @@ def check_message(
             "body_too_long", f"A message can be at most {settings.MESSAGE_MAX_CHARS} characters."
         )
     return fields["client_id"], body, fields
+
+
+class CenterIn(serializers.Serializer):
+    """A page of the message center (socket ``center.list`` and ``GET /api/v1/agent/
+    conversations``)."""
+
+    scope = serializers.ChoiceField(choices=["mine", "groups", "all"], default="mine")
+    state = serializers.ChoiceField(
+        choices=["open", "unread", "pending", "replied", "resolved"], default="open"
+    )
+    tag = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    q = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    cursor = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+
+
+class CountsIn(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["mine", "groups", "all"], default="mine")
+
+
+class TagsIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    tag_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=20, allow_empty=True
+    )
+
+
+class ReceiptIn(serializers.Serializer):
+    """From a visitor's client: the highest seq it has received, and shown on screen."""
+
+    conversation_id = serializers.UUIDField()
+    delivered_seq = serializers.IntegerField(min_value=0)
+    seen_seq = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class ResumeRequestIn(serializers.Serializer):
+    site_key = serializers.CharField(max_length=64)
+    email = serializers.EmailField(max_length=254)
+
+
+class ResumeConfirmIn(ResumeRequestIn):
+    code = serializers.RegexField(r"^\s*\d{6}\s*$", max_length=12)
+
+
+class HistoryIn(serializers.Serializer):
+    """Older messages of one of the visitor's conversations, newest last."""
+
+    conversation_id = serializers.UUIDField()
+    before_seq = serializers.IntegerField(min_value=1)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)

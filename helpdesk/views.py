@@ -50,6 +50,11 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
         "ws_path": "/ws/agent/",
         "max_body": settings.MESSAGE_MAX_CHARS,
         "targets": selectors.transfer_targets(agent),
+        **selectors.center_context(agent),
+        "push": {
+            "enabled": notification_services.push_enabled(),
+            "public_key": settings.VAPID_PUBLIC_KEY,
+        },
     }
     return render(request, "helpdesk/inbox.html", {"agent": agent, "initial": initial})
 
@@ -66,6 +71,10 @@ def widget(request: HttpRequest) -> HttpResponse:
         "site_name": site.name,
         "greeting": site.greeting,
         "color": site.color,
+        "push": {
+            "enabled": notification_services.push_enabled(),
+            "public_key": settings.VAPID_PUBLIC_KEY,
+        },
     }
     context = {
         "site": site,
@@ -73,7 +82,10 @@ def widget(request: HttpRequest) -> HttpResponse:
         "max_body": settings.MESSAGE_MAX_CHARS,
         "config": config,
     }
-    return render(request, "helpdesk/widget.html", context)
+    response = render(request, "helpdesk/widget.html", context)
+    # Only the site's own pages (and ours, for the demo) may frame its widget.
+    response.frame_ancestors = " ".join(["'self'", *site.origins()]) if site.origins() else "*"  # type: ignore[attr-defined]
+    return response
 
 
 def demo(request: HttpRequest) -> HttpResponse:
@@ -101,18 +113,21 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def resume(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in a follow-up email: exchanged at once for a fresh visitor token kept by the
-    widget on this device (the token itself never goes into a URL), then the chat opens."""
-    visitor = notification_services.resume_visitor(token=token)
+    """The link in a follow-up email. GET only shows a button (mail scanners follow links,
+    and this link works once); the POST uses it up and swaps it for a fresh visitor token
+    kept by the widget on this device (the token itself never goes into a URL)."""
+    if request.method == "POST":
+        visitor = notification_services.resume_redeem(token=token)
+    else:
+        visitor = notification_services.resume_visitor(token=token)
     if visitor is None:
         return render(
             request, "helpdesk/email_verified.html", {"ok": False, "expired": True}, status=400
         )
-    fresh = tokens.issue(site_id=visitor.site_id, visitor_id=visitor.id)
-    context = {
-        "resume": {"site_key": visitor.site.widget_key, "token": fresh},
-        "site": visitor.site,
-    }
+    context: dict[str, object] = {"site": visitor.site}
+    if request.method == "POST":
+        fresh = tokens.issue(site_id=visitor.site_id, visitor_id=visitor.id)
+        context["resume"] = {"site_key": visitor.site.widget_key, "token": fresh}
     response = render(request, "helpdesk/resume.html", context)
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"

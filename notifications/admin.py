@@ -1,6 +1,11 @@
 from django.contrib import admin
 
-from notifications.models import AgentPreferences, ManagerPreferences, Notification
+from notifications.models import (
+    AgentPreferences,
+    ManagerPreferences,
+    Notification,
+    PushSubscription,
+)
 
 
 @admin.register(Notification)
@@ -32,6 +37,8 @@ class AgentPreferencesAdmin(admin.ModelAdmin):
         "agent",
         "email",
         "email_after_minutes",
+        "push",
+        "push_after_minutes",
         "language",
         "timezone",
         "quiet_from",
@@ -42,5 +49,24 @@ class AgentPreferencesAdmin(admin.ModelAdmin):
 
 @admin.register(ManagerPreferences)
 class ManagerPreferencesAdmin(admin.ModelAdmin):
-    list_display = ["user", "email", "language"]
+    list_display = ["user", "email", "push", "language"]
     raw_id_fields = ["user"]
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Browsers that receive push. Deleting one stops pushes there (the browser keeps its
+    permission; the next visit subscribes it again)."""
+
+    list_display = ["created_at", "user", "visitor", "short_endpoint", "last_success_at"]
+    list_select_related = ["user", "visitor"]
+    search_fields = ["user__username", "user__email", "endpoint"]
+    raw_id_fields = ["user", "visitor"]
+    readonly_fields = ["endpoint", "p256dh", "auth", "user_agent", "created_at", "last_success_at"]
+
+    @admin.display(description="Push service")
+    def short_endpoint(self, obj: PushSubscription) -> str:
+        return obj.endpoint.split("/")[2] if "//" in obj.endpoint else obj.endpoint[:40]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -11,13 +11,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from helpdesk.models import Agent, Conversation
+from helpdesk.models import Agent, Conversation, Visitor
 
 
 class Notification(models.Model):
     class Reason(models.TextChoices):
         AGENT_UNREAD = "agent_unread", "Agent: unread visitor messages"
         ESCALATION = "escalation", "Manager: conversation waiting"
+        DIGEST = "digest", "Manager: waited outside business hours"
         VISITOR_REPLY = "visitor_reply", "Visitor: unseen agent reply"
 
     class Channel(models.TextChoices):
@@ -47,6 +48,8 @@ class Notification(models.Model):
     # Set when a send starts (committed before the provider is called).
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # After a transient failure: not before this (exponential backoff, capped at an hour).
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -74,6 +77,10 @@ class AgentPreferences(models.Model):
     agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="preferences")
     email = models.BooleanField(default=True, help_text="Email me about unread messages.")
     email_after_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    push = models.BooleanField(
+        default=True, help_text="Push to the browsers where I turned notifications on."
+    )
+    push_after_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     language = models.CharField(
         max_length=10, choices=[("en", "English"), ("zh-hans", "简体中文")], default="en"
     )
@@ -93,6 +100,7 @@ class ManagerPreferences(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
     )
     email = models.BooleanField(default=True, help_text="Email me escalations.")
+    push = models.BooleanField(default=True, help_text="Push escalations to my browsers.")
     language = models.CharField(
         max_length=10, choices=[("en", "English"), ("zh-hans", "简体中文")], default="en"
     )
@@ -102,3 +110,62 @@ class ManagerPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
+
+
+class PushSubscription(models.Model):
+    """One browser that agreed to Web Push: the push service's endpoint and the keys that
+    encrypt for it. Belongs to a staff user (inbox, back office) or to a visitor (widget).
+    The endpoint identifies the browser, so subscribing again replaces the owner and keys."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="push_subscriptions",
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, null=True, blank=True, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=2000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=True, visitor__isnull=False)
+                | models.Q(user__isnull=False, visitor__isnull=True),
+                name="push_subscription_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        owner = f"user {self.user_id}" if self.user_id else f"visitor {self.visitor_id}"
+        return f"Push to {owner} via {self.endpoint[:40]}…"
+
+
+class ResumeGrant(models.Model):
+    """A one-time way back into a visitor's conversation on another device: a 6-digit code
+    emailed on request, or the link in a follow-up email. Only a hash is kept."""
+
+    class Kind(models.TextChoices):
+        CODE = "code", "Code"
+        LINK = "link", "Link"
+
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="resume_grants")
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["visitor", "-created_at"], name="resume_grant_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.visitor_id}"

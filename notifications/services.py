@@ -9,7 +9,10 @@ conversation concerned.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
@@ -24,17 +27,33 @@ from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from helpdesk import crypto
 from helpdesk.models import Agent, Conversation, Message, Visitor
 from notifications.inbound import reply_address
-from notifications.models import AgentPreferences, ManagerPreferences, Notification
-from notifications.transports import Email, EmailTransport, TransportError, new_message_id
+from notifications.models import (
+    AgentPreferences,
+    ManagerPreferences,
+    Notification,
+    PushSubscription,
+    ResumeGrant,
+)
+from notifications.transports import (
+    Email,
+    EmailTransport,
+    Push,
+    PushTransport,
+    TransportError,
+    new_message_id,
+)
 from offline.models import OfflineMessage
 from routing import presence
 from routing import selectors as routing_selectors
+from routing.hours import Hours, opened_at
 
 log = logging.getLogger(__name__)
 Reason, Status, Channel = Notification.Reason, Notification.Status, Notification.Channel
 MAX_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 30  # then 60, 120, 240… (at most an hour) between attempts
 RESUME_SALT = "helpdesk.resume"
 VERIFY_SALT = "helpdesk.verify-email"
 
@@ -45,22 +64,45 @@ def scan(*, now: datetime | None = None) -> dict[str, int]:
     created = {
         Reason.AGENT_UNREAD: _due_agent_reminders(now),
         Reason.ESCALATION: _due_escalations(now),
+        Reason.DIGEST: _due_digests(now),
         Reason.VISITOR_REPLY: _due_visitor_followups(now),
     }
+    due = sorted(set(_sendable(now).values_list("recipient", "channel")))
+    # One task per recipient and channel: workers send in parallel, a slow provider does not
+    # hold up the scan, and a task run twice finds the rows claimed (SKIP LOCKED) or sent.
+    from notifications import tasks
+
+    for recipient, channel in due:
+        tasks.deliver.delay(recipient, channel)
+    return {**{str(k): v for k, v in created.items()}, "deliveries": len(due)}
+
+
+def _sendable(now: datetime) -> QuerySet[Notification]:
+    """Rows to send now: pending (and past any backoff), or left "sending" by a dead worker."""
     stale = now - timedelta(seconds=settings.NOTIFY_SENDING_TIMEOUT_SECONDS)
-    recipients = set(
-        Notification.objects.filter(channel=Channel.EMAIL)
-        .filter(Q(status=Status.PENDING) | Q(status=Status.SENDING, sending_at__lt=stale))
-        .values_list("recipient", flat=True)
+    return Notification.objects.filter(
+        Q(status=Status.PENDING, retry_at__isnull=True)
+        | Q(status=Status.PENDING, retry_at__lte=now)
+        | Q(status=Status.SENDING, sending_at__lt=stale)
     )
-    sent = sum(deliver(recipient=r, now=now) for r in sorted(recipients))
-    return {**{str(k): v for k, v in created.items()}, "emails": sent}
 
 
 def _create(rows: Iterable[Notification]) -> int:
     rows = list(rows)
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def push_enabled() -> bool:
+    return bool(settings.VAPID_PRIVATE_KEY)
+
+
+def _users_with_push(user_ids: Iterable[int]) -> set[int]:
+    if not push_enabled():
+        return set()
+    return set(
+        PushSubscription.objects.filter(user_id__in=set(user_ids)).values_list("user_id", flat=True)
+    )
 
 
 # ---- agents: unread visitor messages ---------------------------------------------------------
@@ -82,21 +124,33 @@ def _in_quiet_hours(prefs: AgentPreferences | None, now: datetime) -> bool:
     return start <= local < end if start < end else local >= start or local < end
 
 
-def _agent_wants_email(agent: Agent, now: datetime) -> bool:
-    prefs = getattr(agent, "preferences", None)
-    if prefs is not None and not prefs.email:
-        return False
-    return bool(agent.user.email) and not _in_quiet_hours(prefs, now)
+def _agent_delays(prefs: AgentPreferences | None) -> dict[str, int]:
+    """Seconds from an unread message to each channel's reminder; absent: channel off."""
+    delays = {}
+    if prefs is None or prefs.email:
+        minutes = prefs.email_after_minutes if prefs else None
+        delays[Channel.EMAIL] = (
+            minutes * 60 if minutes else settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS
+        )
+    if prefs is None or prefs.push:
+        minutes = prefs.push_after_minutes if prefs else None
+        delays[Channel.PUSH] = minutes * 60 if minutes else settings.NOTIFY_AGENT_PUSH_AFTER_SECONDS
+    return delays
 
 
 def _due_agent_reminders(now: datetime) -> int:
-    """Unread by the assigned agent for longer than their delay, the agent not connected."""
-    # The earliest any agent may be due: the default, or a shorter delay of their own.
-    custom = AgentPreferences.objects.aggregate(m=Min("email_after_minutes"))["m"]
-    shortest = settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS
-    if custom is not None:
-        shortest = min(shortest, custom * 60)
-    candidates = (
+    """Unread by the assigned agent for longer than their delay: a push to their browsers
+    (first, default 2 minutes), then an email if they are not connected (default 10)."""
+    # The earliest any agent may be due: a default, or a shorter delay of their own.
+    custom = AgentPreferences.objects.aggregate(
+        e=Min("email_after_minutes"), p=Min("push_after_minutes")
+    )
+    shortest = min(
+        settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS,
+        settings.NOTIFY_AGENT_PUSH_AFTER_SECONDS if push_enabled() else 10**9,
+        *(minutes * 60 for minutes in custom.values() if minutes is not None),
+    )
+    candidates = list(
         Conversation.objects.filter(
             status=Conversation.Status.OPEN,
             assigned_agent__isnull=False,
@@ -109,33 +163,32 @@ def _due_agent_reminders(now: datetime) -> int:
         .filter(unread_seq__isnull=False)
         .select_related("assigned_agent__user", "assigned_agent__preferences")
     )
-    candidates = list(candidates)
-    offline_agents = {c.assigned_agent_id for c in candidates} - presence.online_agent_ids(
-        c.assigned_agent_id for c in candidates
-    )
+    agent_ids = {c.assigned_agent_id for c in candidates}
+    online = presence.online_agent_ids(agent_ids)
+    with_push = _users_with_push(c.assigned_agent.user_id for c in candidates)
     rows = []
     for conv in candidates:
         agent = conv.assigned_agent
         prefs = getattr(agent, "preferences", None)
-        delay = (
-            (prefs.email_after_minutes * 60)
-            if prefs and prefs.email_after_minutes
-            else settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS
-        )
-        if agent.pk not in offline_agents or conv.unread_at > now - timedelta(seconds=delay):
+        if _in_quiet_hours(prefs, now):
             continue
-        if not _agent_wants_email(agent, now):
-            continue
-        rows.append(
-            Notification(
-                recipient=f"agent:{agent.pk}",
-                address=agent.user.email,
-                reason=Reason.AGENT_UNREAD,
-                channel=Channel.EMAIL,
-                conversation=conv,
-                level=conv.unread_seq,
+        for channel, delay in _agent_delays(prefs).items():
+            if conv.unread_at > now - timedelta(seconds=delay):
+                continue
+            if channel == Channel.EMAIL and (agent.pk in online or not agent.user.email):
+                continue  # connected: the inbox shows it; a push is the nudge
+            if channel == Channel.PUSH and agent.user_id not in with_push:
+                continue
+            rows.append(
+                Notification(
+                    recipient=f"agent:{agent.pk}",
+                    address=agent.user.email if channel == Channel.EMAIL else "",
+                    reason=Reason.AGENT_UNREAD,
+                    channel=channel,
+                    conversation=conv,
+                    level=conv.unread_seq,
+                )
             )
-        )
     return _create(rows)
 
 
@@ -143,7 +196,9 @@ def _due_agent_reminders(now: datetime) -> int:
 
 
 def _managers(audience: str, group_id: int | None) -> list[Any]:
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    users = (
+        get_user_model().objects.filter(is_active=True).select_related("notification_preferences")
+    )
     if audience == "group":
         users = users.filter(managed_agent_groups=group_id)
     else:
@@ -151,39 +206,145 @@ def _managers(audience: str, group_id: int | None) -> list[Any]:
     return list(users.distinct())
 
 
-def _due_escalations(now: datetime) -> int:
-    """Each ladder step once per conversation, during the group's business hours."""
+class _Audiences:
+    """Managers per audience, and which of them have push, looked up once per scan (not once
+    per conversation)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, int | None], tuple[list[Any], set[int]]] = {}
+
+    def __call__(self, audience: str, group_id: int | None) -> tuple[list[Any], set[int]]:
+        key = (audience, group_id if audience == "group" else None)
+        if key not in self.cache:
+            users = _managers(audience, group_id)
+            self.cache[key] = (users, _users_with_push(u.pk for u in users))
+        return self.cache[key]
+
+
+def _manager_rows(
+    users: list[Any], reason: str, conv: Conversation, level: int, with_push: set[int]
+) -> list[Notification]:
     rows = []
-    for level, (seconds, audience) in enumerate(settings.NOTIFY_ESCALATION_LADDER, start=1):
-        due = list(
-            Conversation.objects.filter(
-                status=Conversation.Status.OPEN,
-                assigned_agent__isnull=True,
-                escalation_level__lt=level,
-                queued_at__lt=now - timedelta(seconds=seconds),
-            ).select_related("group")
-        )
-        for conv in due:
-            if routing_selectors.team_next_in(conv, now) is not None:
-                continue  # off duty: the team hears of it when its hours start (see docs)
-            with transaction.atomic():
-                claimed = Conversation.objects.filter(
-                    pk=conv.pk, escalation_level__lt=level
-                ).update(escalation_level=level)
-                if not claimed:
-                    continue
-                rows += [
-                    Notification(
-                        recipient=f"user:{user.pk}",
-                        address=user.email,
-                        reason=Reason.ESCALATION,
-                        channel=Channel.EMAIL,
-                        conversation=conv,
-                        level=level,
-                    )
-                    for user in _managers(audience, conv.group_id)
-                    if getattr(getattr(user, "notification_preferences", None), "email", True)
-                ]
+    for user in users:
+        prefs = getattr(user, "notification_preferences", None)
+        if user.email and (prefs is None or prefs.email):
+            rows.append(
+                Notification(
+                    recipient=f"user:{user.pk}",
+                    address=user.email,
+                    reason=reason,
+                    channel=Channel.EMAIL,
+                    conversation=conv,
+                    level=level,
+                )
+            )
+        if user.pk in with_push and (prefs is None or prefs.push):
+            rows.append(
+                Notification(
+                    recipient=f"user:{user.pk}",
+                    reason=reason,
+                    channel=Channel.PUSH,
+                    conversation=conv,
+                    level=level,
+                )
+            )
+    return rows
+
+
+class _HoursCache:
+    """Business hours per (group, site) for one scan: one lookup per team, not per row."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int | None, Any], Hours | None] = {}
+
+    def __call__(self, conv: Conversation) -> Hours | None:
+        key = (conv.group_id, conv.site_id)
+        if key not in self._cache:
+            self._cache[key] = routing_selectors.hours_for(conv)
+        return self._cache[key]
+
+
+def _ladder_start(conv: Conversation, hours: Hours | None, now: datetime) -> datetime | None:
+    """When the escalation clock started for ``conv``: when it was queued, or under the
+    "digest" and "none" off-hours policies, when the team's current shift began if later.
+    None: off hours, and the policy waits for the shift."""
+    assert conv.queued_at is not None
+    if hours is None or settings.NOTIFY_OFF_HOURS == "ladder":
+        return conv.queued_at
+    shift_start = opened_at(hours, now)
+    if shift_start is None:
+        return None
+    return max(conv.queued_at, shift_start)
+
+
+def _due_escalations(now: datetime) -> int:
+    """Each ladder step once per conversation, recorded on it (``escalation_level``)."""
+    rows = []
+    hours = _HoursCache()
+    ladder = settings.NOTIFY_ESCALATION_LADDER
+    first_step = min(seconds for seconds, _ in ladder)
+    waiting = list(
+        Conversation.objects.filter(
+            status=Conversation.Status.OPEN,
+            assigned_agent__isnull=True,
+            escalation_level__lt=len(ladder),
+            queued_at__lt=now - timedelta(seconds=first_step),
+        ).select_related("group")
+    )
+    audiences = _Audiences()
+    for conv in waiting:
+        started = _ladder_start(conv, hours(conv), now)
+        if started is None:
+            continue
+        due = [
+            (level, audience)
+            for level, (seconds, audience) in enumerate(ladder, start=1)
+            if level > conv.escalation_level and started < now - timedelta(seconds=seconds)
+        ]
+        if not due:
+            continue
+        with transaction.atomic():
+            top = max(level for level, _ in due)
+            claimed = Conversation.objects.filter(
+                pk=conv.pk, escalation_level__lt=top, assigned_agent__isnull=True
+            ).update(escalation_level=top)
+            if not claimed:
+                continue
+            for level, audience in due:
+                users, with_push = audiences(audience, conv.group_id)
+                rows += _manager_rows(users, Reason.ESCALATION, conv, level, with_push)
+    return _create(rows)
+
+
+# How long after a shift starts the digest of what waited through off hours is still made.
+DIGEST_WINDOW = timedelta(hours=1)
+
+
+def _due_digests(now: datetime) -> int:
+    """Under the "digest" policy: when a team's shift starts, its group's managers get one
+    email (and push) listing every conversation that waited through the off hours and still
+    has nobody. ``level`` is the shift start in minutes, so each shift makes its own digest."""
+    if settings.NOTIFY_OFF_HOURS != "digest":
+        return 0
+    hours = _HoursCache()
+    rows = []
+    waiting = Conversation.objects.filter(
+        status=Conversation.Status.OPEN,
+        assigned_agent__isnull=True,
+        group__isnull=False,
+        queued_at__lt=now,
+    ).select_related("group")
+    audiences = _Audiences()
+    for conv in waiting:
+        team_hours = hours(conv)
+        shift_start = opened_at(team_hours, now) if team_hours else None
+        if shift_start is None or now - shift_start > DIGEST_WINDOW:
+            continue
+        if conv.queued_at is None or conv.queued_at >= shift_start:
+            continue
+        users, with_push = audiences("group", conv.group_id)
+        level = int(shift_start.timestamp() // 60)
+        rows += _manager_rows(users, Reason.DIGEST, conv, level, with_push)
     return _create(rows)
 
 
@@ -191,26 +352,50 @@ def _due_escalations(now: datetime) -> int:
 
 
 def _due_visitor_followups(now: datetime) -> int:
-    unseen = OfflineMessage.objects.filter(
-        audience=OfflineMessage.Audience.VISITOR,
-        state=OfflineMessage.State.PENDING,
-        created_at__lt=now - timedelta(seconds=settings.NOTIFY_VISITOR_EMAIL_AFTER_SECONDS),
-        conversation__visitor__email_verified_at__isnull=False,
-    ).select_related("conversation__visitor", "message")
+    """An agent reply the visitor has not seen: email if they confirmed an address, a push
+    to every browser where they turned notifications on."""
+    email_after = timedelta(seconds=settings.NOTIFY_VISITOR_EMAIL_AFTER_SECONDS)
+    push_after = timedelta(seconds=settings.NOTIFY_VISITOR_PUSH_AFTER_SECONDS)
+    reachable = Q(conversation__visitor__email_verified_at__isnull=False)
+    if push_enabled():
+        reachable |= Q(conversation__visitor__push_subscriptions__isnull=False)
+    unseen = (
+        OfflineMessage.objects.filter(
+            reachable,
+            audience=OfflineMessage.Audience.VISITOR,
+            state=OfflineMessage.State.PENDING,
+            created_at__lt=now - min(email_after, push_after),
+        )
+        .select_related("conversation__visitor", "message")
+        .distinct()
+    )
     first: dict[uuid.UUID, OfflineMessage] = {}
     for row in unseen.order_by("created_at"):
         first.setdefault(row.conversation_id, row)
-    return _create(
-        Notification(
-            recipient=f"visitor:{row.conversation.visitor_id}",
-            address=row.conversation.visitor.email,
-            reason=Reason.VISITOR_REPLY,
-            channel=Channel.EMAIL,
-            conversation=row.conversation,
-            level=row.message.seq,
+    subscribed = (
+        set(
+            PushSubscription.objects.filter(
+                visitor_id__in={r.conversation.visitor_id for r in first.values()}
+            ).values_list("visitor_id", flat=True)
         )
-        for row in first.values()
+        if push_enabled()
+        else set()
     )
+    rows = []
+    for row in first.values():
+        visitor = row.conversation.visitor
+        base = {
+            "recipient": f"visitor:{visitor.pk}",
+            "reason": Reason.VISITOR_REPLY,
+            "conversation": row.conversation,
+            "level": row.message.seq,
+        }
+        if visitor.email_verified_at and row.created_at < now - email_after:
+            # The visitor's address stays encrypted on the visitor; it is read at send time.
+            rows.append(Notification(channel=Channel.EMAIL, **base))
+        if visitor.pk in subscribed and row.created_at < now - push_after:
+            rows.append(Notification(channel=Channel.PUSH, **base))
+    return _create(rows)
 
 
 # ---- delivery ----------------------------------------------------------------------------------
@@ -223,12 +408,10 @@ def _still_relevant(n: Notification) -> bool:
         return False
     if n.reason == Reason.AGENT_UNREAD:
         agent_id = int(n.recipient.split(":")[1])
-        return (
-            conv.assigned_agent_id == agent_id
-            and conv.agent_read_seq < n.level
-            and not presence.online_agent_ids([agent_id])
-        )
-    if n.reason == Reason.ESCALATION:
+        if conv.assigned_agent_id != agent_id or conv.agent_read_seq >= n.level:
+            return False  # read in time (an open, visible conversation is read as it arrives)
+        return n.channel == Channel.PUSH or not presence.online_agent_ids([agent_id])
+    if n.reason in (Reason.ESCALATION, Reason.DIGEST):
         return conv.assigned_agent_id is None
     return OfflineMessage.objects.filter(
         conversation=conv,
@@ -237,70 +420,84 @@ def _still_relevant(n: Notification) -> bool:
     ).exists()
 
 
-def deliver(*, recipient: str, now: datetime | None = None) -> int:
-    """Send one email with everything due for ``recipient`` (0 or 1 emails).
+def deliver(*, recipient: str, channel: str = Channel.EMAIL, now: datetime | None = None) -> int:
+    """Send one email, or one push to each of the recipient's browsers, with everything due
+    for ``recipient`` on ``channel``. Returns 1 if it went out, else 0.
 
     Three steps, so a worker killed at any point loses nothing and repeats nothing it can
-    avoid: (1) claim the rows and mark them ``sending`` with a Message-ID, committed; (2) call
+    avoid: (1) claim the rows and mark them ``sending`` with a message ID, committed; (2) call
     the provider, outside any transaction; (3) mark them ``sent``. Rows left ``sending`` by a
-    dead worker are retried after NOTIFY_SENDING_TIMEOUT_SECONDS with the same Message-ID.
+    dead worker are retried after NOTIFY_SENDING_TIMEOUT_SECONDS with the same ID (an
+    email's Message-ID; a push's Topic, which makes the push service replace, not stack).
     """
     now = now or timezone.now()
-    claimed = _claim_for_sending(recipient, now)
+    claimed = _claim_for_sending(recipient, channel, now)
     if not claimed:
         return 0
     items, message_id = claimed
     ids = [n.pk for n in items]
+    partial = ""
     try:
-        provider_id = EmailTransport().send(_compose(recipient, items, message_id))
+        if channel == Channel.PUSH:
+            provider_id, partial = _send_push(recipient, items, message_id)
+        else:
+            provider_id = EmailTransport().send(_compose(recipient, items, message_id))
     except TransportError as exc:
         attempts = max(n.attempts for n in items)
         failed = exc.permanent or attempts >= MAX_ATTEMPTS
+        backoff = timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** (attempts - 1), 3600))
         Notification.objects.filter(pk__in=ids).update(
             error=str(exc)[:2000],
             status=Status.FAILED if failed else Status.PENDING,
             sending_at=None,
+            retry_at=None if failed else timezone.now() + backoff,
         )
-        log.warning("email to %s failed (attempt %s): %s", recipient, attempts, exc)
+        log.warning("%s to %s failed (attempt %s): %s", channel, recipient, attempts, exc)
         return 0
     Notification.objects.filter(pk__in=ids, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=timezone.now(), provider_message_id=provider_id[:255]
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=provider_id[:255],
+        error=partial[:2000],
     )
     return 1
 
 
 @transaction.atomic
-def _claim_for_sending(recipient: str, now: datetime) -> tuple[list[Notification], str] | None:
-    stale = now - timedelta(seconds=settings.NOTIFY_SENDING_TIMEOUT_SECONDS)
+def _claim_for_sending(
+    recipient: str, channel: str, now: datetime
+) -> tuple[list[Notification], str] | None:
     rows = list(
-        Notification.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(recipient=recipient, channel=Channel.EMAIL)
-        .filter(Q(status=Status.PENDING) | Q(status=Status.SENDING, sending_at__lt=stale))
+        _sendable(now)
+        .select_for_update(skip_locked=True, of=("self",))
+        .filter(recipient=recipient, channel=channel)
         .select_related("conversation__visitor", "conversation__site", "conversation__group")
         .order_by("created_at")
     )
     unfinished = [n for n in rows if n.status == Status.SENDING]
     if unfinished:
-        # A worker died mid-send: send that email again, as it was, with its Message-ID.
+        # A worker died mid-send: send that message again, as it was, with its ID.
         message_id = unfinished[0].provider_message_id
         items = [n for n in unfinished if n.provider_message_id == message_id]
     else:
+        # Emails: one per recipient per window; the next scan batches what came meanwhile.
+        # Pushes go out on every scan, one per recipient and browser, batched the same way.
         window = timedelta(seconds=settings.NOTIFY_EMAIL_WINDOW_SECONDS)
-        if (
-            not rows
-            or Notification.objects.filter(
+        if not rows or (
+            channel == Channel.EMAIL
+            and Notification.objects.filter(
                 recipient=recipient,
                 status=Status.SENT,
                 channel=Channel.EMAIL,
                 sent_at__gt=now - window,
             ).exists()
         ):
-            return None  # nothing, or one email per recipient per window: the next scan batches
+            return None
         items = [n for n in rows if _still_relevant(n)]
         Notification.objects.filter(pk__in=[n.pk for n in rows if n not in items]).update(
             status=Status.SKIPPED
         )
-        message_id = new_message_id()
+        message_id = new_message_id() if channel == Channel.EMAIL else uuid.uuid4().hex
     if not items:
         return None
     for n in items:
@@ -314,17 +511,24 @@ def _claim_for_sending(recipient: str, now: datetime) -> tuple[list[Notification
     return items, message_id
 
 
-def _compose(recipient: str, items: list[Notification], message_id: str) -> Email:
-    kind, _, ident = recipient.partition(":")
+def _template_name(items: list[Notification]) -> str:
+    if all(n.reason == Reason.DIGEST for n in items):
+        return "digest"
     reason = items[0].reason
-    language = _language(kind, ident)
+    return "escalation" if reason == Reason.DIGEST else str(reason)
+
+
+def _context(recipient: str, items: list[Notification]) -> dict[str, Any]:
+    kind, _, ident = recipient.partition(":")
+    # One line per conversation, even when two ladder steps fell due together.
+    unique = list({n.conversation_id: n for n in items}.values())
     context: dict[str, Any] = {
-        "lang": language,
-        "items": items,
+        "lang": _language(kind, ident),
+        "items": unique,
         "base": settings.PUBLIC_BASE_URL,
-        "count": len(items),
+        "count": len(unique),
     }
-    if reason == Reason.VISITOR_REPLY:
+    if items[0].reason == Reason.VISITOR_REPLY:
         visitor = items[0].conversation.visitor
         conv = items[0].conversation
         context |= {
@@ -337,17 +541,20 @@ def _compose(recipient: str, items: list[Notification], message_id: str) -> Emai
             )[::-1],
             "resume_url": resume_link(visitor),
         }
-    name = {
-        Reason.AGENT_UNREAD: "agent_unread",
-        Reason.ESCALATION: "escalation",
-        Reason.VISITOR_REPLY: "visitor_reply",
-    }[reason]
+    return context
+
+
+def _compose(recipient: str, items: list[Notification], message_id: str) -> Email:
+    context = _context(recipient, items)
+    name = _template_name(items)
     subject = render_to_string(f"notifications/{name}_subject.txt", context).strip()
     headers = {}
-    if reason == Reason.VISITOR_REPLY and (reply_to := reply_address(items[0].conversation_id)):
+    if items[0].reason == Reason.VISITOR_REPLY and (
+        reply_to := reply_address(items[0].conversation_id)
+    ):
         headers["Reply-To"] = reply_to
     return Email(
-        to=items[0].address,
+        to=items[0].address or items[0].conversation.visitor.email,
         message_id=message_id,
         headers=headers,
         subject=subject,
@@ -356,23 +563,144 @@ def _compose(recipient: str, items: list[Notification], message_id: str) -> Emai
     )
 
 
-def _language(kind: str, ident: str) -> str:
+def _push_payload(recipient: str, items: list[Notification]) -> dict[str, object]:
+    """What the service worker shows: the email's subject as the title, a line of body, and
+    where a click goes. Visitors see the reply's text only if the site allows it."""
+    context = _context(recipient, items)
+    name = _template_name(items)
+    kind = recipient.partition(":")[0]
+    base, conv = settings.PUBLIC_BASE_URL, items[0].conversation
+    if context["count"] == 1 and kind in ("agent", "visitor"):
+        # The line worth reading on a lock screen: the visitor's last message, or the reply.
+        sender = Message.Sender.VISITOR if kind == "agent" else Message.Sender.AGENT
+        context["latest"] = conv.messages.filter(sender=sender).order_by("-seq").first()
+    if kind == "visitor":
+        url = context["resume_url"]
+    elif kind == "agent":
+        url = f"{base}/inbox/{conv.pk}/" if context["count"] == 1 else f"{base}/inbox/"
+    elif context["count"] == 1:
+        url = f"{base}/admin/helpdesk/conversation/{conv.pk}/change/"
+    else:
+        url = f"{base}/admin/helpdesk/conversation/?assigned_agent__isnull=True&status=open"
+    return {
+        "title": render_to_string(f"notifications/{name}_subject.txt", context).strip(),
+        "body": render_to_string("notifications/push_body.txt", context | {"name": name}).strip()[
+            :300
+        ],
+        "url": url,
+        "tag": f"helpdesk-{name}",
+        "conversations": sorted({str(n.conversation_id) for n in items}),
+    }
+
+
+def _subscriptions_of(recipient: str) -> list[PushSubscription]:
+    kind, _, ident = recipient.partition(":")
+    subscriptions = PushSubscription.objects.order_by("pk")
+    if kind == "visitor":
+        return list(subscriptions.filter(visitor_id=uuid.UUID(ident)))
     if kind == "agent":
-        prefs = (
-            AgentPreferences.objects.filter(agent_id=ident)
-            .values_list("language", flat=True)
-            .first()
+        return list(subscriptions.filter(user__agent__pk=int(ident)))
+    return list(subscriptions.filter(user_id=int(ident)))
+
+
+def _send_push(recipient: str, items: list[Notification], topic: str) -> tuple[str, str]:
+    """One push to each of the recipient's browsers. A browser whose push service answers
+    404 or 410 has unsubscribed: its subscription is deleted, and never retried. Sent if any
+    browser accepted it (the others' errors are kept on the row); else the errors decide."""
+    if not push_enabled():
+        raise TransportError("Web Push is off (no VAPID keys)", permanent=True)
+    subscriptions = _subscriptions_of(recipient)
+    if not subscriptions:
+        raise TransportError("no browser has push turned on", permanent=True)
+    payload = _push_payload(recipient, items)
+    accepted: list[str] = []
+    errors: list[TransportError] = []
+    delivered, gone = [], []
+    for sub in subscriptions:
+        try:
+            accepted.append(
+                PushTransport().send(
+                    Push(sub.endpoint, sub.p256dh, sub.auth, payload=payload, topic=topic)
+                )
+                or topic
+            )
+            delivered.append(sub.pk)
+        except TransportError as exc:
+            if exc.gone:
+                gone.append(sub.pk)
+                log.info("push subscription %s is gone; deleting it", sub.pk)
+            errors.append(exc)
+    PushSubscription.objects.filter(pk__in=delivered).update(last_success_at=timezone.now())
+    PushSubscription.objects.filter(pk__in=gone).delete()
+    summary = "; ".join(str(e) for e in errors)
+    if accepted:
+        return accepted[0], summary
+    raise TransportError(summary, permanent=all(e.permanent for e in errors))
+
+
+def _language(kind: str, ident: str) -> str:
+    """The language a recipient reads: their preference (staff), or their browser's (visitor)."""
+    if kind == "visitor":
+        return _visitor_language(
+            Visitor.objects.filter(pk=ident).values_list("language", flat=True).first() or ""
         )
-        return prefs or "en"
+    prefs = AgentPreferences.objects.filter(agent_id=ident)
     if kind == "user":
-        prefs = (
-            ManagerPreferences.objects.filter(user_id=ident)
-            .values_list("language", flat=True)
-            .first()
-        )
-        return prefs or "en"
-    language = Visitor.objects.filter(pk=ident).values_list("language", flat=True).first() or ""
-    return "zh-hans" if language.lower().startswith("zh") else "en"
+        prefs = ManagerPreferences.objects.filter(user_id=ident)
+    return prefs.values_list("language", flat=True).first() or "en"
+
+
+def _visitor_language(browser_language: str) -> str:
+    """Our two languages: Simplified Chinese for any zh-* browser, else English."""
+    return "zh-hans" if browser_language.lower().startswith("zh") else "en"
+
+
+# ---- preferences --------------------------------------------------------------------------------
+
+
+def set_agent_preferences(*, agent: Agent, **fields: Any) -> AgentPreferences:
+    prefs, _ = AgentPreferences.objects.update_or_create(agent=agent, defaults=fields)
+    return prefs
+
+
+def set_manager_preferences(*, user: Any, **fields: Any) -> ManagerPreferences:
+    prefs, _ = ManagerPreferences.objects.update_or_create(user=user, defaults=fields)
+    return prefs
+
+
+# ---- push subscriptions ------------------------------------------------------------------------
+
+
+def push_subscribe(
+    *,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    user: Any = None,
+    visitor: Visitor | None = None,
+    user_agent: str = "",
+) -> PushSubscription:
+    """Remember a browser for ``user`` or ``visitor``. The endpoint names the browser: if
+    someone else subscribed it before (another person signed in there), it is theirs no more."""
+    assert (user is None) != (visitor is None)
+    subscription, _ = PushSubscription.objects.update_or_create(
+        endpoint=endpoint,
+        defaults={
+            "p256dh": p256dh,
+            "auth": auth,
+            "user": user,
+            "visitor": visitor,
+            "user_agent": user_agent[:300],
+        },
+    )
+    return subscription
+
+
+def push_unsubscribe(*, endpoint: str, user: Any = None, visitor: Visitor | None = None) -> int:
+    """Forget a browser; only its owner may. Returns how many were deleted (0 or 1)."""
+    owner = Q(user=user) if user is not None else Q(visitor=visitor)
+    deleted, _ = PushSubscription.objects.filter(owner, endpoint=endpoint).delete()
+    return deleted
 
 
 # ---- visitor email: leave, verify, resume ------------------------------------------------------
@@ -380,10 +708,13 @@ def _language(kind: str, ident: str) -> str:
 
 def visitor_email_set(*, visitor: Visitor, email: str) -> None:
     """Store the address (unverified) and send the verification link."""
-    Visitor.objects.filter(pk=visitor.pk).update(email=email, email_verified_at=None)
-    token = signing.dumps({"v": visitor.pk.hex, "e": email}, salt=VERIFY_SALT)
+    visitor.email = email
+    visitor.email_verified_at = None
+    visitor.save(update_fields=["email", "email_verified_at"])
+    # The link names the address by its keyed hash: no email address in URLs (or logs).
+    token = signing.dumps({"v": visitor.pk.hex, "h": visitor.email_hash}, salt=VERIFY_SALT)
     context = {
-        "lang": "zh-hans" if visitor.language.lower().startswith("zh") else "en",
+        "lang": _visitor_language(visitor.language),
         "url": f"{settings.PUBLIC_BASE_URL}/v/verify/{token}/",
         "site": visitor.site,
     }
@@ -408,20 +739,137 @@ def visitor_email_verify(*, token: str, max_age_days: int = 7) -> Visitor | None
         data = signing.loads(token, salt=VERIFY_SALT, max_age=max_age_days * 86400)
     except signing.BadSignature:
         return None
-    updated = Visitor.objects.filter(pk=uuid.UUID(data["v"]), email=data["e"]).update(
+    updated = Visitor.objects.filter(pk=uuid.UUID(data["v"]), email_hash=data.get("h")).update(
         email_verified_at=timezone.now()
     )
     return Visitor.objects.get(pk=uuid.UUID(data["v"])) if updated else None
 
 
+# ---- resuming on another device: one-time links and codes ------------------------------------
+
+RESUME_LINK_DAYS = 30
+RESUME_CODE_MINUTES = 15
+RESUME_CODE_ATTEMPTS = 5
+RESUME_CODES_PER_HOUR = 3
+
+
+def _grant_hash(visitor_id: uuid.UUID, secret: str) -> str:
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{visitor_id.hex}:{secret}".encode()).hexdigest()
+
+
 def resume_link(visitor: Visitor) -> str:
-    token = signing.dumps({"v": visitor.pk.hex}, salt=RESUME_SALT)
+    """A signed link that opens the visitor's chat on any device, once, within 30 days."""
+    nonce = secrets.token_urlsafe(16)
+    ResumeGrant.objects.create(
+        visitor=visitor,
+        kind=ResumeGrant.Kind.LINK,
+        secret_hash=_grant_hash(visitor.pk, nonce),
+        expires_at=timezone.now() + timedelta(days=RESUME_LINK_DAYS),
+    )
+    token = signing.dumps({"v": visitor.pk.hex, "n": nonce}, salt=RESUME_SALT)
     return f"{settings.PUBLIC_BASE_URL}/r/{token}/"
 
 
-def resume_visitor(*, token: str, max_age_days: int = 30) -> Visitor | None:
+def _link_grant(token: str) -> QuerySet[ResumeGrant] | None:
     try:
-        data = signing.loads(token, salt=RESUME_SALT, max_age=max_age_days * 86400)
-    except signing.BadSignature:
+        data = signing.loads(token, salt=RESUME_SALT, max_age=RESUME_LINK_DAYS * 86400)
+        visitor_id = uuid.UUID(data["v"])
+        nonce = str(data["n"])
+    except (signing.BadSignature, KeyError, ValueError, TypeError):
         return None
-    return Visitor.objects.select_related("site").filter(pk=uuid.UUID(data["v"])).first()
+    return ResumeGrant.objects.filter(
+        visitor_id=visitor_id,
+        kind=ResumeGrant.Kind.LINK,
+        secret_hash=_grant_hash(visitor_id, nonce),
+        used_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+
+
+def resume_visitor(*, token: str) -> Visitor | None:
+    """Whose link this is, if it is still good (a look: it does not use the link up)."""
+    grants = _link_grant(token)
+    grant = grants.select_related("visitor__site").first() if grants is not None else None
+    return grant.visitor if grant else None
+
+
+def resume_redeem(*, token: str) -> Visitor | None:
+    """Use the link up (once, even under concurrent clicks) and return its visitor."""
+    grants = _link_grant(token)
+    if grants is None:
+        return None
+    grant = grants.select_related("visitor__site").first()
+    if grant is None or not grants.filter(pk=grant.pk).update(used_at=timezone.now()):
+        return None
+    return grant.visitor
+
+
+def _verified_visitors(site_id: uuid.UUID, email: str) -> QuerySet[Visitor]:
+    return Visitor.objects.filter(
+        site_id=site_id,
+        email_hash=crypto.blind(email, "email"),
+        email_verified_at__isnull=False,
+    )
+
+
+def resume_code_request(*, site: Any, email: str) -> None:
+    """Email a 6-digit code to a confirmed address of this site's visitors. Says nothing
+    about whether the address is known (the caller answers the same either way), and sends
+    at most three codes an hour."""
+    visitor = _verified_visitors(site.pk, email).order_by("-last_seen_at", "-created_at").first()
+    if visitor is None:
+        return
+    hour_ago = timezone.now() - timedelta(hours=1)
+    if (
+        ResumeGrant.objects.filter(
+            visitor=visitor, kind=ResumeGrant.Kind.CODE, created_at__gt=hour_ago
+        ).count()
+        >= RESUME_CODES_PER_HOUR
+    ):
+        log.info("resume codes for visitor %s: hourly limit reached", visitor.pk)
+        return
+    code = f"{secrets.randbelow(10**6):06d}"
+    ResumeGrant.objects.create(
+        visitor=visitor,
+        kind=ResumeGrant.Kind.CODE,
+        secret_hash=_grant_hash(visitor.pk, code),
+        expires_at=timezone.now() + timedelta(minutes=RESUME_CODE_MINUTES),
+    )
+    context = {
+        "lang": _visitor_language(visitor.language),
+        "code": code,
+        "minutes": RESUME_CODE_MINUTES,
+        "site": site,
+    }
+    mail = Email(
+        to=visitor.email,
+        subject=render_to_string("notifications/resume_code_subject.txt", context).strip(),
+        text=render_to_string("notifications/resume_code.txt", context),
+        html=render_to_string("notifications/resume_code.html", context),
+    )
+    transaction.on_commit(lambda: _send_quietly(mail), robust=True)
+
+
+@transaction.atomic
+def resume_code_confirm(*, site: Any, email: str, code: str) -> Visitor | None:
+    """The visitor whose code this is, using it up; None for a wrong, used or expired code.
+    Each code allows five tries."""
+    now = timezone.now()
+    grants = list(
+        ResumeGrant.objects.select_for_update()
+        .filter(
+            visitor__in=_verified_visitors(site.pk, email),
+            kind=ResumeGrant.Kind.CODE,
+            used_at__isnull=True,
+            expires_at__gt=now,
+            attempts__lt=RESUME_CODE_ATTEMPTS,
+        )
+        .select_related("visitor__site")
+    )
+    code = code.strip()
+    for grant in grants:
+        if hmac.compare_digest(grant.secret_hash, _grant_hash(grant.visitor_id, code)):
+            ResumeGrant.objects.filter(pk=grant.pk).update(used_at=now)
+            return grant.visitor
+    ResumeGrant.objects.filter(pk__in=[g.pk for g in grants]).update(attempts=F("attempts") + 1)
+    return None

@@ -1,4 +1,6 @@
-"""Notification tasks: thin; the beat runs the scan, which is idempotent."""
+"""Notification tasks: thin. The beat runs the scan, which is idempotent; the scan enqueues
+one delivery per recipient and channel, which is idempotent too (rows are claimed with SKIP
+LOCKED and marked sent)."""
 
 from __future__ import annotations
 
@@ -13,5 +15,5 @@ def scan() -> dict[str, int]:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def deliver_email(recipient: str) -> int:
-    return services.deliver(recipient=recipient)
+def deliver(recipient: str, channel: str = "email") -> int:
+    return services.deliver(recipient=recipient, channel=channel)

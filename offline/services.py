@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpdesk import events, payloads, selectors
+from helpdesk import crypto, events, payloads, selectors
 from helpdesk.models import Agent, Conversation, Message
 from offline.models import OfflineMessage
 from routing import services as routing_services
@@ -88,9 +88,10 @@ def _claim(agent_id: int, size: int) -> list[dict[str, Any]]:
         claim = _CLAIM.format(lock="FOR UPDATE OF o SKIP LOCKED", **tables)
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM_AND_READ.format(claim=claim, **tables), params)
-            return [
-                dict(zip(payloads.MESSAGE_FIELDS, row, strict=True)) for row in cursor.fetchall()
-            ]
+            rows = [dict(zip(payloads.MESSAGE_FIELDS, r, strict=True)) for r in cursor.fetchall()]
+            for row in rows:
+                row["body"] = crypto.Sealed(row["body"])  # as stored: opened when sent
+            return rows
     # SQLite: write transactions are serialised (IMMEDIATE), so no row locks are needed, and
     # it has no data-modifying CTEs: claim, then read.
     with connection.cursor() as cursor:

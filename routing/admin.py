@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from helpdesk.models import AgentGroup, Channel, Priority, Site
 from routing import rules, selectors
-from routing.models import Holiday, OpeningPeriod, RoutingRule, Schedule, Skill
+from routing.models import Holiday, OnlineSession, OpeningPeriod, RoutingRule, Schedule, Skill
 
 
 @admin.register(Skill)
@@ -169,3 +169,17 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
         return type("BoundRuleForm", (form,), {"request": request})
+
+
+@admin.register(OnlineSession)
+class OnlineSessionAdmin(admin.ModelAdmin):
+    """When agents were connected, from presence (read-only)."""
+
+    list_display = ["agent", "started_at", "ended_at"]
+    list_filter = ["agent"]
+    list_select_related = ["agent"]
+    date_hierarchy = "started_at"
+    readonly_fields = ["agent", "started_at", "ended_at"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -79,3 +79,37 @@ def next_open(hours: Hours, at: datetime, *, horizon_days: int = 60) -> datetime
         if starts:
             return starts[0].astimezone(UTC)
     return None
+
+
+def opened_at(hours: Hours, at: datetime) -> datetime | None:
+    """When the opening containing ``at`` began, following back-to-back periods (such as
+    22:00-24:00 then 00:00-06:00) back to where the team came in; None when closed."""
+    if not is_open(hours, at):
+        return None
+    zone = ZoneInfo(hours.timezone)
+    start = at
+    for _ in range(8):  # a schedule open around the clock: a week back is far enough
+        day = start.astimezone(zone).date()
+        intervals = _intervals(hours, day) + _intervals(hours, day - timedelta(days=1))
+        # Back to back: the earlier period ends at (or within a minute of) this one's start.
+        earlier = [s for s, e in intervals if s < start <= e + timedelta(minutes=1)]
+        if not earlier:
+            break
+        start = min(earlier)
+    return start.astimezone(UTC)
+
+
+def open_seconds(hours: Hours, start: datetime, end: datetime) -> float:
+    """How much of [start, end) falls within opening hours (for "business hours only" times)."""
+    if end <= start:
+        return 0.0
+    zone = ZoneInfo(hours.timezone)
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    total = 0.0
+    while day <= last:
+        for opens, closes in _intervals(hours, day):
+            overlap = (min(closes, end) - max(opens, start)).total_seconds()
+            total += max(0.0, overlap)
+        day += timedelta(days=1)
+    return total

@@ -108,3 +108,71 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}".strip()
+
+
+class Shift(models.Model):
+    """A weekly shift of an agent, in the agent's own time zone (a night shift across
+    midnight is two shifts)."""
+
+    agent = models.ForeignKey("helpdesk.Agent", on_delete=models.CASCADE, related_name="shifts")
+    weekday = models.PositiveSmallIntegerField(choices=OpeningPeriod.Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+
+    class Meta:
+        ordering = ["agent", "weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends__gt=models.F("starts")), name="shift_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+class ShiftException(models.Model):
+    """A dated change to an agent's week: a day off (leave, a public holiday), or an extra
+    shift. In the time zone of the agent's shifts."""
+
+    class Kind(models.TextChoices):
+        OFF = "off", "Day off (leave, holiday)"
+        EXTRA = "extra", "Extra shift"
+
+    agent = models.ForeignKey(
+        "helpdesk.Agent", on_delete=models.CASCADE, related_name="shift_exceptions"
+    )
+    date = models.DateField()
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.OFF)
+    starts = models.TimeField(null=True, blank=True)
+    ends = models.TimeField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.date} {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.EXTRA and not (
+            self.starts and self.ends and self.ends > self.starts
+        ):
+            raise ValidationError("An extra shift needs a start and a later end.")
+
+
+class OnlineSession(models.Model):
+    """When an agent was connected (from presence): planned hours against actual ones."""
+
+    agent = models.ForeignKey(
+        "helpdesk.Agent", on_delete=models.CASCADE, related_name="online_sessions"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "started_at"], name="online_session_agent")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} online from {self.started_at:%Y-%m-%d %H:%M}"

@@ -49,7 +49,8 @@ class PresenceStore(Protocol):
 
 class RedisPresence:
     def __init__(self, url: str, prefix: str, ttl: int) -> None:
-        self.client = redis.Redis.from_url(url)
+        # Short timeouts: a Redis that is down must not hang a message on its way in.
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.prefix = prefix
         self.ttl = ttl
         self._connect = self.client.register_script(_CONNECT)
@@ -58,14 +59,24 @@ class RedisPresence:
     def _key(self, kind: Kind, ident: str) -> str:
         return f"{self.prefix}:presence:{kind}:{ident}"
 
+    # Redis down or restarting: nobody counts as online, so messages go to the offline store
+    # (delivered on the next flush), and sockets are added back on their next ping.
     def connect(self, kind: Kind, ident: str, socket: str) -> bool:
         now = time.time()
         args = [now, now + self.ttl, socket, self.ttl + 5]
-        return bool(self._connect(keys=[self._key(kind, ident)], args=args))
+        try:
+            return bool(self._connect(keys=[self._key(kind, ident)], args=args))
+        except redis.RedisError as exc:
+            log.warning("presence: Redis unavailable on connect (%s)", exc)
+            return False
 
     def disconnect(self, kind: Kind, ident: str, socket: str) -> bool:
         keys = [self._key(kind, ident)]
-        return bool(self._disconnect(keys=keys, args=[time.time(), socket]))
+        try:
+            return bool(self._disconnect(keys=keys, args=[time.time(), socket]))
+        except redis.RedisError as exc:
+            log.warning("presence: Redis unavailable on disconnect (%s)", exc)
+            return False
 
     def online(self, kind: Kind, idents: Iterable[str]) -> set[str]:
         idents = list(idents)
@@ -75,7 +86,12 @@ class RedisPresence:
         pipe = self.client.pipeline(transaction=False)
         for ident in idents:
             pipe.zcount(self._key(kind, ident), f"({now}", "+inf")
-        return {ident for ident, n in zip(idents, pipe.execute(), strict=True) if n}
+        try:
+            counts = pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("presence: Redis unavailable; treating everyone as offline (%s)", exc)
+            return set()
+        return {ident for ident, n in zip(idents, counts, strict=True) if n}
 
     def clear(self) -> None:
         keys = list(self.client.scan_iter(f"{self.prefix}:presence:*", count=1000))

@@ -27,9 +27,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from helpdesk import events
+from helpdesk import selectors as helpdesk_selectors
 from helpdesk.models import Agent, AgentGroup, Conversation
 from routing import presence, rules, selectors
-from routing.models import Skill
+from routing.models import OnlineSession, Skill
 
 
 def _room(agent_id: int) -> int:
@@ -98,9 +99,18 @@ def conversation_route(
         conversation.assigned_agent_id = candidate.agent_id
         conversation.assigned_at = now
         conversation.save(update_fields=["assigned_agent", "assigned_at"])
+        _take_read_cursor(conversation, candidate.agent_id)
         _mark_assigned(candidate.agent_id, now)
         return candidate.agent_id
     return None
+
+
+def _take_read_cursor(conversation: Conversation, agent_id: int) -> None:
+    """Handed over: the conversation's read state is now how far *this* agent has read it."""
+    Conversation.objects.filter(pk=conversation.pk).update(
+        agent_read_seq=helpdesk_selectors.read_cursor_of(agent_id)
+    )
+    conversation.refresh_from_db(fields=["agent_read_seq"])
 
 
 @transaction.atomic
@@ -126,7 +136,9 @@ def agent_take_waiting(*, agent_id: int) -> list[uuid.UUID]:
     if ids:
         now = timezone.now()
         Conversation.objects.filter(pk__in=ids, assigned_agent__isnull=True).update(
-            assigned_agent=agent_id, assigned_at=now
+            assigned_agent=agent_id,
+            assigned_at=now,
+            agent_read_seq=helpdesk_selectors.read_cursor_of(agent_id),
         )
         _mark_assigned(agent_id, now)
     return ids
@@ -336,6 +348,7 @@ def conversation_transfer(
         conversation.assigned_agent_id = target.pk
         conversation.assigned_at = now
         conversation.save(update_fields=["assigned_agent", "assigned_at"])
+        _take_read_cursor(conversation, target.pk)
         _mark_assigned(target.pk, now)
         meta = {"to_agent": target.display_name}
     else:
@@ -359,3 +372,25 @@ def conversation_transfer(
     # The new agent gets it pushed; the previous one has room again for waiting work.
     _flush([new, previous if previous != new else None])
     return conversation
+
+
+# ---- online time (planned against actual hours in the reports) ------------------------------
+
+
+def online_session_start(*, agent_id: int) -> None:
+    """The agent's first socket opened. A session a killed process left open ends when the
+    agent was last seen."""
+    now = timezone.now()
+    left_open = list(OnlineSession.objects.filter(agent_id=agent_id, ended_at__isnull=True))
+    if left_open:
+        last_seen = Agent.objects.values_list("last_seen_at", flat=True).get(pk=agent_id)
+        for session in left_open:
+            end = max(session.started_at, min(last_seen or session.started_at, now))
+            OnlineSession.objects.filter(pk=session.pk).update(ended_at=end)
+    OnlineSession.objects.create(agent_id=agent_id, started_at=now)
+
+
+def online_session_end(*, agent_id: int) -> None:
+    OnlineSession.objects.filter(agent_id=agent_id, ended_at__isnull=True).update(
+        ended_at=timezone.now()
+    )

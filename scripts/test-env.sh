@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/helpdesk_run$$}
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 export DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-test-only-not-secret}
+# The suite's servers speak plain http on loopback (production defaults to HTTPS).
+export HTTPS=${HTTPS:-false}
+# Test-only keys for encryption at rest (never use these anywhere else).
+export FIELD_ENCRYPTION_KEYS=${FIELD_ENCRYPTION_KEYS:-t1:7jW_5b41XPQlDqjT_slIMWcTkzcAMyl6hUdjRrcoJzI=}
+export FIELD_INDEX_KEY=${FIELD_INDEX_KEY:-hh2mMNRE0QbdFBtzA8h_XGljOpN3xeAhnKqD_EAF1bA=}
 export CELERY_TASK_ALWAYS_EAGER=${CELERY_TASK_ALWAYS_EAGER:-true}
 export CHANNELS_PREFIX=${CHANNELS_PREFIX:-hdtest$$}
 export DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-0}

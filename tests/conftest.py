@@ -17,6 +17,26 @@ def _clean_presence() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Any:
+    """Each test starts with no rate-limit counts (this run's keys only: Redis is shared)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    def clear() -> None:
+        if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+            client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+            prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+            for key in client.scan_iter(f"{prefix}:*:rl:*"):
+                client.delete(key)
+        else:
+            cache.clear()
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.fixture(autouse=True)
 def _on_postgres(request: pytest.FixtureRequest) -> None:
     """The suite runs on PostgreSQL; only the embedded smoke test uses SQLite (in its own process)."""
     if "django_db_setup" in request.fixturenames:
@@ -60,3 +80,18 @@ def charlie(sales: Any) -> Any:
 @pytest.fixture
 def dave(db: None) -> Any:
     return UserFactory(username="dave")
+
+
+@pytest.fixture
+def app_server(tmp_path: Any, transactional_db: None) -> Any:
+    """A real uvicorn process on the test database (tasks run in it), stopped afterwards."""
+    from tests.processes import Server, database_url_for, server_env
+
+    env = server_env(
+        DATABASE_URL=database_url_for(connection.settings_dict["NAME"]),
+        CELERY_TASK_ALWAYS_EAGER="true",
+        DB_CONN_MAX_AGE="0",
+    )
+    server = Server(env, tmp_path / "server.log").start()
+    yield server
+    server.stop()

@@ -77,13 +77,15 @@ async def agent_socket(
 
 
 async def visitor_socket(
-    site_key: str, token: str | None = None, cursor: dict[str, Any] | None = None
+    site_key: str, token: str | None = None, cursor: dict[str, Any] | None = None, **extra: Any
 ) -> tuple[Socket, dict[str, Any]]:
     comm = WebsocketCommunicator(application, "/ws/visitor/", headers=[ORIGIN])
     connected, _ = await comm.connect()
     assert connected
     sock = Socket(comm)
-    await sock.send({"type": "hello", "site_key": site_key, "token": token, "cursor": cursor})
+    await sock.send(
+        {"type": "hello", "site_key": site_key, "token": token, "cursor": cursor, **extra}
+    )
     return sock, await sock.expect("welcome")
 
 

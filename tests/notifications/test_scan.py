@@ -19,7 +19,8 @@ from helpdesk.models import Conversation
 from notifications import services
 from notifications.models import AgentPreferences, Notification
 from routing import presence
-from tests.factories import UserFactory, VisitorFactory
+from tests.conversations import assign, visitor_writes
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -44,17 +45,11 @@ def sam(db):
 
 
 def write(site, body="hello", **visitor):
-    v = VisitorFactory(site=site, **visitor)
-    msg = helpdesk_services.message_send_by_visitor(
-        visitor=v, client_id=uuid.uuid4(), body=body
-    ).message
-    return Conversation.objects.get(pk=msg.conversation_id)
+    return visitor_writes(site, body, **visitor)
 
 
 def assign_to(conv, agent):
-    Conversation.objects.filter(pk=conv.pk).update(assigned_agent=agent, assigned_at=START)
-    conv.refresh_from_db()
-    return conv
+    return assign(conv, agent, START)
 
 
 def test_an_agent_gets_one_email_after_ten_minutes_unread(clock, acme, alice):
@@ -178,9 +173,13 @@ def test_a_visitor_gets_the_reply_by_email_with_a_resume_link(
     reply = mail.outbox[1]
     assert reply.to == ["vic@example.com"] and "Your order ships today." in reply.body
     resume = reply.body.split("http://127.0.0.1:8000")[-1].split()[0]
-    page = client.get(resume)
+    look = client.get(resume)  # a mail scanner following the link uses nothing up
+    assert look.status_code == 200 and acme.widget_key not in look.content.decode()
+    assert client.get(resume).status_code == 200
+    page = client.post(resume)
     assert page.status_code == 200 and page["Cache-Control"] == "no-store"
     assert acme.widget_key in page.content.decode()
+    assert client.post(resume).status_code == 400  # once
 
 
 def test_follow_ups_respect_privacy_verification_and_what_was_seen(clock, acme, alice):
@@ -193,9 +192,9 @@ def test_follow_ups_respect_privacy_verification_and_what_was_seen(clock, acme, 
     clock.shift(timedelta(minutes=3))
     services.scan()
     assert mail.outbox == []  # no verified address
-    type(conv.visitor).objects.filter(pk=conv.visitor_id).update(
-        email="vic@example.com", email_verified_at=START
-    )
+    visitor = conv.visitor
+    visitor.email, visitor.email_verified_at = "vic@example.com", START
+    visitor.save(update_fields=["email", "email_verified_at"])
     services.scan()
     [email] = mail.outbox
     assert "secret details" not in email.body and "new reply" in email.body
@@ -220,15 +219,29 @@ def test_a_refused_address_fails_for_good_and_a_flaky_provider_is_retried(
     monkeypatch.setattr(transports.EmailTransport, "send", flaky)
     services.scan()
     n = Notification.objects.get()
-    assert (n.status, n.attempts) == ("pending", 1)
+    assert (n.status, n.attempts, n.retry_at) == (
+        "pending",
+        1,
+        START + timedelta(minutes=11, seconds=30),
+    )
+    services.scan()  # backing off: no storm
+    clock.shift(timedelta(seconds=30))
+    services.scan()
+    n.refresh_from_db()
+    assert (n.attempts, n.retry_at) == (2, START + timedelta(minutes=12, seconds=30))  # then 60 s
 
     def refused(self, email):
         raise transports.TransportError("550 no such user", permanent=True)
 
     monkeypatch.setattr(transports.EmailTransport, "send", refused)
+    clock.shift(timedelta(seconds=60))
     services.scan()
     n.refresh_from_db()
-    assert (n.status, n.attempts) == ("failed", 2) and "550" in n.error
+    assert (n.status, n.attempts) == ("failed", 3) and "550" in n.error
+    clock.shift(timedelta(hours=1))
+    services.scan()
+    n.refresh_from_db()
+    assert n.attempts == 3  # failed for good
 
 
 def test_each_agent_email_costs_the_same_queries_for_many_conversations(

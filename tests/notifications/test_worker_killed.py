@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from helpdesk.celery import app
 from notifications.models import Notification
-from notifications.tasks import deliver_email
+from notifications.tasks import deliver
 from tests.factories import ConversationFactory, VisitorFactory
 from tests.processes import ROOT, database_url_for, free_port, server_env
 
@@ -99,7 +99,7 @@ def test_a_worker_killed_mid_send_leaves_exactly_one_email(acme, alice, tmp_path
             conversation=conv,
             level=1,
         )
-        deliver_email.apply_async(args=[recipient], queue=queue)
+        deliver.apply_async(args=[recipient], queue=queue)
         wait_for(provider.stalled.is_set)  # the email is on the wire, not yet accepted
         children = subprocess.run(
             ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
@@ -115,7 +115,7 @@ def test_a_worker_killed_mid_send_leaves_exactly_one_email(acme, alice, tmp_path
         # the next delivery (the beat's scan, here called directly) sends it again as it was.
         stale_from = row.sending_at + timedelta(seconds=1)  # NOTIFY_SENDING_TIMEOUT_SECONDS
         wait_for(lambda: timezone.now() > stale_from)
-        deliver_email.apply_async(args=[recipient], queue=queue)
+        deliver.apply_async(args=[recipient], queue=queue)
         wait_for(lambda: provider.accepted)
         wait_for(lambda: Notification.objects.get(pk=row.pk).status == "sent")
     finally:

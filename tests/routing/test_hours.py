@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from routing.hours import Hours, is_open, next_open
+from routing.hours import Hours, is_open, next_open, opened_at
 
 WEEKDAYS_9_TO_18 = tuple((d, time(9), time(18)) for d in range(5))
 
@@ -52,3 +52,16 @@ def test_open_now_is_now_and_never_open_is_none():
     now = utc(2026, 11, 24, 12, 0)
     assert next_open(always, now) == now
     assert next_open(Hours("UTC", ()), now) is None
+
+
+def test_a_shift_starts_where_back_to_back_periods_begin():
+    shanghai = Hours("Asia/Shanghai", WEEKDAYS_9_TO_18)
+    # Tuesday 2026-11-24 11:00 in Shanghai (03:00 UTC): in since 09:00 (01:00 UTC).
+    assert opened_at(shanghai, utc(2026, 11, 24, 3, 0)) == utc(2026, 11, 24, 1, 0)
+    assert opened_at(shanghai, utc(2026, 11, 24, 12, 0)) is None  # 20:00: closed
+    # A night shift split at midnight is one shift: Monday 22:00 until Tuesday 06:00.
+    night = Hours("UTC", ((0, time(22), time(23, 59, 59)), (1, time(0), time(6))))
+    assert opened_at(night, utc(2026, 11, 24, 3, 0)) == utc(2026, 11, 23, 22, 0)
+    # Around the clock: it gives up a week back, which is as good as "always".
+    always = Hours("UTC", tuple((d, time(0), time(23, 59, 59)) for d in range(7)))
+    assert opened_at(always, utc(2026, 11, 24, 3, 0)) <= utc(2026, 11, 17, 3, 0)

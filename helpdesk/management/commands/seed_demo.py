@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from helpdesk.models import Agent, AgentGroup, Priority, Site
+from helpdesk.models import Agent, AgentGroup, Priority, Site, Tag
 from routing.models import RoutingRule, Skill
 
 
@@ -27,6 +27,8 @@ class Command(BaseCommand):
         User = get_user_model()
         support = AgentGroup.objects.create(name="Support")
         sales = AgentGroup.objects.create(name="Sales")
+        for name, color in [("VIP", "#d97706"), ("Refund", "#dc2626"), ("Bug", "#7c3aed")]:
+            Tag.objects.create(name=name, color=color)
         site = Site.objects.create(
             name="Acme Store",
             default_group=support,

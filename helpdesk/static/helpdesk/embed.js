@@ -3,6 +3,9 @@
  *
  *   <script src="https://HELPDESK/static/helpdesk/embed.js" data-site-key="wk_..." async></script>
  *
+ * For a signed-in user, add data-user-id, data-user-hash (HMAC-SHA256 hex of the ID with the
+ * site's identity secret, computed on the host's server) and optionally data-user-name.
+ *
  * Adds a launcher button (#hd-launcher, with an unread badge #hd-badge) and the chat frame
  * (#hd-frame) to the host page. Defines no globals.
  */
@@ -26,6 +29,7 @@
   const at = src.pathname.lastIndexOf(marker);
   const base = src.origin + (at >= 0 ? src.pathname.slice(0, at) : "");
   const frameOrigin = src.origin;
+  const KEPT = ["token", "cursor", "visitor", "outbox", "seen"];
 
   const DEFAULT_COLOR = "#2563eb";
   const color = validColor(script.getAttribute("data-color")) || DEFAULT_COLOR;
@@ -109,7 +113,28 @@
     const params = new URLSearchParams({ site_key: siteKey, page: location.href.slice(0, 500) });
     const attrs = script.getAttribute("data-attributes");
     if (attrs) params.set("attributes", attrs.slice(0, 4000));
-    frame.src = base + "/widget/?" + params.toString();
+    // A signed-in user of the host site (data-user-id, data-user-hash = HMAC-SHA256 of the
+    // ID with the site's identity secret, made on the host's server; data-user-name): in the
+    // fragment, which never reaches a server log.
+    const identity = new URLSearchParams();
+    for (const [attr, key] of [["data-user-id", "user_id"], ["data-user-hash", "user_hash"], ["data-user-name", "name"]]) {
+      const value = (script.getAttribute(attr) || "").trim();
+      if (value) identity.set(key, value.slice(0, 255));
+    }
+    // What the widget keeps (token, cursor, unsent messages) also lives here, in the host
+    // page's own storage: browsers may block or wipe a third-party frame's storage, and a
+    // visitor must find their conversation again when they come back.
+    const kept = {};
+    for (const name of KEPT) {
+      try {
+        const value = localStorage.getItem(`helpdesk:${siteKey}:${name}`);
+        if (value !== null) kept[name] = value;
+      } catch (_) {
+        /* storage blocked here too: the frame's own, or memory */
+      }
+    }
+    if (Object.keys(kept).length) identity.set("kept", JSON.stringify(kept));
+    frame.src = base + "/widget/?" + params.toString() + (identity.toString() ? "#" + identity.toString() : "");
     frame.setAttribute("aria-hidden", "true");
     frame.tabIndex = -1;
 
@@ -187,6 +212,16 @@
         break;
       case "close":
         if (open) setOpen(false, true);
+        break;
+      case "keep":
+        if (event.origin !== frameOrigin || !KEPT.includes(data.name)) break;
+        try {
+          const key = `helpdesk:${siteKey}:${data.name}`;
+          if (typeof data.value === "string") localStorage.setItem(key, data.value);
+          else localStorage.removeItem(key);
+        } catch (_) {
+          /* storage blocked */
+        }
         break;
       default:
         break;

@@ -27,6 +27,8 @@
   const input = $("reply-input");
   const connEl = $("connection-state");
   const noticeEl = $("inbox-notice");
+  const tagListEl = $("thread-tag-list");
+  const tagAdd = $("tag-add");
 
   input.maxLength = MAX_BODY;
 
@@ -115,6 +117,21 @@
   function upsertSummary(c) {
     if (!isSummary(c)) return;
     convs.set(c.id, c);
+    if (c.unread === 0) clearNotifications(c.id);
+  }
+
+  // Read here, or on another device (every tab hears): the push notifications about it go.
+  function clearNotifications(conversationId) {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.getRegistration("/").then((reg) => {
+      if (!reg) return;
+      return reg.getNotifications().then((shown) => {
+        for (const n of shown) {
+          const ids = (n.data && n.data.conversations) || [];
+          if (ids.includes(conversationId)) n.close();
+        }
+      });
+    }).catch(() => {});
   }
 
   function heldFor(id) {
@@ -156,8 +173,13 @@
     return top;
   }
 
+  const PRIORITY = { low: 0, normal: 1, high: 2, urgent: 3 };
+  // The server's order: priority, then the longest wait, then the latest activity.
   function sortedConversations() {
     return Array.from(convs.values()).sort((a, b) => {
+      const pa = PRIORITY[a.priority] ?? 1;
+      const pb = PRIORITY[b.priority] ?? 1;
+      if (pa !== pb) return pb - pa;
       const wa = parseTime(a.waiting_since);
       const wb = parseTime(b.waiting_since);
       if ((wa != null) !== (wb != null)) return wa != null ? -1 : 1;
@@ -222,8 +244,118 @@
       waiting.dataset.since = c.waiting_since;
       bottom.appendChild(waiting);
     }
+    if (c.state === "pending" || c.state === "replied" || c.state === "resolved") {
+      const pill = el("span", `conv-state conv-state--${c.state}`, STATE_LABELS[c.state]);
+      bottom.appendChild(pill);
+    }
+    if (c.priority === "high" || c.priority === "urgent") {
+      bottom.appendChild(el("span", `conv-priority conv-priority--${c.priority}`, c.priority === "urgent" ? "Urgent" : "High"));
+    }
+    for (const t of Array.isArray(c.tags) ? c.tags : []) bottom.appendChild(tagChip(t));
     bottom.hidden = !bottom.childElementCount;
   }
+
+  const STATE_LABELS = { unread: "Unread", pending: "To answer", replied: "Replied", resolved: "Resolved" };
+
+  function tagChip(t) {
+    const chip = el("span", "tag-chip", String(t.name || ""));
+    if (/^#[0-9a-fA-F]{6}$/.test(t.color || "")) chip.style.setProperty("--tag", t.color);
+    return chip;
+  }
+
+  // ---- message center: filters, counts, pages --------------------------------------------------
+  // The default view (my open conversations) is kept live by events alone. Any other filter
+  // shows the server's pages; events update entries in place and refresh the first page.
+  const query = { scope: "mine", state: "open", tag: null, q: "" };
+  let nextCursor = null;
+  let pageQueryKey = "";
+  const moreBtn = $("center-more");
+  const qInput = $("center-q");
+  const tagSelect = $("center-tag");
+  const queryKey = (q) => JSON.stringify([q.scope, q.state, q.tag, q.q]);
+  const isDefaultQuery = () => query.scope === "mine" && query.state === "open" && !query.tag && !query.q;
+
+  // Whether a summary belongs in the current view, as far as the client can tell.
+  function matchesQuery(c) {
+    if (!initial.agent) return true;
+    if (query.scope === "mine" && c.assigned_agent_id !== initial.agent.id) return false;
+    if (query.state === "open") return c.status === "open";
+    return c.state === query.state;
+  }
+
+  function requestPage(cursor) {
+    if (!ready) return;
+    pageQueryKey = queryKey(query);
+    if (!cursor) listEl.setAttribute("aria-busy", "true");
+    sendFrame({ type: "center.list", scope: query.scope, state: query.state, tag: query.tag, q: query.q, cursor: cursor || "", limit: 50 });
+  }
+
+  let refreshTimer = null;
+  // After events: the counts (and, outside the default view, the first page) again, at most
+  // a few times a second however busy the inbox is.
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      if (!ready) return;
+      if (isDefaultQuery()) sendFrame({ type: "center.counts", scope: query.scope });
+      else requestPage("");
+    }, 300);
+  }
+
+  function renderCounts(counts) {
+    if (!counts || typeof counts !== "object") return;
+    const states = counts.states || {};
+    const scopes = counts.scopes || {};
+    for (const node of document.querySelectorAll("[data-count-state]")) {
+      const n = states[node.dataset.countState];
+      node.textContent = Number.isInteger(n) ? String(n) : "";
+    }
+    for (const node of document.querySelectorAll("[data-count-scope]")) {
+      const n = scopes[node.dataset.countScope];
+      if (Number.isInteger(n)) node.textContent = String(n);
+    }
+  }
+
+  function onPage(frame) {
+    const q = frame.query || {};
+    if (queryKey({ scope: q.scope, state: q.state, tag: q.tag ?? null, q: q.q || "" }) !== queryKey(query)) return; // stale
+    if (!q.cursor) convs.clear();
+    listEl.setAttribute("aria-busy", "false");
+    for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+    nextCursor = typeof frame.next_cursor === "string" ? frame.next_cursor : null;
+    moreBtn.hidden = !nextCursor;
+    renderCounts(frame.counts);
+    renderList();
+  }
+
+  function setQuery(change) {
+    Object.assign(query, change);
+    for (const b of document.querySelectorAll(".scope-tab")) {
+      const on = b.dataset.scope === query.scope;
+      b.classList.toggle("is-active", on);
+      b.setAttribute("aria-selected", String(on));
+    }
+    for (const b of document.querySelectorAll(".state-chip")) {
+      const on = b.dataset.state === query.state;
+      b.classList.toggle("is-active", on);
+      b.setAttribute("aria-pressed", String(on));
+    }
+    nextCursor = null;
+    moreBtn.hidden = true;
+    requestPage("");
+  }
+
+  for (const b of document.querySelectorAll(".scope-tab")) b.addEventListener("click", () => setQuery({ scope: b.dataset.scope }));
+  for (const b of document.querySelectorAll(".state-chip")) b.addEventListener("click", () => setQuery({ state: b.dataset.state }));
+  let searchTimer = null;
+  qInput.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => setQuery({ q: qInput.value.trim() }), 250);
+  });
+  tagSelect.addEventListener("change", () => setQuery({ tag: tagSelect.value ? Number(tagSelect.value) : null }));
+  moreBtn.addEventListener("click", () => {
+    if (nextCursor) requestPage(nextCursor);
+  });
 
   function renderList() {
     const focusedId = document.activeElement && document.activeElement.classList &&
@@ -420,6 +552,7 @@
     for (const m of messages) frag.appendChild(buildMessage(m, false));
     messagesEl.appendChild(frag);
     for (const entry of outbox.values()) showPending(entry);
+    renderReceipts();
     scrollToBottom();
   }
 
@@ -433,6 +566,32 @@
     if (c && c.status && c.status !== "open") parts.push(c.status.charAt(0).toUpperCase() + c.status.slice(1));
     if (c && c.waiting_since) parts.push(waitingText(c.waiting_since));
     threadSub.textContent = parts.join(" · ");
+    const tags = c && Array.isArray(c.tags) ? c.tags : [];
+    tagListEl.replaceChildren(
+      ...tags.map((t) => {
+        const chip = tagChip(t);
+        const remove = el("button", "tag-remove", "×");
+        remove.type = "button";
+        remove.setAttribute("aria-label", `Remove tag ${t.name}`);
+        remove.addEventListener("click", () => setTags(tags.filter((x) => x.id !== t.id).map((x) => x.id)));
+        chip.appendChild(remove);
+        return chip;
+      })
+    );
+  }
+
+  function setTags(ids) {
+    if (selectedId) sendFrame({ type: "conversation.tags", conversation_id: selectedId, tag_ids: ids });
+  }
+  if (tagAdd) {
+    tagAdd.addEventListener("change", () => {
+      const id = Number(tagAdd.value);
+      tagAdd.value = "";
+      const c = selectedId && convs.get(selectedId);
+      if (!id || !c) return;
+      const ids = (c.tags || []).map((t) => t.id);
+      if (!ids.includes(id)) setTags([...ids, id]);
+    });
   }
 
   // ---- selection ------------------------------------------------------------------------------
@@ -551,7 +710,25 @@
       case "status":
         setStatus(frame.status);
         break;
+      case "receipt":
+        onReceipt(frame);
+        break;
+      case "center.page":
+        onPage(frame);
+        break;
+      case "center.counts":
+        if (frame.scope === query.scope) renderCounts(frame);
+        break;
       case "conversation":
+        scheduleRefresh();
+        if (!isDefaultQuery() && isSummary(frame.conversation)) {
+          const c = frame.conversation;
+          if (convs.has(c.id) && !matchesQuery(c)) convs.delete(c.id);
+          else if (convs.has(c.id)) upsertSummary(c);
+          renderList();
+          if (c.id === selectedId) renderThreadHead(c);
+          break;
+        }
         if (isSummary(frame.conversation) && movedAway(frame.conversation)) {
           convs.delete(frame.conversation.id);
           renderList();
@@ -597,7 +774,12 @@
     if (frame.agent && typeof frame.agent === "object") initial.agent = frame.agent;
     const previous = selectedId ? convs.get(selectedId) : null;
     convs.clear();
-    for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+    if (isDefaultQuery()) {
+      for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+      sendFrame({ type: "center.counts", scope: query.scope });
+    } else {
+      requestPage(""); // after a reconnect: the current filter's first page, afresh
+    }
     if (previous && !convs.has(previous.id)) convs.set(previous.id, previous); // history will refresh it
     readSent.clear();
     renderList();
@@ -611,7 +793,10 @@
   }
 
   function onFlush(frame) {
-    for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+    scheduleRefresh();
+    for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) {
+      if (isDefaultQuery() || convs.has(c.id)) upsertSummary(c);
+    }
     let shown = false;
     const stick = nearBottom();
     for (const m of Array.isArray(frame.messages) ? frame.messages : []) {
@@ -642,11 +827,49 @@
       renderThreadHead(c);
       if (shown && stick) scrollToBottom();
       markRead();
+      renderReceipts();
     }
   }
 
+  // A visitor's message while this tab is in the background: a short chime, and a desktop
+  // notification if the agent allowed notifications (on /notifications/).
+  let audio = null;
+  function chime() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.35);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.35);
+    } catch (_) {
+      /* no audio here: the title and the notification still tell */
+    }
+  }
+  function alertInBackground(m, c) {
+    if (document.visibilityState === "visible" || !m || m.sender !== "visitor") return;
+    chime();
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const name = (c && c.visitor && c.visitor.name) || "A visitor";
+    const n = new Notification(name, { body: String(m.body || "").slice(0, 140), tag: `helpdesk-${m.conversation_id}` });
+    n.onclick = () => {
+      window.focus();
+      select(m.conversation_id);
+      n.close();
+    };
+  }
+
   function onMessage(frame) {
-    if (isSummary(frame.conversation)) upsertSummary(frame.conversation);
+    scheduleRefresh();
+    if (isMessage(frame.message) && !held.get(frame.message.conversation_id)?.has(frame.message.id)) {
+      alertInBackground(frame.message, frame.conversation);
+    }
+    if (isSummary(frame.conversation) && (isDefaultQuery() || convs.has(frame.conversation.id))) {
+      upsertSummary(frame.conversation);
+    }
     const m = frame.message;
     const stick = nearBottom();
     if (isMessage(m) && storeMessage(m) && showMessage(m)) {
@@ -657,7 +880,35 @@
       if (isSummary(frame.conversation)) renderThreadHead(frame.conversation);
       checkGap();
       markRead();
+      renderReceipts();
     }
+  }
+
+  // Delivered and seen, from the visitor's side: shown under the agent's latest reply.
+  function onReceipt(frame) {
+    const c = convs.get(frame.conversation_id);
+    if (c) {
+      c.visitor_delivered_seq = Math.max(c.visitor_delivered_seq || 0, frame.delivered_seq || 0);
+      c.visitor_seen_seq = Math.max(c.visitor_seen_seq || 0, frame.seen_seq || 0);
+    }
+    if (frame.conversation_id === selectedId) renderReceipts();
+  }
+
+  function renderReceipts() {
+    const c = selectedId && convs.get(selectedId);
+    let last = null;
+    for (const li of messagesEl.querySelectorAll("li.msg--agent[data-seq]")) {
+      const mark = li.querySelector(".msg-receipt");
+      if (mark) mark.remove();
+      if (!last || Number(li.dataset.seq) > Number(last.dataset.seq)) last = li;
+    }
+    if (!c || !last) return;
+    const seq = Number(last.dataset.seq);
+    const state = seq <= (c.visitor_seen_seq || 0) ? "seen" : seq <= (c.visitor_delivered_seq || 0) ? "delivered" : "sent";
+    const mark = el("span", `msg-receipt msg-receipt--${state}`, { seen: "Seen", delivered: "Delivered", sent: "Sent" }[state]);
+    last.dataset.receipt = state;
+    const meta = last.querySelector(".msg-meta");
+    if (meta) meta.appendChild(mark);
   }
 
   function onAck(frame) {
@@ -672,7 +923,10 @@
       pendingEls.get(own.client_id).remove();
       pendingEls.delete(own.client_id);
     }
-    if (own.conversation_id === selectedId) checkGap();
+    if (own.conversation_id === selectedId) {
+      checkGap();
+      renderReceipts();
+    }
   }
 
   function onError(frame) {
@@ -755,12 +1009,32 @@
   window.addEventListener("popstate", () => select(idFromPath(location.pathname), { push: false }));
 
   document.addEventListener("keydown", (event) => {
-    if (event.key !== "j" && event.key !== "k") return;
+    if (!["j", "k", "n", "r"].includes(event.key)) return;
     if (event.metaKey || event.ctrlKey || event.altKey || event.isComposing) return;
     const t = event.target;
     if (t && (t.isContentEditable || /^(TEXTAREA|INPUT|SELECT)$/.test(t.tagName))) return;
+    if (event.key === "r") {
+      // Reply: into the open conversation's composer.
+      if (selectedId) {
+        event.preventDefault();
+        input.focus();
+      }
+      return;
+    }
     const order = sortedConversations();
     if (!order.length) return;
+    if (event.key === "n") {
+      // Next unread, after the open one (wrapping round).
+      const at = order.findIndex((c) => c.id === selectedId);
+      const rotated = [...order.slice(at + 1), ...order.slice(0, at + 1)];
+      const unread = rotated.find((c) => c.id !== selectedId && Number(c.unread) > 0);
+      if (!unread) return;
+      event.preventDefault();
+      select(unread.id);
+      const a = convEls.get(unread.id);
+      if (a) a.scrollIntoView({ block: "nearest" });
+      return;
+    }
     const at = order.findIndex((c) => c.id === selectedId);
     let next;
     if (at < 0) next = event.key === "j" ? 0 : order.length - 1;
@@ -799,4 +1073,14 @@
   renderList();
   renderThread();
   socket.connect();
+
+  // Web Push is turned on at /notifications/; each visit re-saves this browser's subscription
+  // so a rotated key or a cleared record on the server heals itself.
+  const pushConfig = initial.push || {};
+  if (window.HelpdeskPush && pushConfig.enabled) {
+    const csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
+    HelpdeskPush.forStaff(pushConfig.public_key, csrf && csrf.value)
+      .resync()
+      .catch(() => {});
+  }
 })();

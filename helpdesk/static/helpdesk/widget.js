@@ -27,6 +27,7 @@
       unavailable: "Chat is unavailable on this page.",
       sending: "Sending…",
       sent: "Sent",
+      seen: "Seen",
       failed: "Not sent",
       placeholder: "Write a message…",
       send: "Send",
@@ -34,6 +35,13 @@
       messages: "Messages",
       close: "Close chat",
       powered: "Powered by Helpdesk",
+      resumeOpen: "On another device before?",
+      resumeLabel: "Continue a conversation you started on another device: your confirmed email",
+      resumeSent: "If that address is confirmed here, a 6-digit code is on its way. Enter it:",
+      resumeBad: "That code is wrong or expired.",
+      bellOff: "Notify me of replies",
+      bellOn: "Notifications on (click to turn off)",
+      bellBlocked: "Notifications are blocked for this site in your browser settings.",
     },
     zh: {
       offline: "我们现在不在线。请留言，我们回来后会尽快回复。",
@@ -46,6 +54,7 @@
       unavailable: "此页面暂时无法使用聊天。",
       sending: "发送中…",
       sent: "已发送",
+      seen: "已读",
       failed: "发送失败",
       placeholder: "输入消息…",
       send: "发送",
@@ -53,6 +62,13 @@
       messages: "消息列表",
       close: "关闭聊天",
       powered: "由 Helpdesk 提供支持",
+      resumeOpen: "之前在其他设备上咨询过？",
+      resumeLabel: "继续您在其他设备上的对话：输入已确认的邮箱",
+      resumeSent: "如果该邮箱已在此确认，6 位验证码已发出，请输入：",
+      resumeBad: "验证码错误或已过期。",
+      bellOff: "有回复时通知我",
+      bellOn: "已开启通知（点击关闭）",
+      bellBlocked: "您的浏览器已阻止此网站的通知，请在网站设置中允许。",
     },
   };
   const LANG = /^zh\b/i.test(navigator.language || "") ? "zh" : "en";
@@ -67,30 +83,54 @@
     timeStyle: "short",
   });
 
-  // ---- storage (localStorage, with an in-memory fallback when it is blocked) -------------------
+  // ---- storage ----------------------------------------------------------------------------------
+  // localStorage when the browser allows it; in a third-party frame it may not (or may wipe
+  // it), so the host page keeps a copy of what matters (KEPT) in its own storage: it hands it
+  // over in the URL fragment when it creates this frame, and takes every change by message.
   const memory = new Map();
   const storageKey = (name) => `helpdesk:${SITE_KEY}:${name}`;
+  const KEPT = ["token", "cursor", "visitor", "outbox", "seen"];
+  const inFrame = window.parent !== window;
+  const parentOrigin = (location.ancestorOrigins && location.ancestorOrigins[0]) || "*";
+  try {
+    const kept = JSON.parse(new URLSearchParams(location.hash.slice(1)).get("kept") || "{}");
+    for (const name of KEPT) if (typeof kept[name] === "string") memory.set(storageKey(name), kept[name]);
+  } catch (_) {
+    /* nothing kept */
+  }
+  function tellHost(name, value) {
+    if (!inFrame || !KEPT.includes(name)) return;
+    try {
+      window.parent.postMessage({ source: "helpdesk", type: "keep", name, value }, parentOrigin);
+    } catch (_) {
+      /* ignore */
+    }
+  }
   const store = {
     getRaw(name) {
       const key = storageKey(name);
       try {
-        return window.localStorage.getItem(key);
+        const value = window.localStorage.getItem(key);
+        if (value !== null) return value;
       } catch (_) {
-        return memory.has(key) ? memory.get(key) : null;
+        /* blocked: the host's copy or memory */
       }
+      return memory.has(key) ? memory.get(key) : null;
     },
     setRaw(name, value) {
       const key = storageKey(name);
       memory.set(key, value);
+      tellHost(name, value);
       try {
         window.localStorage.setItem(key, value);
       } catch (_) {
-        /* memory only */
+        /* memory (and the host's copy) only */
       }
     },
     remove(name) {
       const key = storageKey(name);
       memory.delete(key);
+      tellHost(name, null);
       try {
         window.localStorage.removeItem(key);
       } catch (_) {
@@ -198,6 +238,7 @@
   const emailInput = document.getElementById("hd-email");
   const emailStatus = document.getElementById("hd-email-status");
   let emailPending = false;
+  let emailToSend = "";
   if (emailForm) {
     document.getElementById("hd-email-label").textContent = t("emailLabel");
     emailForm.addEventListener("submit", (event) => {
@@ -205,8 +246,13 @@
       const email = emailInput.value.trim();
       if (!email || !emailInput.checkValidity()) return;
       emailPending = true;
-      sendFrame({ type: "visitor.email", email });
+      emailToSend = email;
+      // Not connected this instant: it goes with the next welcome (nothing typed is lost).
+      if (welcomed) sendFrame({ type: "visitor.email", email });
     });
+  }
+  function resendEmail() {
+    if (emailPending && emailToSend) sendFrame({ type: "visitor.email", email: emailToSend });
   }
   // Offered while nobody can answer now, until the visitor has left an address.
   function offerEmail(show) {
@@ -218,6 +264,120 @@
     emailStatus.textContent = t("emailSent");
     emailForm.querySelector(".hd-email-row").hidden = true;
     document.getElementById("hd-email-label").hidden = true;
+  }
+
+  // ---- Web Push: "notify me of replies" --------------------------------------------------------
+  // In our own page (or a same-origin frame) the widget subscribes in place. In another
+  // site's frame browsers refuse to ask for permission, so a small first-party window at
+  // /widget/push/ does it, with the visitor token in its URL fragment (never sent anywhere).
+  const bell = document.getElementById("hd-bell");
+  const pushConfig = cfg.push || {};
+  const inForeignFrame = (() => {
+    if (window.top === window) return false;
+    try {
+      return window.top.location.origin !== location.origin;
+    } catch (_) {
+      return true;
+    }
+  })();
+  const push =
+    window.HelpdeskPush && pushConfig.enabled
+      ? HelpdeskPush.forVisitor(pushConfig.public_key, () => token)
+      : null;
+  let bellState = "off";
+  function showBell(next) {
+    bellState = next;
+    bell.setAttribute("aria-pressed", String(next === "on"));
+    const label = next === "on" ? t("bellOn") : next === "denied" ? t("bellBlocked") : t("bellOff");
+    bell.setAttribute("aria-label", label);
+    bell.title = label;
+    bell.classList.toggle("is-on", next === "on");
+  }
+  async function setUpBell() {
+    if (!push || !bell || !HelpdeskPush.supported()) return;
+    if (inForeignFrame) {
+      showBell(store.getRaw("push") === "on" ? "on" : "off");
+    } else {
+      const state = await push.state();
+      if (state === "unsupported") return;
+      if (state === "on") push.resync().catch(() => {});
+      showBell(state);
+    }
+    bell.hidden = false;
+  }
+  if (bell) {
+    bell.addEventListener("click", async () => {
+      if (!token) return;
+      if (inForeignFrame) {
+        const url = `/widget/push/?site_key=${encodeURIComponent(SITE_KEY)}#${encodeURIComponent(token)}`;
+        window.open(url, "hd-push", "width=440,height=420");
+        return;
+      }
+      try {
+        if (bellState === "on") {
+          await push.disable();
+          showBell("off");
+        } else {
+          await push.enable();
+          showBell("on");
+        }
+      } catch (error) {
+        if (error && error.message === "blocked") showBell("denied");
+      }
+    });
+    window.addEventListener("message", (event) => {
+      if (event.origin !== location.origin || !event.data || event.data.type !== "hd:push") return;
+      store.setRaw("push", event.data.state === "on" ? "on" : "off");
+      showBell(event.data.state === "on" ? "on" : "off");
+    });
+  }
+
+  // ---- continue on this device: a one-time code sent to a confirmed address ------------------
+  const resumeForm = document.getElementById("hd-resume-form");
+  const resumeOpen = document.getElementById("hd-resume-open");
+  const resumeEmail = document.getElementById("hd-resume-email");
+  const resumeCode = document.getElementById("hd-resume-code");
+  const resumeStatus = document.getElementById("hd-resume-status");
+  if (resumeForm && resumeOpen) {
+    resumeOpen.textContent = t("resumeOpen");
+    document.getElementById("hd-resume-label").textContent = t("resumeLabel");
+    resumeOpen.addEventListener("click", () => {
+      resumeForm.hidden = !resumeForm.hidden;
+      if (!resumeForm.hidden) resumeEmail.focus();
+    });
+    resumeForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const email = resumeEmail.value.trim();
+      if (!email || !resumeEmail.checkValidity()) return;
+      const asking = resumeCode.hidden;
+      const body = asking ? { site_key: SITE_KEY, email } : { site_key: SITE_KEY, email, code: resumeCode.value.trim() };
+      const response = await fetch(asking ? "/api/v1/visitor/resume" : "/api/v1/visitor/resume/confirm", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      }).catch(() => null);
+      if (asking) {
+        resumeCode.hidden = false;
+        resumeStatus.textContent = t("resumeSent");
+        resumeCode.focus();
+        return;
+      }
+      const data = response && response.ok ? await response.json() : null;
+      if (!data || typeof data.token !== "string") {
+        resumeStatus.textContent = t("resumeBad");
+        return;
+      }
+      // The other device's visitor, from now on here too: start over from the server.
+      token = data.token;
+      store.setRaw("token", token);
+      clearHistory();
+      resumeForm.hidden = true;
+      resumeOpen.hidden = true;
+      resync();
+    });
+  }
+  function offerResume(show) {
+    if (resumeOpen) resumeOpen.hidden = !show;
   }
 
   // A waiting conversation: the truth about the wait, in the visitor's own time zone.
@@ -291,14 +451,25 @@
     li.dataset.seq = String(m.seq);
     liData.set(li, m);
     liById.set(m.id, li);
-    if (m.sender === "visitor") setState(li, "sent");
+    if (m.sender === "visitor") setState(li, m.seq <= seenByAgent ? "seen" : "sent");
+  }
+
+  // "Seen": the agent read up to this seq (a reply reads everything before it).
+  let seenByAgent = 0;
+  function markSeen(seq) {
+    if (!Number.isInteger(seq) || seq <= seenByAgent) return;
+    seenByAgent = seq;
+    for (const li of liById.values()) {
+      if (li.classList.contains("hd-msg--visitor") && Number(li.dataset.seq) <= seq) setState(li, "seen");
+    }
   }
 
   function setState(li, state, detail) {
     li.dataset.state = state;
     const mark = li.querySelector(".hd-mark");
     if (!mark) return;
-    mark.textContent = state === "sending" ? t("sending") : state === "sent" ? t("sent") : detail || t("failed");
+    mark.textContent =
+      state === "sending" ? t("sending") : state === "sent" ? t("sent") : state === "seen" ? t("seen") : detail || t("failed");
     mark.classList.toggle("hd-mark--failed", state === "failed");
   }
 
@@ -335,7 +506,7 @@
     if (!isMessage(m)) return false;
     const existing = liById.get(m.id);
     if (existing) {
-      if (m.sender === "visitor" && existing.dataset.state !== "sent") setState(existing, "sent");
+      if (m.sender === "visitor" && existing.dataset.state === "sending") setState(existing, m.seq <= seenByAgent ? "seen" : "sent");
       if (m.client_id && m.sender === "visitor") removeFromOutbox(m.client_id);
       return false;
     }
@@ -468,6 +639,22 @@
       lastPostedUnread = count;
       postToParent({ type: "unread", count });
     }
+    sendReceipt();
+  }
+
+  // Receipts for the agent: "Delivered" once this client holds a message, "Seen" once the
+  // chat was open and visible with it on screen.
+  let receiptSent = { conversation_id: null, delivered: 0, seen: 0 };
+  function sendReceipt() {
+    if (!welcomed || !cursor || !cursor.conversation_id) return;
+    const delivered = cursor.seq;
+    const shown = isOpen && document.visibilityState === "visible";
+    const seenSeq = seen.conversation_id === cursor.conversation_id ? Math.min(seen.seq, delivered) : 0;
+    const same = receiptSent.conversation_id === cursor.conversation_id;
+    const seenNow = shown ? seenSeq : same ? receiptSent.seen : 0;
+    if (same && delivered <= receiptSent.delivered && seenNow <= receiptSent.seen) return;
+    receiptSent = { conversation_id: cursor.conversation_id, delivered, seen: seenNow };
+    sendFrame({ type: "receipt", conversation_id: cursor.conversation_id, delivered_seq: delivered, seen_seq: seenNow });
   }
 
   window.addEventListener("message", (event) => {
@@ -500,6 +687,11 @@
       context.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
     } catch (_) {
       context.timezone = "";
+    }
+    const identity = new URLSearchParams(location.hash.slice(1));
+    for (const key of ["user_id", "user_hash", "name"]) {
+      const value = identity.get(key);
+      if (value) context[key] = value.slice(0, 255);
     }
     const page = query.get("page") || "";
     if (/^https?:\/\//.test(page)) context.page_url = page.slice(0, 500);
@@ -587,6 +779,9 @@
       case "visitor.email":
         onEmailSaved(frame);
         break;
+      case "seen":
+        if (cursor && frame.conversation_id === cursor.conversation_id) markSeen(frame.seq);
+        break;
       case "error":
         onError(frame);
         break;
@@ -603,7 +798,24 @@
       token = frame.token;
       store.setRaw("token", token);
     }
+    // Another person on this device (the host site's user signed in or out): what this
+    // browser kept of the previous one goes. Signing in keeps unsent messages (their
+    // anonymous conversation joined the account); signing out drops them.
+    const previousVisitor = store.getRaw("visitor");
+    if (typeof frame.visitor_id === "string" && previousVisitor && previousVisitor !== frame.visitor_id) {
+      clearHistory();
+      if (!frame.identified) {
+        saveOutbox([]);
+        for (const li of Array.from(liByClient.values())) li.remove();
+        liByClient.clear();
+      }
+    }
+    if (typeof frame.visitor_id === "string") store.setRaw("visitor", frame.visitor_id);
     applySite(frame.site);
+    if (Number.isInteger(frame.read_seq)) markSeen(frame.read_seq);
+    if (bell && bell.hidden) setUpBell();
+    resendEmail();
+    offerResume(!frame.identified && !(Array.isArray(frame.messages) && frame.messages.length) && !frame.conversation_id);
     setPresence(!!frame.agents_online);
     setQueue(frame.queue);
     offerEmail(!frame.agents_online || !!frame.queue);
@@ -636,6 +848,7 @@
 
   function onMessage(message, ackedClientId) {
     const m = ackedClientId && !message.client_id ? { ...message, client_id: ackedClientId } : message;
+    if (m.sender === "agent") markSeen(m.seq - 1);
     const added = addMessage(m);
     if (ackedClientId) removeFromOutbox(ackedClientId);
     if (!cursor || cursor.conversation_id !== m.conversation_id) {
@@ -659,6 +872,15 @@
       return;
     }
     if (!clientId) return;
+    if (frame.code === "rate_limited") {
+      // Not refused, only early: it stays in the outbox ("Sending…") and goes again later.
+      const wait = Math.min(120, Math.max(1, Number(frame.retry_after) || 5)) * 1000;
+      setTimeout(() => {
+        const entry = loadOutbox().find((e) => e.client_id === clientId);
+        if (entry && welcomed) sendFrame({ type: "message.send", client_id: entry.client_id, body: entry.body });
+      }, wait);
+      return;
+    }
     removeFromOutbox(clientId); // it will never be accepted
     const li = liByClient.get(clientId);
     if (li && !li.dataset.id) setState(li, "failed", frame.detail || t("failed"));
@@ -703,7 +925,10 @@
   });
   window.addEventListener("online", () => socket.wake());
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") socket.wake({ fresh: false });
+    if (document.visibilityState === "visible") {
+      socket.wake({ fresh: false });
+      updateUnread(false);
+    }
   });
 
   // ---- start ----------------------------------------------------------------------------------

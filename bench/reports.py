@@ -1,0 +1,97 @@
+"""`report`: the back-office reports over a seeded history (seed_volume), each timed against
+a raw baseline in the same run: one SQL pass over the same messages.
+
+    BENCH_REPORT_CONVERSATIONS=100000 BENCH_REPORT_MESSAGES=1000000 make bench   # full size
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import time
+from datetime import timedelta
+
+from common import record
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from helpdesk import reports
+from helpdesk.models import Message
+
+CONVERSATIONS = int(os.environ.get("BENCH_REPORT_CONVERSATIONS", "20000"))
+MESSAGES = int(os.environ.get("BENCH_REPORT_MESSAGES", str(CONVERSATIONS * 10)))
+
+
+def timed(fn, repeat: int = 3) -> tuple[float, int]:
+    runs, queries = [], 0
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as captured:
+            start = time.perf_counter()
+            fn()
+            runs.append((time.perf_counter() - start) * 1000)
+        queries = len(captured.captured_queries)
+    return statistics.median(runs), queries
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    started = time.perf_counter()
+    call_command(
+        "seed_volume",
+        conversations=CONVERSATIONS,
+        messages=MESSAGES,
+        days=90,
+        verbosity=0,
+        stdout=io.StringIO(),
+    )
+    seeded_s = time.perf_counter() - started
+    today = timezone.now().date()
+    f = reports.Filters(
+        start=today - timedelta(days=89), end=today, zone=timezone.get_current_timezone()
+    )
+
+    def baseline() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), min(created_at), max(created_at) FROM helpdesk_message "
+                "WHERE created_at >= %s AND created_at < %s",
+                [f.since, f.until],
+            )
+            cursor.fetchall()
+
+    base_ms, _ = timed(baseline)
+    figures = {}
+    for name, fn in [
+        ("volume", lambda: reports.volume(f)),
+        ("responses", lambda: reports.responses(f)),
+        ("agents", lambda: reports.agents(f)),
+        ("demand", lambda: reports.demand(f)),
+        ("service", lambda: reports.service(f)),
+    ]:
+        ms, queries = timed(fn)
+        figures[name] = {
+            "ms": round(ms, 1),
+            "queries": queries,
+            "ratio_to_baseline": round(ms / base_ms, 1),
+        }
+        print(f"{name:10s} {ms:8.1f} ms  {queries:3d} queries  {ms / base_ms:6.1f}x baseline")
+    print(f"baseline   {base_ms:8.1f} ms (one SQL pass over {Message.objects.count()} messages)")
+    record(
+        "report",
+        {
+            "conversations": CONVERSATIONS,
+            "messages": MESSAGES,
+            "seeded_in_s": round(seeded_s, 1),
+            "baseline_ms": round(base_ms, 1),
+            "reports": figures,
+            "target_ms": 1000,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

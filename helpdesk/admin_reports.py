@@ -1,0 +1,246 @@
+"""The Reports page of the back office (/admin/reports/): filters, figures, SVG charts, and
+every table as CSV. Staff only; managers see their own sites and groups."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from helpdesk import reports
+from helpdesk import selectors as helpdesk_selectors
+from helpdesk.models import Agent, AgentGroup, Site
+from routing.shifts import week_grid as shift_grid
+
+
+class ReportFilters(forms.Form):
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    site = forms.ModelChoiceField(Site.objects.all(), required=False)
+    group = forms.ModelChoiceField(AgentGroup.objects.all(), required=False)
+    agent = forms.ModelChoiceField(Agent.objects.all(), required=False)
+    business_hours = forms.BooleanField(required=False, label="Business hours only")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        today = timezone.now().date()
+        data["end"] = data.get("end") or today
+        data["start"] = data.get("start") or data["end"] - timedelta(days=27)
+        if data["start"] > data["end"]:
+            raise forms.ValidationError("The start is after the end.")
+        if (data["end"] - data["start"]).days > 366:
+            raise forms.ValidationError("At most a year at a time.")
+        return data
+
+
+def _zone(site: Site | None) -> ZoneInfo:
+    """The site's time zone (its business hours'), else UTC."""
+    if site is not None and site.business_hours_id:
+        try:
+            return ZoneInfo(site.business_hours.timezone)  # type: ignore[union-attr]
+        except (KeyError, ValueError):
+            pass
+    return ZoneInfo("UTC")
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Geometry of the daily chart: visitor messages, the offline part darker."""
+    top = max([d["messages"] for d in days] + [1])
+    width = max(8, min(40, 720 // max(1, len(days))))
+    bars = []
+    for i, d in enumerate(days):
+        height = 160 * d["messages"] / top
+        offline = 160 * d["offline"] / top
+        bars.append(
+            {
+                "x": 40 + i * width,
+                "w": width - 2,
+                "y": 180 - height,
+                "h": height,
+                "oy": 180 - offline,
+                "oh": offline,
+                "label": d["day"].strftime("%d %b"),
+                "title": f"{d['day']:%a %d %b}: {d['messages']} messages, {d['offline']} offline",
+                "show_label": i % max(1, len(days) // 7) == 0,
+            }
+        )
+    return {"bars": bars, "top": top, "width": 40 + len(days) * width + 10}
+
+
+def _csv(name: str, rows: list[dict[str, Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="helpdesk-{name}.csv"'
+    if rows:
+        writer = csv.DictWriter(response, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return response
+
+
+def reports_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("helpdesk.view_conversation"):
+        raise PermissionDenied
+    form = ReportFilters(request.GET)  # every field optional: empty means the last 4 weeks
+    if form.is_valid():
+        data = form.cleaned_data
+    else:
+        fallback = ReportFilters({})  # show the errors, with the default period
+        fallback.is_valid()
+        data = fallback.cleaned_data
+    site = data.get("site")
+    f = reports.Filters(
+        start=data["start"],
+        end=data["end"],
+        zone=_zone(site),
+        site_id=site.pk if site else None,
+        group_id=data["group"].pk if data.get("group") else None,
+        agent_id=data["agent"].pk if data.get("agent") else None,
+        business_hours=bool(data.get("business_hours")),
+        scope=None
+        if request.user.is_superuser
+        else helpdesk_selectors.managed_conversations(request.user),
+    )
+    days = reports.volume(f)
+    resp = reports.responses(f)
+    team = reports.agents(f, resp["by_agent"])
+    demand = reports.demand(f)
+    service = reports.service(f)
+    groups = {g.pk: g.name for g in AgentGroup.objects.all()}
+    names = dict(Agent.objects.values_list("pk", "display_name"))
+    table = request.GET.get("csv")
+    if table == "volume":
+        return _csv("volume", days)
+    if table == "agents":
+        return _csv("agents", team)
+    if table == "service":
+        return _csv("service", service)
+    if table == "responses":
+        rows = [{"by": "all", "name": "all", **resp["overall"]}]
+        rows += [
+            {"by": "group", "name": groups.get(k, "-"), **v} for k, v in resp["by_group"].items()
+        ]
+        rows += [
+            {"by": "agent", "name": names.get(k, "-"), **v} for k, v in resp["by_agent"].items()
+        ]
+        return _csv("responses", rows)
+    if table == "demand":
+        weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        return _csv(
+            "demand",
+            [
+                {
+                    "weekday": weekdays[w],
+                    "hour": h,
+                    "per_hour": round(c["rate"], 2),
+                    "agents": c["agents"],
+                }
+                for w, row in enumerate(demand["grid"])
+                for h, c in enumerate(row)
+            ],
+        )
+    top_rate = max([c["rate"] for row in demand["grid"] for c in row] + [0.0001])
+    context = {
+        **admin.site.each_context(request),
+        "title": "Reports",
+        "form": form,
+        "filters": f,
+        "zone": str(f.zone),
+        "days": days,
+        "chart": _bars(days),
+        "totals": {
+            "conversations": sum(d["conversations"] for d in days),
+            "messages": sum(d["messages"] for d in days),
+            "offline": sum(d["offline"] for d in days),
+        },
+        "responses": {
+            "overall": {k: _minutes(v) if k != "count" else v for k, v in resp["overall"].items()},
+            "started_offline": {
+                k: _minutes(v) if k != "count" else v for k, v in resp["started_offline"].items()
+            },
+            "next_reply": {
+                k: _minutes(v) if k != "count" else v for k, v in resp["next_reply"].items()
+            },
+            "until_delivered": {
+                k: _minutes(v) if k != "count" else v
+                for k, v in resp["offline_until_delivered"].items()
+            },
+            "groups": [
+                {
+                    "name": groups.get(k, "-"),
+                    "median": _minutes(v["median"]),
+                    "p90": _minutes(v["p90"]),
+                    "count": v["count"],
+                }
+                for k, v in resp["by_group"].items()
+            ],
+        },
+        "agents": [{**a, "median": _minutes(a["median_first_response"])} for a in team],
+        "waited_past": resp["waited_past"],
+        "unanswered": resp["unanswered"],
+        "heat": [
+            {
+                "day": day,
+                "cells": [{**c, "alpha": round(min(1, c["rate"] / top_rate), 2)} for c in row],
+            }
+            for day, row in zip(
+                ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], demand["grid"], strict=True
+            )
+        ],
+        "demand": demand,
+        "service": service,
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "admin/reports.html", context)
+
+
+def shifts_view(request: HttpRequest) -> HttpResponse:
+    """Who is on shift, hour by hour, for one group and one week (in the group's time zone)."""
+    if not request.user.has_perm("helpdesk.view_agent"):
+        raise PermissionDenied
+    groups = list(AgentGroup.objects.select_related("business_hours"))
+    wanted = request.GET.get("group", "")
+    group = next((g for g in groups if str(g.pk) == wanted), groups[0] if groups else None)
+    try:
+        week = date.fromisoformat(request.GET.get("week", ""))
+    except ValueError:
+        week = timezone.now().date()
+    week -= timedelta(days=week.weekday())  # its Monday
+    zone = (
+        ZoneInfo(group.business_hours.timezone)
+        if group and group.business_hours_id
+        else ZoneInfo("UTC")
+    )  # type: ignore[union-attr]
+    names = dict(group.agents.values_list("pk", "display_name")) if group else {}
+    rows = shift_grid(names, week, zone)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Shifts",
+        "groups": groups,
+        "group": group,
+        "week": week,
+        "previous": week - timedelta(days=7),
+        "next": week + timedelta(days=7),
+        "zone": str(zone),
+        "rows": rows,
+        "hours": range(24),
+        "people": sorted(names.values()),
+    }
+    return render(request, "admin/shifts.html", context)

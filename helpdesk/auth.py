@@ -1,0 +1,56 @@
+"""Sign-in with a lockout: after repeated failures for a username (or from an address),
+sign-in is refused for a while, on the login page and in the back office alike."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest
+
+from helpdesk import ratelimit
+
+
+def _keys(request: HttpRequest | None, username: str | None) -> list[tuple[str, str]]:
+    ip = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    return [("login_failures", (username or "").casefold()), ("login_failures_ip", ip)]
+
+
+def locked_for(request: HttpRequest | None, username: str | None) -> int:
+    return max(ratelimit.blocked(name, key) for name, key in _keys(request, username))
+
+
+class LockoutModelBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if locked_for(request, username):
+            raise PermissionDenied  # no other backend either, and no password check at all
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            for name, key in _keys(request, username):
+                with contextlib.suppress(ratelimit.RateLimited):  # the next one is refused
+                    ratelimit.hit(name, key, what="failed sign-ins")
+        return user
+
+
+class LockoutAuthenticationForm(AuthenticationForm):
+    """Says so when sign-in is locked, instead of "wrong password"."""
+
+    def clean(self) -> dict[str, Any]:
+        wait = locked_for(self.request, self.data.get("username"))
+        if wait:
+            minutes = max(1, round(wait / 60))
+            raise ValidationError(
+                f"Too many failed sign-ins. Try again in {minutes} minute"
+                f"{'s' if minutes > 1 else ''}.",
+                code="locked",
+            )
+        return super().clean()

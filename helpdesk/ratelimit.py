@@ -1,0 +1,63 @@
+"""Rate limits: fixed windows counted in the cache (Redis in production, so every process
+shares them; memory in the embedded default).
+
+A limit is ``<count>/<seconds>`` from settings (``RATE_LIMITS``). ``hit`` counts one event and
+says how long to wait when the limit is passed; nothing else is slowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+
+
+class RateLimited(Exception):
+    def __init__(self, what: str, retry_after: int) -> None:
+        super().__init__(f"Too many {what}; try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+def _limit(name: str) -> tuple[int, int]:
+    count, _, seconds = settings.RATE_LIMITS[name].partition("/")
+    return int(count), int(seconds)
+
+
+def hit(name: str, key: str, *, what: str) -> None:
+    """Count one ``name`` event for ``key``; raise ``RateLimited`` past the limit."""
+    count, seconds = _limit(name)
+    if count <= 0:
+        return  # 0: no limit
+    now = time.time()
+    window = int(now // seconds)
+    cache_key = f"rl:{name}:{key}:{window}"
+    try:
+        cache.add(cache_key, 0, timeout=seconds + 1)
+        try:
+            n = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=seconds + 1)
+            n = 1
+    except Exception as exc:  # the cache (Redis) is down: let people through, say so
+        log.warning("rate limit %s not counted: %s", name, exc)
+        return
+    if n > count:
+        raise RateLimited(what, max(1, int(seconds - now % seconds)))
+
+
+def blocked(name: str, key: str) -> int:
+    """Seconds until ``key`` may try ``name`` again (0: now), without counting anything."""
+    count, seconds = _limit(name)
+    if count <= 0:
+        return 0
+    now = time.time()
+    try:
+        n = cache.get(f"rl:{name}:{key}:{int(now // seconds)}", 0)
+    except Exception as exc:
+        log.warning("rate limit %s not read: %s", name, exc)
+        return 0
+    return max(1, int(seconds - now % seconds)) if n >= count else 0

@@ -1,0 +1,147 @@
+"""The OpenAPI description of the HTTP API (drf-spectacular): the shapes our views return,
+which are built by ``payloads`` rather than serializers, and the visitor bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class VisitorTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "helpdesk.api.VisitorTokenAuthentication"
+    name = "visitorToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The visitor token from a session or a welcome frame.",
+        }
+
+
+class ErrorBody(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ErrorOut(serializers.Serializer):
+    error = ErrorBody()
+
+
+class MessageOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    conversation_id = serializers.UUIDField()
+    seq = serializers.IntegerField(min_value=1)
+    sender = serializers.ChoiceField(choices=["visitor", "agent", "system"])
+    agent_name = serializers.CharField(allow_null=True)
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    client_id = serializers.UUIDField(allow_null=True)
+    meta = serializers.DictField()
+
+
+class MessageEnvelope(serializers.Serializer):
+    message = MessageOut()
+
+
+class SiteOut(serializers.Serializer):
+    name = serializers.CharField()
+    greeting = serializers.CharField()
+    color = serializers.CharField()
+
+
+class SessionOut(serializers.Serializer):
+    token = serializers.CharField()
+    visitor_id = serializers.UUIDField()
+    identified = serializers.BooleanField()
+    site = SiteOut()
+    agents_online = serializers.BooleanField()
+    conversation_id = serializers.UUIDField(allow_null=True)
+    max_body = serializers.IntegerField()
+    queue = serializers.DictField(allow_null=True, required=False)
+
+
+class VisitorMessagesOut(serializers.Serializer):
+    conversation_id = serializers.UUIDField(allow_null=True)
+    messages = MessageOut(many=True)
+    has_more = serializers.BooleanField(required=False)
+
+
+class EmailOut(serializers.Serializer):
+    email = serializers.EmailField()
+    verified = serializers.BooleanField()
+
+
+class SentOut(serializers.Serializer):
+    sent = serializers.BooleanField()
+
+
+class ResumedOut(serializers.Serializer):
+    token = serializers.CharField()
+    visitor_id = serializers.UUIDField()
+
+
+class TagOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+
+
+class VisitorRef(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class LastMessageOut(serializers.Serializer):
+    sender = serializers.CharField()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ConversationOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    visitor = VisitorRef()
+    channel = serializers.CharField()
+    status = serializers.ChoiceField(choices=["open", "resolved"])
+    assigned_agent_id = serializers.IntegerField(allow_null=True)
+    group_id = serializers.IntegerField(allow_null=True)
+    priority = serializers.CharField()
+    last_seq = serializers.IntegerField()
+    read_seq = serializers.IntegerField()
+    last_visitor_seq = serializers.IntegerField()
+    last_agent_seq = serializers.IntegerField()
+    visitor_seen_seq = serializers.IntegerField()
+    visitor_delivered_seq = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["unread", "pending", "replied", "resolved"])
+    tags = TagOut(many=True)
+    unread = serializers.IntegerField()
+    waiting_since = serializers.DateTimeField(allow_null=True)
+    last_message = LastMessageOut(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class CountsOut(serializers.Serializer):
+    states = serializers.DictField(child=serializers.IntegerField())
+    scopes = serializers.DictField(child=serializers.IntegerField())
+
+
+class CenterPageOut(serializers.Serializer):
+    conversations = ConversationOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+    counts = CountsOut()
+
+
+class AgentHistoryOut(serializers.Serializer):
+    conversation = ConversationOut()
+    messages = MessageOut(many=True)
+
+
+class EndpointOut(serializers.Serializer):
+    endpoint = serializers.URLField()
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorOut, description="error") for code in codes}

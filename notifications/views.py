@@ -1,0 +1,163 @@
+"""Web Push: the service workers, the subscription endpoints, and the two pages where people
+turn push on (staff: /notifications/; visitors in a third-party frame: /widget/push/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from helpdesk import schema, selectors
+from helpdesk.api import ApiError, IsVisitor, VisitorTokenAuthentication
+from notifications import services
+from notifications.forms import AgentPreferencesForm, ManagerPreferencesForm, timezone_names
+from notifications.models import AgentPreferences, ManagerPreferences
+from notifications.validation import (
+    EndpointIn,
+    SubscriptionIn,
+    check_endpoint,
+    check_subscription,
+)
+
+
+def _may_receive_push(user: Any) -> bool:
+    """Agents (reminders) and staff (escalations); nobody else has anything to be told."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.is_staff or selectors.agent_for_user(user))
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """Served from the scope it controls (/ for staff pages, /widget/ for the widget): a
+    service worker cannot control pages above its own path."""
+    response = render(request, "notifications/sw.js", content_type="text/javascript")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _push_state(request: HttpRequest) -> dict[str, Any]:
+    return {"enabled": services.push_enabled(), "public_key": settings.VAPID_PUBLIC_KEY}
+
+
+@login_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Staff: turn push on for this browser, and choose what to be told, when and how."""
+    if not _may_receive_push(request.user):
+        return render(request, "helpdesk/not_agent.html", status=403)
+    agent = selectors.agent_for_user(request.user)
+    agent_prefs = AgentPreferences.objects.filter(agent=agent).first() if agent else None
+    manager_prefs = ManagerPreferences.objects.filter(user=request.user).first()
+    is_manager = request.user.is_superuser or request.user.managed_agent_groups.exists()
+    data = request.POST if request.method == "POST" else None
+    agent_form = AgentPreferencesForm(data, instance=agent_prefs, prefix="agent") if agent else None
+    manager_form = (
+        ManagerPreferencesForm(data, instance=manager_prefs, prefix="manager")
+        if is_manager
+        else None
+    )
+    saved = False
+    if data is not None:
+        forms = [f for f in (agent_form, manager_form) if f is not None]
+        if all(f.is_valid() for f in forms):
+            if agent_form is not None and agent is not None:
+                services.set_agent_preferences(agent=agent, **agent_form.cleaned_data)
+            if manager_form is not None:
+                services.set_manager_preferences(user=request.user, **manager_form.cleaned_data)
+            return redirect(f"{request.path}?saved=1")
+    else:
+        saved = request.GET.get("saved") == "1"
+    context = {
+        "push": _push_state(request),
+        "agent": agent,
+        "agent_form": agent_form,
+        "manager_form": manager_form,
+        "saved": saved,
+        "devices": request.user.push_subscriptions.order_by("-created_at"),
+        "timezones": timezone_names(),
+        "defaults": {
+            "push": settings.NOTIFY_AGENT_PUSH_AFTER_SECONDS // 60,
+            "email": settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS // 60,
+        },
+    }
+    return render(request, "notifications/settings.html", context)
+
+
+def widget_push_page(request: HttpRequest) -> HttpResponse:
+    """A first-party window the widget opens when it lives in another site's frame, where
+    browsers refuse to ask for notification permission. The visitor token comes in the URL
+    fragment, which is never sent to any server."""
+    site = selectors.site_by_key(request.GET.get("site_key", ""))
+    context = {"push": _push_state(request), "site": site}
+    response = render(request, "notifications/widget_push.html", context)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+class IsStaffOrAgent(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not _may_receive_push(request.user):
+            raise ApiError("not_authenticated", "Sign in as an agent or a manager first.", 403)
+        return True
+
+
+def _subscribe(request: Request, owner: dict[str, Any]) -> Response:
+    if not services.push_enabled():
+        raise ApiError("push_disabled", "Web Push is not configured on this server.", 409)
+    fields = check_subscription(request.data)
+    services.push_subscribe(**fields, **owner, user_agent=request.META.get("HTTP_USER_AGENT", ""))
+    return Response({"endpoint": fields["endpoint"]}, status=status.HTTP_201_CREATED)
+
+
+def _unsubscribe(request: Request, owner: dict[str, Any]) -> Response:
+    deleted = services.push_unsubscribe(endpoint=check_endpoint(request.data), **owner)
+    if not deleted:
+        raise ApiError("not_found", "No such subscription of yours.", 404)
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StaffSubscriptionsView(APIView):
+    """Session-authenticated (with CSRF): the inbox and the back office."""
+
+    permission_classes = [IsStaffOrAgent]
+
+    @extend_schema(
+        request=SubscriptionIn,
+        responses={201: schema.EndpointOut, **schema.errors(400, 403, 409)},
+        summary="Web Push for this browser (agents and managers)",
+    )
+    def post(self, request: Request) -> Response:
+        return _subscribe(request, {"user": request.user})
+
+    @extend_schema(request=EndpointIn, responses={204: None, **schema.errors(400, 403, 404)})
+    def delete(self, request: Request) -> Response:
+        return _unsubscribe(request, {"user": request.user})
+
+
+class VisitorSubscriptionsView(APIView):
+    """``Authorization: Bearer <visitor token>``: the widget, apps, the push window."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    @extend_schema(
+        request=SubscriptionIn,
+        responses={201: schema.EndpointOut, **schema.errors(400, 401, 409)},
+        summary="Web Push for this visitor's browser or app",
+    )
+    def post(self, request: Request) -> Response:
+        return _subscribe(request, {"visitor": request.user.visitor})
+
+    @extend_schema(request=EndpointIn, responses={204: None, **schema.errors(400, 401, 404)})
+    def delete(self, request: Request) -> Response:
+        return _unsubscribe(request, {"visitor": request.user.visitor})

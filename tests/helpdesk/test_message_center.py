@@ -1,0 +1,232 @@
+"""The message center: conversation states, per-agent read state, filters with counts, tags,
+search, keyset pagination, and a fixed query count.
+
+People: Alice and Bob (Support agents), Mia (Support's manager, also an agent), Charlie
+(Sales), and visitors Vic, Wendy and others.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+
+from helpdesk import selectors, services
+from helpdesk.models import Conversation, Priority, Tag
+from routing import services as routing_services
+from tests.factories import AgentFactory, UserFactory, VisitorFactory
+from tests.ws import agent_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def mia(support):
+    agent = AgentFactory(user=UserFactory(username="mia"), display_name="Mia", member_of=[support])
+    support.managers.add(agent.user)
+    return agent
+
+
+def visitor_writes(site, body="hello", visitor=None, **fields):
+    visitor = visitor or VisitorFactory(site=site, **fields)
+    msg = services.message_send_by_visitor(
+        visitor=visitor, client_id=uuid.uuid4(), body=body
+    ).message
+    return Conversation.objects.get(pk=msg.conversation_id)
+
+
+def give(conv, agent):
+    Conversation.objects.filter(pk=conv.pk).update(assigned_agent=agent)
+    conv.refresh_from_db()
+    return conv
+
+
+def state_of(conv):
+    return selectors.with_state(Conversation.objects.filter(pk=conv.pk)).get().state
+
+
+def reply(agent, conv, body="on it"):
+    services.message_send_by_agent(
+        agent=agent, conversation=conv, client_id=uuid.uuid4(), body=body
+    )
+    conv.refresh_from_db()
+
+
+def test_a_conversation_moves_unread_pending_replied_resolved(acme, alice):
+    conv = visitor_writes(acme)  # nobody online: the offline notice is a system line
+    assert conv.last_seq == 2 and conv.last_agent_seq == 0
+    give(conv, alice)
+    assert state_of(conv) == "unread"
+    services.conversation_mark_read(agent=alice, conversation=conv, seq=conv.last_seq)
+    assert state_of(conv) == "pending"  # read, not answered: the notice is no reply
+    reply(alice, conv)
+    assert state_of(conv) == "replied"
+    conv = visitor_writes(acme, visitor=conv.visitor, body="thanks, and…")
+    assert state_of(conv) == "unread"
+    services.conversation_resolve(conversation_id=conv.pk, by_name="Alice")
+    assert state_of(conv) == "resolved"
+
+
+def test_a_manager_glancing_does_not_mark_it_read_for_its_agent(acme, alice, mia):
+    conv = give(visitor_writes(acme), alice)
+    services.conversation_mark_read(agent=mia, conversation=conv, seq=conv.last_seq)
+    assert state_of(conv) == "unread"
+    assert conv.read_cursors.get(agent=mia).seq == conv.last_seq  # Mia's own
+
+
+def test_a_handover_takes_the_new_agents_own_read_state(acme, alice, bob):
+    conv = give(visitor_writes(acme), alice)
+    services.conversation_mark_read(agent=alice, conversation=conv, seq=conv.last_seq)
+    assert state_of(conv) == "pending"
+    routing_services.conversation_transfer(
+        conversation_id=conv.pk, by_name="Alice", to_agent_id=bob.id, reason="billing"
+    )
+    assert state_of(conv) == "unread"  # Bob has not read it
+    routing_services.conversation_transfer(
+        conversation_id=conv.pk, by_name="Bob", to_agent_id=alice.id, reason="back"
+    )
+    assert state_of(conv) == "pending"  # Alice had
+
+
+def test_filters_and_their_counts(acme, alice, bob, mia):
+    unread = give(visitor_writes(acme, name="Una"), alice)
+    pending = give(visitor_writes(acme, name="Pat"), alice)
+    services.conversation_mark_read(agent=alice, conversation=pending, seq=pending.last_seq)
+    replied = give(visitor_writes(acme, name="Rey"), alice)
+    reply(alice, replied)
+    resolved = give(visitor_writes(acme, name="Ros"), alice)
+    services.conversation_resolve(conversation_id=resolved.pk, by_name="Alice")
+    bobs = give(visitor_writes(acme, name="Bo"), bob)
+
+    def names(**query):
+        page = selectors.message_center(alice, **query)
+        return [c["visitor"]["name"] for c in page["conversations"]], page["counts"]
+
+    mine, counts = names()
+    assert sorted(mine) == ["Pat", "Rey", "Una"]
+    assert counts["states"] == {"open": 3, "unread": 1, "pending": 1, "replied": 1, "resolved": 1}
+    assert counts["scopes"] == {"mine": 3, "groups": 4}
+    assert names(state="unread")[0] == ["Una"]
+    assert names(state="pending")[0] == ["Pat"]
+    assert names(state="replied")[0] == ["Rey"]
+    assert names(state="resolved")[0] == ["Ros"]
+    assert sorted(names(scope="groups")[0]) == ["Bo", "Pat", "Rey", "Una"]
+    with pytest.raises(selectors.BadQuery):
+        selectors.message_center(alice, scope="all")  # Alice manages nothing
+    everything = selectors.message_center(mia, scope="all")
+    assert everything["counts"]["scopes"]["all"] == 4
+    assert {c["id"] for c in everything["conversations"]} == {
+        str(c.pk) for c in (unread, pending, replied, bobs)
+    }
+
+
+def test_tags_search_and_ids(acme, alice):
+    vip = Tag.objects.create(name="VIP", color="#d97706")
+    vic = give(visitor_writes(acme, name="Vic Tor", email="vic@example.com"), alice)
+    wendy = give(visitor_writes(acme, name="Wendy"), alice)
+    services.conversation_set_tags(agent=alice, conversation=wendy, tag_ids=[vip.pk])
+
+    def ids(**query):
+        return [c["id"] for c in selectors.message_center(alice, **query)["conversations"]]
+
+    assert ids(tag=vip.pk) == [str(wendy.pk)]
+    assert ids(q="vip") == [str(wendy.pk)]  # a tag's name
+    assert ids(q="tor") == [str(vic.pk)]  # a word of a name
+    assert ids(q="VIC@example.com") == [str(vic.pk)]  # an email, in any case
+    assert ids(q="vic") == [str(vic.pk)]  # an email's local part (and a name's first word)
+    assert ids(q="vic tor") == [str(vic.pk)]  # every word must match
+    assert ids(q="vic wendy") == []
+    assert ids(q="VIC@EXAMPLE") == []  # names and emails are encrypted: whole words only
+    assert ids(q=str(vic.pk)) == [str(vic.pk)]
+    assert ids(q=vic.pk.hex[:8]) == [str(vic.pk)]  # the short ID people read out
+    assert ids(q="nobody") == []
+    [summary] = selectors.message_center(alice, tag=vip.pk)["conversations"]
+    assert summary["tags"] == [{"id": vip.pk, "name": "VIP", "color": "#d97706"}]
+
+
+def test_pages_follow_priority_then_waiting_time_without_gaps_or_repeats(acme, alice):
+    made = []
+    for i, priority in enumerate([1, 3, 1, 0, 2, 1, 3]):
+        conv = give(visitor_writes(acme, name=f"V{i}"), alice)
+        Conversation.objects.filter(pk=conv.pk).update(priority=priority)
+        made.append((priority, i))
+    seen, cursor = [], ""
+    while True:
+        page = selectors.message_center(alice, cursor=cursor, limit=3)
+        seen += [c["visitor"]["name"] for c in page["conversations"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    expected = [f"V{i}" for _, i in sorted(made, key=lambda p: (-p[0], p[1]))]
+    assert seen == expected
+    assert Priority.URGENT == 3
+    with pytest.raises(selectors.BadQuery):
+        selectors.message_center(alice, cursor="not-a-cursor")
+
+
+def test_the_message_center_costs_the_same_queries_for_any_number_of_conversations(
+    acme, alice, mia, django_assert_max_num_queries
+):
+    tag = Tag.objects.create(name="Refund")
+    for n in (1, 40):
+        for _ in range(n):
+            conv = give(visitor_writes(acme), alice)
+            conv.tags.add(tag)
+        # the page, its tags, the state counts, the scope counts (+1 for the manager check)
+        with django_assert_max_num_queries(4):
+            page = selectors.message_center(alice, q="refund", limit=100)
+        assert len(page["conversations"]) >= n
+        with django_assert_max_num_queries(6):
+            selectors.message_center(mia, scope="all", state="unread", tag=tag.pk, limit=100)
+
+
+async def test_the_socket_serves_pages_and_counts_and_refuses_what_it_should(acme, alice, bob):
+    tag = await database_sync_to_async(Tag.objects.create)(name="Refund")
+    conv = await database_sync_to_async(lambda: give(visitor_writes(acme, name="Vic"), alice))()
+    tab1, inbox = await agent_socket(alice.user)
+    tab2, _ = await agent_socket(alice.user)
+    assert inbox["tags"] == [{"id": tag.pk, "name": "Refund", "color": "#64748b"}]
+    assert inbox["manager"] is False
+    await tab1.send({"type": "center.list", "state": "unread"})
+    page = await tab1.expect("center.page")
+    assert [c["id"] for c in page["conversations"]] == [str(conv.pk)]
+    assert page["query"]["state"] == "unread" and page["counts"]["states"]["unread"] == 1
+
+    await tab1.send(
+        {"type": "conversation.tags", "conversation_id": str(conv.pk), "tag_ids": [tag.pk]}
+    )
+    for tab in (tab1, tab2):  # every tab hears
+        changed = await tab.expect("conversation")
+        assert changed["conversation"]["tags"][0]["name"] == "Refund"
+
+    await tab1.send({"type": "conversation.read", "conversation_id": str(conv.pk), "seq": 99})
+    for tab in (tab1, tab2):
+        changed = await tab.expect("conversation")
+        assert changed["conversation"]["state"] == "pending"
+    await tab2.send({"type": "center.counts", "scope": "mine"})
+    counts = await tab2.expect("center.counts")
+    assert counts["states"]["unread"] == 0 and counts["states"]["pending"] == 1
+
+    for frame, code in [
+        ({"type": "center.list", "scope": "all"}, "invalid_message"),
+        ({"type": "center.list", "state": "sleeping"}, "invalid_message"),
+        ({"type": "center.list", "cursor": "zzz"}, "invalid_message"),
+        (
+            {"type": "conversation.tags", "conversation_id": str(conv.pk), "tag_ids": [999]},
+            "not_found",
+        ),
+    ]:
+        await tab1.send(frame)
+        assert (await tab1.expect("error"))["code"] == code
+
+    bob_tab, _ = await agent_socket(bob.user)  # Bob is in Support too: he may see and tag it
+    other = await database_sync_to_async(lambda: give(visitor_writes(acme, name="Wendy"), bob))()
+    charlie_conv = str(uuid.uuid4())
+    await bob_tab.send(
+        {"type": "conversation.tags", "conversation_id": charlie_conv, "tag_ids": []}
+    )
+    assert (await bob_tab.expect("error"))["code"] == "not_found"
+    assert other.assigned_agent_id == bob.id
+    for sock in (tab1, tab2, bob_tab):
+        await sock.close()

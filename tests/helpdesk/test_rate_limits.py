@@ -1,0 +1,97 @@
+"""Rate limits, counted in Redis: a flooding visitor is told to wait and nothing is stored;
+others are not slowed. Sign-in locks after repeated failures, on both login pages.
+
+People: Flo floods Acme's chat; Vic chats normally; Alice signs in; Mallory guesses.
+"""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+
+from helpdesk.models import Message
+from tests.ws import send_message, visitor_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tight(settings):
+    settings.RATE_LIMITS = {
+        **settings.RATE_LIMITS,
+        "visitor_messages": "3/60",
+        "visitor_sessions": "2/3600",
+        "login_failures": "3/900",
+    }
+
+
+async def test_a_flooding_visitor_waits_and_others_do_not(tight, acme):
+    flo, _ = await visitor_socket(acme.widget_key)
+    for i in range(3):
+        await send_message(flo, f"spam {i}")
+    await flo.send(
+        {
+            "type": "message.send",
+            "client_id": "6f1c2f7e-3a1e-4d8b-9c55-2c9b1d3e4f50",
+            "body": "spam 3",
+        }
+    )
+    error = await flo.expect("error")
+    assert error["code"] == "rate_limited" and 1 <= error["retry_after"] <= 60
+    assert error["client_id"] == "6f1c2f7e-3a1e-4d8b-9c55-2c9b1d3e4f50"
+    assert await database_sync_to_async(Message.objects.filter(sender="visitor").count)() == 3
+    vic, welcome = await visitor_socket(acme.widget_key)
+    assert welcome["type"] == "welcome"
+    await send_message(vic, "Just one question")  # not slowed by Flo
+    for sock in (flo, vic):
+        await sock.close()
+
+
+def test_the_http_api_says_429_with_retry_after(tight, acme):
+    client = Client()
+    sessions = [
+        client.post(
+            "/api/v1/visitor/session",
+            {"site_key": acme.widget_key},
+            content_type="application/json",
+        )
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in sessions] == [200, 200, 429]
+    assert sessions[2].json()["error"]["code"] == "rate_limited"
+    assert int(sessions[2]["Retry-After"]) > 0
+    token = sessions[0].json()["token"]
+    resumed = client.post(
+        "/api/v1/visitor/session",
+        {"site_key": acme.widget_key, "token": token},
+        content_type="application/json",
+    )
+    assert resumed.status_code == 200  # returning visitors are not new chats
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    codes = [
+        client.post(
+            "/api/v1/visitor/messages",
+            {"client_id": f"6f1c2f7e-3a1e-4d8b-9c55-2c9b1d3e4f5{i}", "body": f"m{i}"},
+            content_type="application/json",
+            **auth,
+        ).status_code
+        for i in range(4)
+    ]
+    assert codes == [201, 201, 201, 429]
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_sign_in_locks_after_repeated_failures(tight, alice, path):
+    alice.user.is_staff = True
+    alice.user.save()
+    mallory = Client()
+    for _ in range(3):
+        page = mallory.post(path, {"username": "alice", "password": "guess"})
+        assert page.status_code == 200
+    locked = mallory.post(path, {"username": "alice", "password": "pw-for-tests-1"})
+    assert locked.status_code == 200 and "_auth_user_id" not in mallory.session
+    if path == "/accounts/login/":
+        assert b"Too many failed sign-ins" in locked.content
+    other = Client().post(path, {"username": "bob", "password": "nope"})
+    assert b"Too many" not in other.content  # someone else's name is not locked
