@@ -66,6 +66,8 @@ def server(tmp_path, transactional_db):
     s.mailbox = tmp_path / "mail"
     yield s
     s.stop()
+    # Captured, so pytest shows it only when the test failed: the server's side of the story.
+    print("server log (last 4000 characters):", s.log.read_text(errors="replace")[-4000:])
 
 
 @pytest.fixture

@@ -254,9 +254,13 @@
   function resendEmail() {
     if (emailPending && emailToSend) sendFrame({ type: "visitor.email", email: emailToSend });
   }
-  // Offered while nobody can answer now, until the visitor has left an address.
+  // Offered while nobody can answer now, until the visitor has left an address. Once left,
+  // its confirmation stays in view for the rest of this visit (a reconnect or a presence
+  // change must not take away what the visitor was just told).
   function offerEmail(show) {
-    if (emailForm) emailForm.hidden = !show || store.getRaw("email") !== null;
+    if (!emailForm) return;
+    const left = store.getRaw("email") !== null;
+    emailForm.hidden = !show || (left && !emailStatus.textContent);
   }
   function onEmailSaved(frame) {
     emailPending = false;
@@ -381,8 +385,10 @@
   }
 
   // A waiting conversation: the truth about the wait, in the visitor's own time zone.
+  let queued = false;
   function setQueue(queue) {
-    if (!queue || typeof queue !== "object") return;
+    queued = !!queue && typeof queue === "object";
+    if (!queued) return;
     if (Number.isInteger(queue.position)) {
       statusLine.textContent = t("queued")(queue.position);
     } else if (typeof queue.next_open_at === "string") {
@@ -774,7 +780,7 @@
         break;
       case "presence":
         setPresence(!!frame.agents_online);
-        offerEmail(!frame.agents_online);
+        offerEmail(!frame.agents_online || queued);
         break;
       case "visitor.email":
         onEmailSaved(frame);
