@@ -6,12 +6,15 @@ cursor, so a failed send is logged and never raised.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -65,10 +68,57 @@ async def _close(groups: list[str]) -> None:
 
 
 def deliver(groups: list[str], text: str) -> None:
+    """Hand the event to the channel layer. Called from a sync thread that a server's event
+    loop runs (a consumer's or a view's database work), it is queued to that loop and this
+    thread goes on: the thread every database call of the process shares never waits on
+    Redis. One queue per loop keeps events in the order they were committed. Anywhere else
+    (a Celery worker, a management command) it is sent before returning."""
+    loop = _server_loop()
+    if loop is not None:
+        try:
+            loop.call_soon_threadsafe(_enqueue, loop, groups, text)
+            return
+        except RuntimeError:
+            pass  # that loop has closed: send it from here
     try:
         async_to_sync(_send)(groups, text)
     except Exception:
         log.exception("channel layer send failed for %s (clients will catch up)", groups)
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that called into this sync thread (asgiref records it), if running."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue[Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_drainers: set[asyncio.Task[None]] = set()
+
+
+def _enqueue(loop: asyncio.AbstractEventLoop, groups: list[str], text: str) -> None:
+    """On the loop: queue the event; the loop's one drainer sends them in order."""
+    queue = _outboxes.get(loop)
+    if queue is None:
+        queue = _outboxes[loop] = asyncio.Queue()
+        task = loop.create_task(_drain(queue))
+        _drainers.add(task)
+        task.add_done_callback(_drainers.discard)
+    queue.put_nowait((groups, text))
+
+
+async def _drain(queue: asyncio.Queue[Any]) -> None:
+    while True:
+        groups, text = await queue.get()
+        try:
+            await _send(groups, text)
+        except Exception:
+            log.exception("channel layer send failed for %s (clients will catch up)", groups)
 
 
 async def _send(groups: list[str], text: str) -> None:

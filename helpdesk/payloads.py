@@ -81,12 +81,15 @@ def _meta(meta: dict[str, Any], audience: Audience) -> dict[str, Any]:
     return meta
 
 
-def conversation(c: Conversation) -> dict[str, Any]:
-    """``c`` comes from ``selectors.with_summary`` (annotated, visitor loaded)."""
-    last = None
-    if getattr(c, "last_body", None) is not None:
+def conversation(c: Conversation, last: Message | None = None) -> dict[str, Any]:
+    """``c`` comes from ``selectors.with_summary`` (annotated, visitor loaded), or carries
+    ``state`` and ``unread`` with its newest message given as ``last``."""
+    shown = None
+    if last is not None:
+        shown = {"sender": last.sender, "body": last.body[:200], "created_at": iso(last.created_at)}
+    elif getattr(c, "last_body", None) is not None:
         body = body_of(crypto.Sealed(c.last_body), c.last_id)
-        last = {"sender": c.last_sender, "body": body[:200], "created_at": iso(c.last_at)}
+        shown = {"sender": c.last_sender, "body": body[:200], "created_at": iso(c.last_at)}
     return {
         "id": str(c.id),
         "visitor": {"id": str(c.visitor_id), "name": c.visitor.display_name},
@@ -105,6 +108,6 @@ def conversation(c: Conversation) -> dict[str, Any]:
         "tags": [{"id": t.pk, "name": t.name, "color": t.color} for t in c.tags.all()],
         "unread": c.unread,
         "waiting_since": iso(c.waiting_since),
-        "last_message": last,
+        "last_message": shown,
         "created_at": iso(c.created_at),
     }

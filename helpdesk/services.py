@@ -211,6 +211,8 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
         .first()
     )
     started = conversation is None
+    if conversation is not None:
+        conversation.visitor = visitor  # the locked row in hand: no second read for the summary
     if conversation is None:
         conversation = Conversation.objects.create(
             site_id=visitor.site_id, visitor=visitor, channel=visitor.channel
@@ -249,7 +251,7 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
             {
                 "type": "message",
                 "message": payloads.message(message, audience="agent"),
-                "conversation": selectors.conversation_summary(conversation.id),
+                "conversation": selectors.conversation_summary_after(conversation, message),
             },
         )
     if offline:
@@ -422,7 +424,7 @@ def message_send_by_agent(
         {
             "type": "message",
             "message": payloads.message(message, audience="agent"),
-            "conversation": selectors.conversation_summary(conversation.id),
+            "conversation": selectors.conversation_summary_after(conversation, message),
         },
     )
     return SendResult(message, created=True)

@@ -75,6 +75,60 @@ def test_a_manager_glancing_does_not_mark_it_read_for_its_agent(acme, alice, mia
     assert conv.read_cursors.get(agent=mia).seq == conv.last_seq  # Mia's own
 
 
+def test_the_summary_sent_with_each_message_equals_a_fresh_read(acme, alice):
+    """Every message carries its conversation's summary, built from the row in hand (no
+    subqueries); it must say what the message center's query says, at every state."""
+    conv = visitor_writes(acme)
+    give(conv, alice)
+    seen = []
+    for step in ("visitor", "read", "agent", "visitor", "resolve"):
+        if step == "visitor":
+            conv.visitor.refresh_from_db()
+            result = services.message_send_by_visitor(
+                visitor=conv.visitor, client_id=uuid.uuid4(), body=f"more {len(seen)}"
+            )
+            conv = Conversation.objects.get(pk=conv.pk)
+            in_hand = selectors.conversation_summary_after(conv, result.message)
+        elif step == "agent":
+            result = services.message_send_by_agent(
+                agent=alice, conversation=conv, client_id=uuid.uuid4(), body="on it"
+            )
+            conv = Conversation.objects.get(pk=conv.pk)
+            in_hand = selectors.conversation_summary_after(conv, result.message)
+        elif step == "read":
+            services.conversation_mark_read(agent=alice, conversation=conv, seq=conv.last_seq)
+            conv = Conversation.objects.get(pk=conv.pk)
+            continue
+        else:
+            Conversation.objects.filter(pk=conv.pk).update(status=Conversation.Status.RESOLVED)
+            conv = Conversation.objects.get(pk=conv.pk)
+            assert selectors.conversation_state(conv) == state_of(conv) == "resolved"
+            break
+        assert in_hand == selectors.conversation_summary(conv.pk)
+        seen.append(in_hand["state"])
+    assert seen == ["unread", "replied", "unread"]
+
+
+def test_the_state_rule_in_python_is_the_state_rule_in_sql(acme, alice):
+    conv = visitor_writes(acme)
+    give(conv, alice)
+    for last_visitor, read, last_agent, status in [
+        (3, 1, 2, "open"),  # unread
+        (3, 3, 2, "open"),  # pending
+        (3, 3, 4, "open"),  # replied
+        (0, 0, 0, "open"),  # nothing from the visitor yet: replied
+        (3, 1, 2, "resolved"),
+    ]:
+        Conversation.objects.filter(pk=conv.pk).update(
+            last_visitor_seq=last_visitor,
+            agent_read_seq=read,
+            last_agent_seq=last_agent,
+            status=status,
+        )
+        conv = Conversation.objects.get(pk=conv.pk)
+        assert selectors.conversation_state(conv) == state_of(conv)
+
+
 def test_a_handover_takes_the_new_agents_own_read_state(acme, alice, bob):
     conv = give(visitor_writes(acme), alice)
     services.conversation_mark_read(agent=alice, conversation=conv, seq=conv.last_seq)
