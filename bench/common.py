@@ -10,6 +10,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -52,6 +54,38 @@ def fresh_database() -> tuple[AgentGroup, Site]:
     call_command("flush", interactive=False, verbosity=0)
     group = AgentGroup.objects.create(name="Support", default_capacity=10_000)
     return group, Site.objects.create(name="Bench", default_group=group)
+
+
+VOLUME_CONVERSATIONS = int(os.environ.get("BENCH_REPORT_CONVERSATIONS", "100000"))
+VOLUME_MESSAGES = int(os.environ.get("BENCH_REPORT_MESSAGES", str(VOLUME_CONVERSATIONS * 10)))
+
+
+def seeded_volume() -> float:
+    """The seed_volume history (100,000 conversations and 1,000,000 messages by default),
+    shared by `report` and `reminder_scan`: seeded once, reused while its size matches.
+    Returns the seconds spent seeding (0 when reused)."""
+    import io
+
+    call_command("migrate", verbosity=0)
+    if (
+        Conversation.objects.count() == VOLUME_CONVERSATIONS
+        and Message.objects.count() == VOLUME_MESSAGES
+        and Site.objects.count() == 3
+    ):
+        return 0.0
+    call_command("flush", interactive=False, verbosity=0)
+    started = time.perf_counter()
+    call_command(
+        "seed_volume",
+        conversations=VOLUME_CONVERSATIONS,
+        messages=VOLUME_MESSAGES,
+        days=90,
+        verbosity=0,
+        stdout=io.StringIO(),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return time.perf_counter() - started
 
 
 def agents(group: AgentGroup, n: int, capacity: int) -> list[Agent]:
@@ -122,11 +156,18 @@ def session_cookie(agent: Agent) -> str:
 
 
 @contextmanager
-def stack(workers: int = 1, concurrency: int = 1) -> Iterator[Server]:
-    """uvicorn plus Celery worker processes on the bench database, PostgreSQL and Redis."""
+def stack(
+    workers: int = 1,
+    concurrency: int = 1,
+    app: str = "helpdesk.asgi:application",
+    processes: int = 1,
+    **env_overrides: str,
+) -> Iterator[Server]:
+    """uvicorn (``processes`` ASGI processes on one port) plus Celery worker processes on
+    the bench database, PostgreSQL and Redis."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    env = server_env(DB_CONN_MAX_AGE="60")
-    server = Server(env, RESULTS / "uvicorn.log").start()
+    env = server_env(DB_CONN_MAX_AGE="60", **env_overrides)
+    server = Server(env, RESULTS / "uvicorn.log", app=app, workers=processes).start()
     procs = [
         subprocess.Popen(
             [

@@ -1,28 +1,22 @@
 """`report`: the back-office reports over a seeded history (seed_volume), each timed against
 a raw baseline in the same run: one SQL pass over the same messages.
 
-    BENCH_REPORT_CONVERSATIONS=100000 BENCH_REPORT_MESSAGES=1000000 make bench   # full size
+    BENCH_REPORT_CONVERSATIONS=20000 make bench   # a smaller history (default: 100,000 / 1,000,000)
 """
 
 from __future__ import annotations
 
-import io
-import os
 import statistics
 import time
 from datetime import timedelta
 
-from common import record
-from django.core.management import call_command
+from common import VOLUME_CONVERSATIONS, VOLUME_MESSAGES, record, seeded_volume
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helpdesk import reports
 from helpdesk.models import Message
-
-CONVERSATIONS = int(os.environ.get("BENCH_REPORT_CONVERSATIONS", "20000"))
-MESSAGES = int(os.environ.get("BENCH_REPORT_MESSAGES", str(CONVERSATIONS * 10)))
 
 
 def timed(fn, repeat: int = 3) -> tuple[float, int]:
@@ -37,18 +31,7 @@ def timed(fn, repeat: int = 3) -> tuple[float, int]:
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    started = time.perf_counter()
-    call_command(
-        "seed_volume",
-        conversations=CONVERSATIONS,
-        messages=MESSAGES,
-        days=90,
-        verbosity=0,
-        stdout=io.StringIO(),
-    )
-    seeded_s = time.perf_counter() - started
+    seeded_s = seeded_volume()
     today = timezone.now().date()
     f = reports.Filters(
         start=today - timedelta(days=89), end=today, zone=timezone.get_current_timezone()
@@ -83,8 +66,8 @@ def main() -> None:
     record(
         "report",
         {
-            "conversations": CONVERSATIONS,
-            "messages": MESSAGES,
+            "conversations": VOLUME_CONVERSATIONS,
+            "messages": VOLUME_MESSAGES,
             "seeded_in_s": round(seeded_s, 1),
             "baseline_ms": round(base_ms, 1),
             "reports": figures,

@@ -33,7 +33,14 @@ def database_url_for(name: str) -> str:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        app: str = "helpdesk.asgi:application",
+        workers: int = 1,
+    ) -> None:
+        self.app, self.workers = app, workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -43,13 +50,14 @@ class Server:
     def start(self) -> Server:
         cmd = [
             str(VENV_BIN / "uvicorn"),
-            "helpdesk.asgi:application",
+            self.app,
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
             "--log-level",
             "warning",
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT

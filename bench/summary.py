@@ -1,0 +1,184 @@
+"""Turn bench/results/latest.json into bench/results/latest.md (one table: each figure, its
+baseline from the same run, the ratio and the target) and PNG plots of latency against load.
+
+    python bench/summary.py        # make bench runs it last
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"{os.cpu_count()} cores ({model}), {memory:.1f} GiB, Python {platform.python_version()}, "
+        f"{pg}; load generator, PostgreSQL and Redis on the same box"
+    )
+
+
+def ok(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def rows(data: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    out: list[tuple[str, str, str, str, str]] = []
+    if ingest := data.get("ingest"):
+        for n, level in ingest["levels"].items():
+            p, b = level["product"], level["bare"]
+            out.append(
+                (
+                    f"`ingest` {n} conversations, saturated",
+                    f"{p['saturated']['messages_per_s']:,.0f} msg/s (p50 {p['saturated']['p50_ms']} ms)",
+                    f"bare group_send {b['saturated']['messages_per_s']:,.0f} msg/s",
+                    f"{level['throughput_ratio']:.2f}",
+                    f"≥ 0.5: {ok(level['throughput_ratio'] >= 0.5)}",
+                )
+            )
+            paced_ok = p["paced"]["p99_ms"] < 100 if n == "200" else None
+            out.append(
+                (
+                    f"`ingest` {n} conversations, one message / 2 s each",
+                    f"p50 {p['paced']['p50_ms']} ms, p99 {p['paced']['p99_ms']} ms",
+                    f"bare p50 {b['paced']['p50_ms']} ms, p99 {b['paced']['p99_ms']} ms",
+                    f"{p['paced']['p99_ms'] / b['paced']['p99_ms']:.1f} (p99)",
+                    "p99 < 100 ms: " + ok(paced_ok) if paced_ok is not None else "—",
+                )
+            )
+    if flush := data.get("flush_on_login"):
+        ms = flush["connect_to_last_message_ms"]["median"]
+        q = flush["queries_by_messages"]
+        out.append(
+            (
+                f"`flush_on_login` {flush['messages']:,} messages",
+                f"{ms:.0f} ms; queries {' / '.join(str(v) for v in q.values())} at "
+                f"{' / '.join(f'{int(k):,}' for k in q)} messages",
+                f"raw SQL read {flush['baseline_raw_sql_read_ms']['median']:.0f} ms",
+                f"{flush['ratio_to_baseline']}",
+                f"< 1 s: {ok(ms < 1000)}",
+            )
+        )
+    if assign := data.get("assign_on_login"):
+        out.append(
+            (
+                "`assign_on_login` 1,000 conversations, 10 agents at once",
+                f"{assign['all_connected_to_all_assigned_and_pushed_ms']['median']:.0f} ms median, "
+                f"{assign['all_connected_to_all_assigned_and_pushed_ms']['max']:.0f} ms worst; each assigned once",
+                "—",
+                "—",
+                f"< 0.5 s: {ok(assign['all_connected_to_all_assigned_and_pushed_ms']['median'] < 500)}",
+            )
+        )
+    if idle := data.get("idle_capacity"):
+        p, b = idle["product"], idle["bare"]
+        out.append(
+            (
+                f"`idle_capacity` {idle['sockets']:,} sockets, ping every {idle['ping_every_s']:.0f} s",
+                f"{p['still_open']:,} held; {p['kib_per_socket']} KiB/socket "
+                f"(RSS {p['rss_held_mib']:.0f} MiB)",
+                f"bare websockets {b['kib_per_socket']} KiB/socket",
+                f"{idle['memory_ratio_to_baseline']}",
+                f"≤ 2×: {ok(idle['memory_ratio_to_baseline'] <= 2)}",
+            )
+        )
+    if scan := data.get("reminder_scan"):
+        out.append(
+            (
+                f"`reminder_scan` over {scan['messages']:,} messages",
+                f"steady tick {scan['steady_tick']['ms']} ms ({scan['steady_tick']['queries']} queries); "
+                f"first tick {scan['first_tick']['ms']} ms",
+                "—",
+                "—",
+                f"< 100 ms: {ok(scan['steady_tick']['ms'] < 100 and scan['first_tick']['ms'] < 100)}",
+            )
+        )
+    if report := data.get("report"):
+        heaviest = max(report["reports"].items(), key=lambda kv: kv[1]["ms"])
+        out.append(
+            (
+                f"`report` over {report['messages']:,} messages (heaviest: {heaviest[0]})",
+                ", ".join(f"{k} {v['ms']:.0f} ms" for k, v in report["reports"].items()),
+                f"one SQL pass {report['baseline_ms']:.0f} ms",
+                f"{heaviest[1]['ratio_to_baseline']}",
+                f"< 1 s: {ok(heaviest[1]['ms'] < 1000)}",
+            )
+        )
+    return out
+
+
+def plot(data: dict[str, Any]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made: list[Path] = []
+    ingest = data.get("ingest")
+    if not ingest:
+        return made
+    sizes = [int(n) for n in ingest["levels"]]
+    fig, (lat, thr) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for kind, style in (("product", "-o"), ("bare", "--s")):
+        for mode, q, alpha in (("paced", "p50_ms", 0.6), ("paced", "p99_ms", 1.0)):
+            ys = [ingest["levels"][str(n)][kind][mode][q] for n in sizes]
+            lat.plot(sizes, ys, style, alpha=alpha, label=f"{kind} {q[:3]}")
+        ys = [ingest["levels"][str(n)][kind]["saturated"]["messages_per_s"] for n in sizes]
+        thr.plot(sizes, ys, style, label=kind)
+    lat.axhline(100, color="grey", linewidth=0.8, linestyle=":")
+    lat.set(
+        xscale="log",
+        yscale="log",
+        xlabel="concurrent conversations (one message / 2 s each)",
+        ylabel="visitor → agent latency (ms)",
+        title="Latency against load",
+    )
+    thr.set(
+        xscale="log",
+        xlabel="concurrent conversations (one message in flight each)",
+        ylabel="messages / s",
+        title="Saturated throughput",
+    )
+    for ax in (lat, thr):
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = RESULTS / "ingest.png"
+    fig.savefig(path, dpi=110)
+    made.append(path)
+    return made
+
+
+def main() -> None:
+    data = json.loads((RESULTS / "latest.json").read_text())
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "| name | result | baseline (same run) | ratio | target |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(r)} |" for r in rows(data)),
+        "",
+    ]
+    for path in plot(data):
+        lines.append(f"![{path.stem}]({path.name})")
+    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
