@@ -292,6 +292,9 @@ def _due_escalations(now: datetime) -> int:
         ).select_related("group")
     )
     audiences = _Audiences()
+    # Conversations by the highest step now due: each group is claimed in one statement, so
+    # a scan makes a fixed number of queries however many conversations wait.
+    by_top: dict[int, list[tuple[Conversation, list[tuple[int, str]]]]] = {}
     for conv in waiting:
         started = _ladder_start(conv, hours(conv), now)
         if started is None:
@@ -301,19 +304,32 @@ def _due_escalations(now: datetime) -> int:
             for level, (seconds, audience) in enumerate(ladder, start=1)
             if level > conv.escalation_level and started < now - timedelta(seconds=seconds)
         ]
-        if not due:
-            continue
+        if due:
+            by_top.setdefault(max(level for level, _ in due), []).append((conv, due))
+    created = 0
+    for top, group in by_top.items():
         with transaction.atomic():
-            top = max(level for level, _ in due)
-            claimed = Conversation.objects.filter(
-                pk=conv.pk, escalation_level__lt=top, assigned_agent__isnull=True
-            ).update(escalation_level=top)
-            if not claimed:
-                continue
-            for level, audience in due:
-                users, with_push = audiences(audience, conv.group_id)
-                rows += _manager_rows(users, Reason.ESCALATION, conv, level, with_push)
-    return _create(rows)
+            # Claimed (raised to ``top``) and recorded together: a concurrent scan, or one
+            # that dies halfway, never notifies a step twice or loses one.
+            claimed = set(
+                Conversation.objects.select_for_update(skip_locked=True)
+                .filter(
+                    pk__in=[conv.pk for conv, _ in group],
+                    escalation_level__lt=top,
+                    assigned_agent__isnull=True,
+                )
+                .values_list("pk", flat=True)
+            )
+            Conversation.objects.filter(pk__in=claimed).update(escalation_level=top)
+            for conv, due in group:
+                if conv.pk not in claimed:
+                    continue
+                for level, audience in due:
+                    users, with_push = audiences(audience, conv.group_id)
+                    rows += _manager_rows(users, Reason.ESCALATION, conv, level, with_push)
+            created += _create(rows)
+            rows = []
+    return created
 
 
 # How long after a shift starts the digest of what waited through off hours is still made.

@@ -147,6 +147,19 @@ def test_the_escalation_ladder_climbs_once_per_step(clock, acme, mia, sam, alice
     assert len(mail.outbox) == 3  # each step once per conversation
 
 
+def test_escalating_many_conversations_costs_the_same_queries_as_a_few(
+    clock, acme, mia, django_assert_max_num_queries
+):
+    for n in (3, 30):
+        Notification.objects.all().delete()
+        for _ in range(n):
+            write(acme)  # nobody online: they wait
+        clock.shift(timedelta(minutes=6))
+        with django_assert_max_num_queries(25):
+            services.scan()
+        assert Notification.objects.filter(reason="escalation").count() == n  # one email each
+
+
 def test_no_escalation_for_a_conversation_someone_took(clock, acme, mia, alice):
     conv = write(acme)
     assign_to(conv, alice)
