@@ -41,8 +41,8 @@ from tests.processes import Server
 
 SIZES = [int(n) for n in os.environ.get("BENCH_INGEST_SIZES", "50,200,1000").split(",")]
 AGENTS = 10
-SECONDS = float(os.environ.get("BENCH_INGEST_SECONDS", "6"))
-WARM_S = 3.0
+SECONDS = float(os.environ.get("BENCH_INGEST_SECONDS", "5"))
+WARM_S = 2.0
 PACE_S = 2.0
 LOST_AFTER_S = 60.0
 

@@ -13,12 +13,17 @@ Deliveries are enqueued on the real Redis broker and purged afterwards (no worke
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("BENCH_DB", "helpdesk_bench_volume")
+
 import statistics
 import time
 import uuid
 from datetime import timedelta
 
 from common import VOLUME_MESSAGES, record, seeded_volume
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -35,8 +40,17 @@ TARGET_MS = 100
 def live_slice() -> None:
     Notification.objects.all().delete()
     Conversation.objects.filter(status=Conversation.Status.OPEN).delete()
-    sites = list(Site.objects.order_by("name"))
+    sites = list(Site.objects.select_related("default_group").order_by("name"))
     now = timezone.now()
+    # People to remind: agents and one manager per team have addresses.
+    for agent in Agent.objects.select_related("user"):
+        agent.user.email = f"{agent.user.username}@example.com"
+        agent.user.save(update_fields=["email"])
+    for site in sites:
+        manager, _ = get_user_model().objects.get_or_create(
+            username=f"manager-{site.pk}", defaults={"email": f"manager-{site.pk}@example.com"}
+        )
+        site.default_group.managers.add(manager)
     for i in range(LIVE):
         visitor = Visitor.objects.create(
             site=sites[i % len(sites)],

@@ -6,6 +6,10 @@ a raw baseline in the same run: one SQL pass over the same messages.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("BENCH_DB", "helpdesk_bench_volume")
+
 import statistics
 import time
 from datetime import timedelta
