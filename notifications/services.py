@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
-from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -61,10 +61,11 @@ VERIFY_SALT = "helpdesk.verify-email"
 def scan(*, now: datetime | None = None) -> dict[str, int]:
     """Create what is due, then deliver. Safe to run at any time, any number of times."""
     now = now or timezone.now()
+    hours = _HoursCache()  # one business-hours lookup per team for the whole tick
     created = {
         Reason.AGENT_UNREAD: _due_agent_reminders(now),
-        Reason.ESCALATION: _due_escalations(now),
-        Reason.DIGEST: _due_digests(now),
+        Reason.ESCALATION: _due_escalations(now, hours),
+        Reason.DIGEST: _due_digests(now, hours),
         Reason.VISITOR_REPLY: _due_visitor_followups(now),
     }
     due = sorted(set(_sendable(now).values_list("recipient", "channel")))
@@ -161,6 +162,18 @@ def _due_agent_reminders(now: datetime) -> int:
             unread_at=Subquery(_first_unread().values("created_at")[:1]),
         )
         .filter(unread_seq__isnull=False)
+        # Done with that message: its email (the last rung) exists. Steady ticks then
+        # re-read nothing already sent.
+        .exclude(
+            Exists(
+                Notification.objects.filter(
+                    conversation=OuterRef("pk"),
+                    reason=Reason.AGENT_UNREAD,
+                    channel=Channel.EMAIL,
+                    level=OuterRef("unread_seq"),
+                )
+            )
+        )
         .select_related("assigned_agent__user", "assigned_agent__preferences")
     )
     agent_ids = {c.assigned_agent_id for c in candidates}
@@ -277,10 +290,9 @@ def _ladder_start(conv: Conversation, hours: Hours | None, now: datetime) -> dat
     return max(conv.queued_at, shift_start)
 
 
-def _due_escalations(now: datetime) -> int:
+def _due_escalations(now: datetime, hours: _HoursCache) -> int:
     """Each ladder step once per conversation, recorded on it (``escalation_level``)."""
     rows = []
-    hours = _HoursCache()
     ladder = settings.NOTIFY_ESCALATION_LADDER
     first_step = min(seconds for seconds, _ in ladder)
     waiting = list(
@@ -336,13 +348,12 @@ def _due_escalations(now: datetime) -> int:
 DIGEST_WINDOW = timedelta(hours=1)
 
 
-def _due_digests(now: datetime) -> int:
+def _due_digests(now: datetime, hours: _HoursCache) -> int:
     """Under the "digest" policy: when a team's shift starts, its group's managers get one
     email (and push) listing every conversation that waited through the off hours and still
     has nobody. ``level`` is the shift start in minutes, so each shift makes its own digest."""
     if settings.NOTIFY_OFF_HOURS != "digest":
         return 0
-    hours = _HoursCache()
     rows = []
     waiting = Conversation.objects.filter(
         status=Conversation.Status.OPEN,

@@ -98,7 +98,9 @@ def test_a_digest_leaves_out_what_someone_took_meanwhile(
     kept = write(acme, name="Still waiting")
     clock.move_to(SHIFT + timedelta(seconds=30))
     taken = Conversation.objects.exclude(pk=kept.pk).get()
-    services._due_digests(SHIFT + timedelta(seconds=30))  # rows made, then Alice takes one
+    services._due_digests(
+        SHIFT + timedelta(seconds=30), services._HoursCache()
+    )  # rows made, then Alice takes one
     Conversation.objects.filter(pk=taken.pk).update(assigned_agent=alice)
     services.scan()
     [digest] = [m for m in mail.outbox if m.to == ["mia@example.com"]]

@@ -268,6 +268,22 @@ def test_each_agent_email_costs_the_same_queries_for_many_conversations(
     assert len(mail.outbox) == 1
 
 
+def test_a_tick_after_the_reminders_went_out_writes_nothing(clock, acme, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(5):
+        assign_to(write(acme), alice)
+    clock.shift(timedelta(minutes=11))
+    services.scan()
+    assert len(mail.outbox) == 1
+    clock.shift(timedelta(minutes=1))
+    with CaptureQueriesContext(connection) as tick:
+        services.scan()
+    assert not [q for q in tick.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(mail.outbox) == 1
+
+
 def test_an_agents_own_shorter_delay_is_honoured(clock, acme, alice):
     AgentPreferences.objects.create(agent=alice, email_after_minutes=3)
     assign_to(write(acme), alice)
