@@ -220,13 +220,16 @@ def reply_times(f: Filters) -> dict[str, float | int | None]:
 WAIT_THRESHOLDS = (60, 300, 1800, 3600)
 
 
+def _summaries_by(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:
+    """First-response summaries per group or per agent."""
+    seconds: dict[Any, list[float]] = defaultdict(list)
+    for r in rows:
+        seconds[r[key]].append(r["seconds"])
+    return {k: summary(v) for k, v in seconds.items()}
+
+
 def responses(f: Filters) -> dict[str, Any]:
     rows = first_responses(f)
-    by_group: dict[Any, list[float]] = defaultdict(list)
-    by_agent: dict[Any, list[float]] = defaultdict(list)
-    for r in rows:
-        by_group[r["group_id"]].append(r["seconds"])
-        by_agent[r["agent_id"]].append(r["seconds"])
     offline = OfflineMessage.objects.filter(
         audience=OfflineMessage.Audience.AGENT,
         delivered_at__isnull=False,
@@ -251,8 +254,8 @@ def responses(f: Filters) -> dict[str, Any]:
         "overall": summary([r["seconds"] for r in rows]),
         "next_reply": reply_times(f),
         "started_offline": summary([r["seconds"] for r in rows if r["offline"]]),
-        "by_group": {k: summary(v) for k, v in by_group.items()},
-        "by_agent": {k: summary(v) for k, v in by_agent.items()},
+        "by_group": _summaries_by(rows, "group_id"),
+        "by_agent": _summaries_by(rows, "agent_id"),
         "offline_until_delivered": duration_summary(offline, "wait"),
     }
 
@@ -268,8 +271,8 @@ def agents(f: Filters, by_agent: dict[Any, Any] | None = None) -> list[dict[str,
         .annotate(n=Count("pk"))
     )
     replies = dict(f.messages(Message.Sender.AGENT).values_list("agent").annotate(n=Count("pk")))
-    if by_agent is None:
-        by_agent = responses(f)["by_agent"]
+    if by_agent is None:  # only what this table shows, not the whole responses report
+        by_agent = _summaries_by(first_responses(f), "agent_id")
     # Who worked in the period, or was meant to: handled or replied, or has shifts.
     people = list(
         _agents(f)
