@@ -69,6 +69,8 @@ def seeded_volume() -> float:
     import io
 
     call_command("migrate", verbosity=0)
+    # reminder_scan's live slice (the only open conversations; the seed resolves all of its).
+    Conversation.objects.filter(status=Conversation.Status.OPEN).delete()
     if (
         Conversation.objects.count() == VOLUME_CONVERSATIONS
         and Message.objects.count() == VOLUME_MESSAGES
