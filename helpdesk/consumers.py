@@ -188,24 +188,11 @@ class VisitorConsumer(JsonConsumer):
 
     async def hello(self, data: dict[str, Any]) -> None:
         fields = check(HelloIn, data)
-        site = await db(selectors.site_by_key)(fields["site_key"])
-        if not fields.get("token"):  # a new visitor: counted per address
-            client = self.scope.get("client") or ("unknown", 0)
-            await db(ratelimit.hit)("visitor_sessions", client[0], what="new chats")
+        client = self.scope.get("client") or ("unknown", 0)
         origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
-        if site is not None and not selectors.origin_allowed(site, origin):
-            # Before anything is created: a page the site did not allow learns nothing.
-            raise ClientError(
-                "forbidden_origin", "This site does not allow chat from this page.", CLOSE_ORIGIN
-            )
-        try:
-            session = await db(services.visitor_session_from_hello)(fields)
-        except services.UnknownSite:
-            raise ClientError(
-                "unknown_site", "No site has this widget key.", CLOSE_UNKNOWN_SITE
-            ) from None
-        except tokens.InvalidToken as exc:
-            raise ClientError("invalid_token", str(exc), CLOSE_AUTH) from None
+        # Two trips to the database thread, not five: after a deploy every widget says hello
+        # again at once, and each trip queues behind all the others.
+        session = await db(self._session)(fields, client[0], origin)
         visitor = session.visitor
         # Subscribe before reading the catch-up, so nothing falls between the two.
         for group in (events.visitor_group(visitor.id), events.site_group(session.site.id)):
@@ -213,8 +200,29 @@ class VisitorConsumer(JsonConsumer):
         welcome = await db(self._welcome)(session, fields.get("cursor"))
         self._hello_timer.cancel()
         self.visitor = visitor  # only now: a hello that failed above leaves the socket unbound
-        await self.refresh_presence()
         await self.send_json(welcome)
+
+    def _session(
+        self, fields: dict[str, Any], address: str, origin: str
+    ) -> services.VisitorSession:
+        """Who says hello: the site (its origin allowed), a new visitor counted per address,
+        or the one their token names."""
+        site = selectors.site_by_key(fields["site_key"])
+        if not fields.get("token"):  # a new visitor: counted per address
+            ratelimit.hit("visitor_sessions", address, what="new chats")
+        if site is not None and not selectors.origin_allowed(site, origin):
+            # Before anything is created: a page the site did not allow learns nothing.
+            raise ClientError(
+                "forbidden_origin", "This site does not allow chat from this page.", CLOSE_ORIGIN
+            )
+        try:
+            return services.visitor_session_from_hello(fields)
+        except services.UnknownSite:
+            raise ClientError(
+                "unknown_site", "No site has this widget key.", CLOSE_UNKNOWN_SITE
+            ) from None
+        except tokens.InvalidToken as exc:
+            raise ClientError("invalid_token", str(exc), CLOSE_AUTH) from None
 
     def _welcome(
         self, session: services.VisitorSession, cursor: dict[str, Any] | None
@@ -226,7 +234,7 @@ class VisitorConsumer(JsonConsumer):
             offline_services.offline_mark_delivered_to_visitor(
                 conversation=conversation, up_to_seq=messages[-1].seq
             )
-        return {
+        welcome = {
             "type": "welcome",
             "token": session.token,
             "visitor_id": str(session.visitor.id),
@@ -244,6 +252,9 @@ class VisitorConsumer(JsonConsumer):
             "messages": [payloads.message(m, audience="visitor") for m in messages],
             "max_body": settings.MESSAGE_MAX_CHARS,
         }
+        # Online from now (the last step: a hello that failed leaves no presence behind).
+        presence.store().connect("visitor", session.visitor.id.hex, self.channel_name)
+        return welcome
 
     async def message_send(self, data: dict[str, Any]) -> None:
         assert self.visitor is not None
