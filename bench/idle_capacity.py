@@ -22,10 +22,11 @@ import random
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import fresh_database, record, stack
+from common import RESULTS, fresh_database, record, stack
 from django.db import connection
 
 from helpdesk import tokens
@@ -45,7 +46,15 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def hold(url: str, hellos: list[dict[str, Any]] | None, pid: int, n: int) -> dict[str, Any]:
+def memory_probe(base: str, what: str) -> str:
+    # base is the bench server on loopback (http), never a user-given URL
+    with urllib.request.urlopen(f"{base}/bench/memory?{what}", timeout=120) as response:  # noqa: S310
+        return response.read().decode()
+
+
+async def hold(
+    url: str, hellos: list[dict[str, Any]] | None, pid: int, n: int, base: str | None = None
+) -> dict[str, Any]:
     """Open ``n`` sockets (saying hello where given), hold them with pings; measure."""
     import websockets
 
@@ -74,12 +83,18 @@ async def hold(url: str, hellos: list[dict[str, Any]] | None, pid: int, n: int) 
     conns = [await open_one(i) for i in range(WARM)]
     await asyncio.sleep(1)
     warm_mib = rss_mib(pid)
+    if base:  # where the memory of the sockets to come goes (BENCH_TRACEMALLOC=1)
+        await asyncio.to_thread(memory_probe, base, "take=warm")
     started = time.perf_counter()
     conns += await asyncio.gather(*(open_one(i) for i in range(WARM, n)))
     connect_s = time.perf_counter() - started
     until = time.monotonic() + HOLD_S
     await asyncio.gather(*(heartbeat(c, until) for c in conns))
     held_mib = rss_mib(pid)
+    if base:
+        grown = await asyncio.to_thread(memory_probe, base, "diff=warm")
+        (RESULTS / "idle-memory.txt").write_text(grown + "\n")
+        print(grown, flush=True)
     still_open = sum(1 for c in conns if c.state.name == "OPEN")
     for c in conns:
         await c.close()
@@ -125,9 +140,14 @@ def main() -> None:
     baseline = bare(SOCKETS)
     print(f"bare websockets: {baseline}", flush=True)
     unlimited = {"RATE_VISITOR_SESSIONS": "0/3600"}
-    with stack(**unlimited) as server:
+    traced = bool(os.environ.get("BENCH_TRACEMALLOC"))
+    if traced:  # tracing slows the server: these figures are for where memory goes only
+        unlimited |= {"PYTHONTRACEMALLOC": "1"}
+    with stack(app="bench.bare_asgi:application", **unlimited) as server:
         assert server.proc is not None
-        product = asyncio.run(hold(f"{server.ws}/ws/visitor/", hellos, server.proc.pid, SOCKETS))
+        url, pid = f"{server.ws}/ws/visitor/", server.proc.pid
+        base = server.base if traced else None
+        product = asyncio.run(hold(url, hellos, pid, SOCKETS, base=base))
     print(f"helpdesk:        {product}", flush=True)
     for result in (baseline, product):
         assert result["still_open"] == SOCKETS, result
