@@ -292,7 +292,6 @@ def _ladder_start(conv: Conversation, hours: Hours | None, now: datetime) -> dat
 
 def _due_escalations(now: datetime, hours: _HoursCache) -> int:
     """Each ladder step once per conversation, recorded on it (``escalation_level``)."""
-    rows = []
     ladder = settings.NOTIFY_ESCALATION_LADDER
     first_step = min(seconds for seconds, _ in ladder)
     waiting = list(
@@ -333,14 +332,12 @@ def _due_escalations(now: datetime, hours: _HoursCache) -> int:
                 .values_list("pk", flat=True)
             )
             Conversation.objects.filter(pk__in=claimed).update(escalation_level=top)
+            rows: list[Notification] = []
             for conv, due in group:
-                if conv.pk not in claimed:
-                    continue
-                for level, audience in due:
+                for level, audience in due if conv.pk in claimed else []:
                     users, with_push = audiences(audience, conv.group_id)
                     rows += _manager_rows(users, Reason.ESCALATION, conv, level, with_push)
             created += _create(rows)
-            rows = []
     return created
 
 
