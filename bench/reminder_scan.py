@@ -7,7 +7,8 @@ agent who has not read them, and half of those get an agent reply the visitor (w
 is verified) has not seen. The tick runs with its clock 15 minutes later, when every
 reminder, escalation and follow-up is due:
 - the first tick creates the notifications and enqueues one delivery per recipient;
-- the next ticks (steady state: nothing new) are what beat pays every 30 s.
+- the next ticks (steady state: nothing new, what the first made marked sent as the workers
+  would have) are what beat pays every 30 s.
 Deliveries are enqueued on the real Redis broker and purged afterwards (no worker runs here).
 """
 
@@ -25,6 +26,8 @@ from datetime import timedelta
 from common import VOLUME_MESSAGES, record, seeded_volume
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -43,9 +46,9 @@ def live_slice() -> None:
     sites = list(Site.objects.select_related("default_group").order_by("name"))
     now = timezone.now()
     # People to remind: agents and one manager per team have addresses.
-    for agent in Agent.objects.select_related("user"):
-        agent.user.email = f"{agent.user.username}@example.com"
-        agent.user.save(update_fields=["email"])
+    get_user_model().objects.filter(agent__isnull=False).update(
+        email=Concat(F("username"), Value("@example.com"))
+    )
     for site in sites:
         manager, _ = get_user_model().objects.get_or_create(
             username=f"manager-{site.pk}", defaults={"email": f"manager-{site.pk}@example.com"}
@@ -59,13 +62,16 @@ def live_slice() -> None:
         )
         for text in ("Hello?", "Is anyone there?"):
             services.message_send_by_visitor(visitor=visitor, client_id=uuid.uuid4(), body=text)
+    # Each site's first agent takes half of the waiting conversations.
+    first_agent = {
+        site.pk: Agent.objects.filter(groups__default_for_sites=site).order_by("pk").first()
+        for site in sites
+    }
     waiting = list(
-        Conversation.objects.filter(status=Conversation.Status.OPEN).select_related("site")
+        Conversation.objects.filter(status=Conversation.Status.OPEN).order_by("created_at")
     )
     for i, conversation in enumerate(waiting[: LIVE // 2]):
-        agent = (
-            Agent.objects.filter(groups__default_for_sites=conversation.site).order_by("pk").first()
-        )
+        agent = first_agent[conversation.site_id]
         Conversation.objects.filter(pk=conversation.pk).update(
             assigned_agent=agent, assigned_at=now
         )
@@ -90,6 +96,8 @@ def main() -> None:
     messages = Message.objects.count()
     later = timezone.now() + timedelta(minutes=15)
     first_ms, first_queries, created = tick(later)
+    # What the workers would have done meanwhile (none runs here): everything sent.
+    Notification.objects.update(status=Notification.Status.SENT, sent_at=later)
     steady = [tick(later) for _ in range(5)]
     steady_ms = statistics.median(ms for ms, _, _ in steady)
     steady_queries = steady[-1][1]
