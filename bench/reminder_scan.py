@@ -101,7 +101,6 @@ def main() -> None:
     steady = [tick(later) for _ in range(5)]
     steady_ms = statistics.median(ms for ms, _, _ in steady)
     steady_queries = steady[-1][1]
-    assert all(r["deliveries"] >= 0 for _, _, r in steady)
     from helpdesk.celery import app
 
     purged = app.control.purge()

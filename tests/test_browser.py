@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -302,8 +303,10 @@ def deliver_push(page, scope: str, payload: dict) -> dict:
         "async (scope) => !!(await navigator.serviceWorker.getRegistration(scope))?.active",
         arg=scope,
     )
+    deadline = time.monotonic() + 10
     while scope not in registrations:
-        page.evaluate("0")  # lets Playwright dispatch the CDP events that arrived
+        assert time.monotonic() < deadline, f"CDP never reported {scope}: {registrations}"
+        page.wait_for_timeout(50)  # lets Playwright dispatch the CDP events that arrived
     origin = scope.split("/", 3)
     cdp.send(
         "ServiceWorker.deliverPushMessage",

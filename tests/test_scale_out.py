@@ -139,10 +139,12 @@ async def visitor_on(server: Server, site_key: str, token: str | None = None) ->
 
 async def until(condition: Any, what: str, seconds: float = 60) -> None:
     """Wait for the processes' work to show, polling the database, bounded by a deadline."""
-    async with asyncio.timeout(seconds):
-        while not await database_sync_to_async(condition)():
-            await asyncio.sleep(0.1)  # the other processes are working; bounded above
-    assert await database_sync_to_async(condition)(), what
+    try:
+        async with asyncio.timeout(seconds):
+            while not await database_sync_to_async(condition)():
+                await asyncio.sleep(0.1)  # the other processes are working; bounded above
+    except TimeoutError:
+        raise AssertionError(f"not within {seconds} s: {what}") from None
 
 
 async def test_two_servers_two_workers_under_load_lose_nothing_and_store_nothing_twice(

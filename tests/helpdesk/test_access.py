@@ -143,8 +143,7 @@ async def test_a_visitor_socket_from_a_page_the_site_did_not_allow_is_refused(ac
 
 
 async def test_without_an_allowlist_any_page_may_chat(acme):
-    sock, welcome = await visitor_socket(acme.widget_key)
-    assert welcome["type"] == "welcome"
+    sock, _ = await visitor_socket(acme.widget_key)  # fails unless welcomed
     await sock.close()
 
 

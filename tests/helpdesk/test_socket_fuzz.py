@@ -64,7 +64,7 @@ async def test_any_frame_gets_a_well_formed_answer_and_no_server_error(acme, bat
             assert reply["type"] in KNOWN, reply
             assert reply.get("code") != "internal_error", (frame, reply)
     await sock.send({"type": "ping"})
-    assert (await sock.expect("pong"))["type"] == "pong"  # the socket still serves
+    await sock.expect("pong")  # the socket still serves (expect fails if no pong comes)
     for message in await database_sync_to_async(list)(Message.objects.filter(sender="visitor")):
         assert 0 < len(message.body.strip()) <= 4000
     await sock.close()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from cryptography.hazmat.primitives import serialization
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.test import Client
@@ -118,7 +119,7 @@ def test_an_unread_message_is_pushed_to_the_agent_after_two_minutes(
     payload = phone.read(request)
     assert payload["title"] == "1 conversation waiting for your reply"
     assert payload["body"] == "Vic: Where is my parcel?"
-    assert payload["url"] == f"http://127.0.0.1:8000/inbox/{conv.id}/"
+    assert payload["url"] == f"{settings.PUBLIC_BASE_URL}/inbox/{conv.id}/"
     assert payload["conversations"] == [str(conv.id)]
     claims = check_vapid(request, keys, audience=f"http://127.0.0.1:{push_service.port}")
     assert claims["sub"] == "mailto:ops@example.com"
@@ -277,8 +278,8 @@ def test_a_visitor_is_pushed_the_reply_they_have_not_seen(clock, push_service, a
     payload = phone.read(push_service.next())
     assert payload["title"] == f"{acme.name} replied to your message"
     assert payload["body"] == "It ships today."
-    assert payload["url"].startswith("http://127.0.0.1:8000/r/")
-    assert Client().get(payload["url"].removeprefix("http://127.0.0.1:8000")).status_code == 200
+    assert payload["url"].startswith(f"{settings.PUBLIC_BASE_URL}/r/")
+    assert Client().get(payload["url"].removeprefix(settings.PUBLIC_BASE_URL)).status_code == 200
     assert mail.outbox == []  # no address left: push only
 
 

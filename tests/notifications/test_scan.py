@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 
@@ -176,7 +177,7 @@ def test_a_visitor_gets_the_reply_by_email_with_a_resume_link(
     with django_capture_on_commit_callbacks(execute=True):
         services.visitor_email_set(visitor=conv.visitor, email="vic@example.com")
     [verification] = mail.outbox
-    link = verification.body.split("http://127.0.0.1:8000")[1].split()[0]
+    link = verification.body.split(settings.PUBLIC_BASE_URL)[1].split()[0]
     assert client.get(link).status_code == 200
     helpdesk_services.message_send_by_agent(
         agent=alice, conversation=conv, client_id=uuid.uuid4(), body="Your order ships today."
@@ -185,7 +186,7 @@ def test_a_visitor_gets_the_reply_by_email_with_a_resume_link(
     services.scan()
     reply = mail.outbox[1]
     assert reply.to == ["vic@example.com"] and "Your order ships today." in reply.body
-    resume = reply.body.split("http://127.0.0.1:8000")[-1].split()[0]
+    resume = reply.body.split(settings.PUBLIC_BASE_URL)[-1].split()[0]
     look = client.get(resume)  # a mail scanner following the link uses nothing up
     assert look.status_code == 200 and acme.widget_key not in look.content.decode()
     assert client.get(resume).status_code == 200
