@@ -9,7 +9,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,7 @@ from notifications.models import Notification
 from offline.models import OfflineMessage
 from routing import selectors as routing_selectors
 from routing import shifts
-from routing.hours import Hours, open_seconds
+from routing.hours import open_seconds
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ def first_responses(f: Filters) -> list[dict[str, Any]]:
             {"seconds": w.total_seconds(), "agent_id": a, "group_id": g, "offline": o}
             for w, a, g, o in rows.values_list(*columns)
         ]
-    hours = _TeamHours()
+    hours = routing_selectors.HoursCache()
     result = []
     for wait, agent_id, group_id, offline, site_id, asked, answered in rows.values_list(
         *columns, "site_id", "first_visitor_at", "first_response_at"
@@ -172,21 +171,6 @@ def first_responses(f: Filters) -> list[dict[str, Any]]:
             {"seconds": seconds, "agent_id": agent_id, "group_id": group_id, "offline": offline}
         )
     return result
-
-
-class _TeamHours:
-    """Business hours per (group, site), looked up once each."""
-
-    def __init__(self) -> None:
-        self.cache: dict[tuple[Any, Any], Hours | None] = {}
-
-    def __call__(self, group_id: Any, site_id: Any) -> Hours | None:
-        key = (group_id, site_id)
-        if key not in self.cache:
-            self.cache[key] = routing_selectors.hours_for(
-                SimpleNamespace(group_id=group_id, site_id=site_id)  # type: ignore[arg-type]
-            )
-        return self.cache[key]
 
 
 def duration_summary(qs: QuerySet[Any], column: str) -> dict[str, float | int | None]:

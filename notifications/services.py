@@ -61,11 +61,12 @@ VERIFY_SALT = "helpdesk.verify-email"
 def scan(*, now: datetime | None = None) -> dict[str, int]:
     """Create what is due, then deliver. Safe to run at any time, any number of times."""
     now = now or timezone.now()
-    hours = _HoursCache()  # one business-hours lookup per team for the whole tick
+    # Each team's hours and each audience's managers are looked up once for the whole tick.
+    hours, audiences = routing_selectors.HoursCache(), _Audiences()
     created = {
         Reason.AGENT_UNREAD: _due_agent_reminders(now),
-        Reason.ESCALATION: _due_escalations(now, hours),
-        Reason.DIGEST: _due_digests(now, hours),
+        Reason.ESCALATION: _due_escalations(now, hours, audiences),
+        Reason.DIGEST: _due_digests(now, hours, audiences),
         Reason.VISITOR_REPLY: _due_visitor_followups(now),
     }
     due = sorted(set(_sendable(now).values_list("recipient", "channel")))
@@ -264,19 +265,6 @@ def _manager_rows(
     return rows
 
 
-class _HoursCache:
-    """Business hours per (group, site) for one scan: one lookup per team, not per row."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[int | None, Any], Hours | None] = {}
-
-    def __call__(self, conv: Conversation) -> Hours | None:
-        key = (conv.group_id, conv.site_id)
-        if key not in self._cache:
-            self._cache[key] = routing_selectors.hours_for(conv)
-        return self._cache[key]
-
-
 def _ladder_start(conv: Conversation, hours: Hours | None, now: datetime) -> datetime | None:
     """When the escalation clock started for ``conv``: when it was queued, or under the
     "digest" and "none" off-hours policies, when the team's current shift began if later.
@@ -290,7 +278,9 @@ def _ladder_start(conv: Conversation, hours: Hours | None, now: datetime) -> dat
     return max(conv.queued_at, shift_start)
 
 
-def _due_escalations(now: datetime, hours: _HoursCache) -> int:
+def _due_escalations(
+    now: datetime, hours: routing_selectors.HoursCache, audiences: _Audiences
+) -> int:
     """Each ladder step once per conversation, recorded on it (``escalation_level``)."""
     ladder = settings.NOTIFY_ESCALATION_LADDER
     first_step = min(seconds for seconds, _ in ladder)
@@ -302,12 +292,11 @@ def _due_escalations(now: datetime, hours: _HoursCache) -> int:
             queued_at__lt=now - timedelta(seconds=first_step),
         ).select_related("group")
     )
-    audiences = _Audiences()
     # Conversations by the highest step now due: each group is claimed in one statement, so
     # a scan makes a fixed number of queries however many conversations wait.
     by_top: dict[int, list[tuple[Conversation, list[tuple[int, str]]]]] = {}
     for conv in waiting:
-        started = _ladder_start(conv, hours(conv), now)
+        started = _ladder_start(conv, hours(conv.group_id, conv.site_id), now)
         if started is None:
             continue
         due = [
@@ -345,7 +334,7 @@ def _due_escalations(now: datetime, hours: _HoursCache) -> int:
 DIGEST_WINDOW = timedelta(hours=1)
 
 
-def _due_digests(now: datetime, hours: _HoursCache) -> int:
+def _due_digests(now: datetime, hours: routing_selectors.HoursCache, audiences: _Audiences) -> int:
     """Under the "digest" policy: when a team's shift starts, its group's managers get one
     email (and push) listing every conversation that waited through the off hours and still
     has nobody. ``level`` is the shift start in minutes, so each shift makes its own digest."""
@@ -358,9 +347,8 @@ def _due_digests(now: datetime, hours: _HoursCache) -> int:
         group__isnull=False,
         queued_at__lt=now,
     ).select_related("group")
-    audiences = _Audiences()
     for conv in waiting:
-        team_hours = hours(conv)
+        team_hours = hours(conv.group_id, conv.site_id)
         shift_start = opened_at(team_hours, now) if team_hours else None
         if shift_start is None or now - shift_start > DIGEST_WINDOW:
             continue

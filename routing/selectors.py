@@ -155,13 +155,14 @@ def queue_position(conversation: Conversation) -> int:
 
 def hours_for(conversation: Conversation) -> Hours | None:
     """The group's business hours, else the site's; None when none are set."""
+    return team_hours(conversation.group_id, conversation.site_id)
+
+
+def team_hours(group_id: int | None, site_id: uuid.UUID) -> Hours | None:
+    """``hours_for`` by the team's IDs."""
     schedule_id = (
-        AgentGroup.objects.filter(pk=conversation.group_id)
-        .values_list("business_hours", flat=True)
-        .first()
-        or Site.objects.filter(pk=conversation.site_id)
-        .values_list("business_hours", flat=True)
-        .first()
+        AgentGroup.objects.filter(pk=group_id).values_list("business_hours", flat=True).first()
+        or Site.objects.filter(pk=site_id).values_list("business_hours", flat=True).first()
     )
     if schedule_id is None:
         return None
@@ -176,6 +177,20 @@ def hours_for(conversation: Conversation) -> Hours | None:
         )
         return None  # a typo in the back office must never break a visitor's message
     return Hours.of(schedule)
+
+
+class HoursCache:
+    """Business hours per team (group, site), each looked up once: for a scan or a report
+    that asks for many conversations."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int | None, uuid.UUID], Hours | None] = {}
+
+    def __call__(self, group_id: int | None, site_id: uuid.UUID) -> Hours | None:
+        key = (group_id, site_id)
+        if key not in self._cache:
+            self._cache[key] = team_hours(group_id, site_id)
+        return self._cache[key]
 
 
 def team_next_in(conversation: Conversation, now: datetime) -> datetime | None:

@@ -16,6 +16,7 @@ from helpdesk import services as helpdesk_services
 from helpdesk.models import AgentGroup, Conversation
 from notifications import services
 from notifications.models import Notification
+from routing import selectors as routing_selectors
 from routing.models import OpeningPeriod, Schedule
 from tests.factories import UserFactory, VisitorFactory
 
@@ -98,9 +99,10 @@ def test_a_digest_leaves_out_what_someone_took_meanwhile(
     kept = write(acme, name="Still waiting")
     clock.move_to(SHIFT + timedelta(seconds=30))
     taken = Conversation.objects.exclude(pk=kept.pk).get()
+    # Rows made, then Alice takes one.
     services._due_digests(
-        SHIFT + timedelta(seconds=30), services._HoursCache()
-    )  # rows made, then Alice takes one
+        SHIFT + timedelta(seconds=30), routing_selectors.HoursCache(), services._Audiences()
+    )
     Conversation.objects.filter(pk=taken.pk).update(assigned_agent=alice)
     services.scan()
     [digest] = [m for m in mail.outbox if m.to == ["mia@example.com"]]
