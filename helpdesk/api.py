@@ -123,10 +123,10 @@ class VisitorSessionView(APIView):
     )
     def post(self, request: Request) -> Response:
         fields = check(HelloIn, request.data)
-        if not fields.get("token"):
-            ratelimit.hit("visitor_sessions", request.META.get("REMOTE_ADDR", ""), what="new chats")
         try:
-            session = services.visitor_session_from_hello(fields)
+            session = services.visitor_session_from_hello(
+                fields, address=request.META.get("REMOTE_ADDR", "")
+            )
         except services.UnknownSite:
             raise ApiError("unknown_site", "No site has this widget key.", 404) from None
         except tokens.InvalidToken as exc:

@@ -208,15 +208,13 @@ class VisitorConsumer(JsonConsumer):
         """Who says hello: the site (its origin allowed), a new visitor counted per address,
         or the one their token names."""
         site = selectors.site_by_key(fields["site_key"])
-        if not fields.get("token"):  # a new visitor: counted per address
-            ratelimit.hit("visitor_sessions", address, what="new chats")
         if site is not None and not selectors.origin_allowed(site, origin):
             # Before anything is created: a page the site did not allow learns nothing.
             raise ClientError(
                 "forbidden_origin", "This site does not allow chat from this page.", CLOSE_ORIGIN
             )
         try:
-            return services.visitor_session_from_hello(fields)
+            return services.visitor_session_from_hello(fields, address=address, site=site)
         except services.UnknownSite:
             raise ClientError(
                 "unknown_site", "No site has this widget key.", CLOSE_UNKNOWN_SITE

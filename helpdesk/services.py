@@ -15,7 +15,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from helpdesk import events, payloads, selectors, tokens
+from helpdesk import events, payloads, ratelimit, selectors, tokens
 from helpdesk.models import Agent, Channel, Conversation, Message, ReadCursor, Site, Tag, Visitor
 from offline import services as offline_services
 from offline.models import OfflineMessage
@@ -55,10 +55,21 @@ class VisitorContext:
     attributes: dict[str, Any] | None = None
 
 
-def visitor_session_from_hello(fields: dict[str, Any]) -> VisitorSession:
-    """``visitor_session_start`` from validated ``HelloIn`` fields (socket and HTTP alike)."""
+def visitor_session_from_hello(
+    fields: dict[str, Any], *, address: str, site: Site | None = None
+) -> VisitorSession:
+    """``visitor_session_start`` from validated ``HelloIn`` fields (socket and HTTP alike).
+    A hello without a token is a new chat, counted per ``address`` (``RateLimited``).
+    ``site``: the caller's own lookup of ``fields["site_key"]``, when it made one.
+
+    Raises ``UnknownSite`` or ``tokens.InvalidToken``."""
+    if not fields.get("token"):
+        ratelimit.hit("visitor_sessions", address, what="new chats")
+    site = site or selectors.site_by_key(fields["site_key"])
+    if site is None:
+        raise UnknownSite(fields["site_key"])
     return visitor_session_start(
-        site_key=fields["site_key"],
+        site=site,
         token=fields.get("token"),
         channel=fields["channel"],
         user_id=fields.get("user_id", ""),
@@ -86,7 +97,7 @@ def identity_verified(site: Site, user_id: str, user_hash: str) -> bool:
 
 def visitor_session_start(
     *,
-    site_key: str,
+    site: Site,
     token: str | None,
     channel: str = Channel.WEB,
     context: VisitorContext | None = None,
@@ -102,11 +113,8 @@ def visitor_session_start(
     alone (a shared computer after logout starts anonymous). A wrong or missing hash is
     ignored: the visitor stays anonymous and sees no one's history.
 
-    Raises ``UnknownSite`` or ``tokens.InvalidToken`` (a token for another site is invalid).
+    Raises ``tokens.InvalidToken`` (a token for another site is invalid).
     """
-    site = selectors.site_by_key(site_key)
-    if site is None:
-        raise UnknownSite(site_key)
     visitor = None
     if token:
         claim = tokens.read(token)
