@@ -4,6 +4,7 @@ every table as CSV. Staff only; managers see their own sites and groups."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -95,6 +96,32 @@ def _csv(name: str, rows: list[dict[str, Any]]) -> HttpResponse:
     return response
 
 
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _group_names() -> dict[int, str]:
+    return {g.pk: g.name for g in AgentGroup.objects.all()}
+
+
+def _response_rows(resp: dict[str, Any]) -> list[dict[str, Any]]:
+    """The responses table as CSV rows: overall, per group, per agent."""
+    groups = _group_names()
+    names = dict(Agent.objects.values_list("pk", "display_name"))
+    rows = [{"by": "all", "name": "all", **resp["overall"]}]
+    rows += [{"by": "group", "name": groups.get(k, "-"), **v} for k, v in resp["by_group"].items()]
+    rows += [{"by": "agent", "name": names.get(k, "-"), **v} for k, v in resp["by_agent"].items()]
+    return rows
+
+
+def _demand_rows(demand: dict[str, Any]) -> list[dict[str, Any]]:
+    """The demand heatmap as CSV rows: one per weekday and hour."""
+    return [
+        {"weekday": WEEKDAYS[w], "hour": h, "per_hour": round(c["rate"], 2), "agents": c["agents"]}
+        for w, row in enumerate(demand["grid"])
+        for h, c in enumerate(row)
+    ]
+
+
 def reports_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("helpdesk.view_conversation"):
         raise PermissionDenied
@@ -118,44 +145,23 @@ def reports_view(request: HttpRequest) -> HttpResponse:
         if request.user.is_superuser
         else helpdesk_selectors.managed_conversations(request.user),
     )
+    # A CSV download computes only its own table.
+    exports: dict[str, Callable[[], list[dict[str, Any]]]] = {
+        "volume": lambda: reports.volume(f),
+        "agents": lambda: reports.agents(f),
+        "service": lambda: reports.service(f),
+        "responses": lambda: _response_rows(reports.responses(f)),
+        "demand": lambda: _demand_rows(reports.demand(f)),
+    }
+    table = request.GET.get("csv", "")
+    if table in exports:
+        return _csv(table, exports[table]())
     days = reports.volume(f)
     resp = reports.responses(f)
     team = reports.agents(f, resp["by_agent"])
     demand = reports.demand(f)
     service = reports.service(f)
-    groups = {g.pk: g.name for g in AgentGroup.objects.all()}
-    names = dict(Agent.objects.values_list("pk", "display_name"))
-    table = request.GET.get("csv")
-    if table == "volume":
-        return _csv("volume", days)
-    if table == "agents":
-        return _csv("agents", team)
-    if table == "service":
-        return _csv("service", service)
-    if table == "responses":
-        rows = [{"by": "all", "name": "all", **resp["overall"]}]
-        rows += [
-            {"by": "group", "name": groups.get(k, "-"), **v} for k, v in resp["by_group"].items()
-        ]
-        rows += [
-            {"by": "agent", "name": names.get(k, "-"), **v} for k, v in resp["by_agent"].items()
-        ]
-        return _csv("responses", rows)
-    if table == "demand":
-        weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-        return _csv(
-            "demand",
-            [
-                {
-                    "weekday": weekdays[w],
-                    "hour": h,
-                    "per_hour": round(c["rate"], 2),
-                    "agents": c["agents"],
-                }
-                for w, row in enumerate(demand["grid"])
-                for h, c in enumerate(row)
-            ],
-        )
+    groups = _group_names()
     top_rate = max([c["rate"] for row in demand["grid"] for c in row] + [0.0001])
     context = {
         **admin.site.each_context(request),
@@ -200,9 +206,7 @@ def reports_view(request: HttpRequest) -> HttpResponse:
                 "day": day,
                 "cells": [{**c, "alpha": round(min(1, c["rate"] / top_rate), 2)} for c in row],
             }
-            for day, row in zip(
-                ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], demand["grid"], strict=True
-            )
+            for day, row in zip(WEEKDAYS, demand["grid"], strict=True)
         ],
         "demand": demand,
         "service": service,

@@ -160,6 +160,17 @@ def test_the_reports_page_and_its_csv(week, django_assert_max_num_queries):
     assert csv["Content-Type"].startswith("text/csv")
     lines = csv.content.decode().splitlines()
     assert lines[0].startswith("day,conversations") and lines[2].startswith("2026-11-21,2,")
+    headers = {
+        "responses": "by,name,count,median,p90",
+        "agents": "agent,conversations,replies,median_first_response",
+        "demand": "weekday,hour,per_hour,agents",
+        "service": "",
+    }
+    for table, header in headers.items():  # each download computes only its own table
+        with django_assert_max_num_queries(12):
+            download = client.get(f"{url}&csv={table}")
+        assert download["Content-Disposition"].endswith(f'helpdesk-{table}.csv"')
+        assert download.content.decode().startswith(header)
 
 
 def test_the_reports_are_for_managers_only(client, alice, dave):
