@@ -148,12 +148,19 @@ def store() -> PresenceStore:
 
 
 def online_agent_ids(agent_ids: Iterable[int]) -> set[int]:
-    """Online agents among these; nobody when presence cannot be read (work then waits: the
-    store answers "nobody" when Redis is down)."""
-    return {int(i) for i in store().online("agent", (str(a) for a in agent_ids))}
+    """Online agents among these; nobody when presence cannot be read (work then waits)."""
+    try:
+        return {int(i) for i in store().online("agent", (str(a) for a in agent_ids))}
+    except redis.RedisError:
+        log.warning("presence unavailable; routing nobody for now")
+        return set()
 
 
 def is_online(kind: Kind, ident: str | int) -> bool:
     """Whether someone has a live socket. When presence cannot be read, answer "offline":
     the message then also goes to the offline store, which is the side that loses nothing."""
-    return bool(store().online(kind, [str(ident)]))
+    try:
+        return bool(store().online(kind, [str(ident)]))
+    except redis.RedisError:
+        log.warning("presence unavailable; treating %s %s as offline", kind, ident)
+        return False
