@@ -51,10 +51,7 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
         "max_body": settings.MESSAGE_MAX_CHARS,
         "targets": selectors.transfer_targets(agent),
         **selectors.center_context(agent),
-        "push": {
-            "enabled": notification_services.push_enabled(),
-            "public_key": settings.VAPID_PUBLIC_KEY,
-        },
+        "push": notification_services.push_config(),
     }
     return render(request, "helpdesk/inbox.html", {"agent": agent, "initial": initial})
 
@@ -71,10 +68,7 @@ def widget(request: HttpRequest) -> HttpResponse:
         "site_name": site.name,
         "greeting": site.greeting,
         "color": site.color,
-        "push": {
-            "enabled": notification_services.push_enabled(),
-            "public_key": settings.VAPID_PUBLIC_KEY,
-        },
+        "push": notification_services.push_config(),
     }
     context = {
         "site": site,

@@ -99,6 +99,11 @@ def push_enabled() -> bool:
     return bool(settings.VAPID_PRIVATE_KEY)
 
 
+def push_config() -> dict[str, Any]:
+    """What a page needs to offer Web Push (staff pages and the widget alike)."""
+    return {"enabled": push_enabled(), "public_key": settings.VAPID_PUBLIC_KEY}
+
+
 def _users_with_push(user_ids: Iterable[int]) -> set[int]:
     if not push_enabled():
         return set()

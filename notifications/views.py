@@ -46,10 +46,6 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _push_state(request: HttpRequest) -> dict[str, Any]:
-    return {"enabled": services.push_enabled(), "public_key": settings.VAPID_PUBLIC_KEY}
-
-
 @login_required
 def settings_page(request: HttpRequest) -> HttpResponse:
     """Staff: turn push on for this browser, and choose what to be told, when and how."""
@@ -78,7 +74,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     else:
         saved = request.GET.get("saved") == "1"
     context = {
-        "push": _push_state(request),
+        "push": services.push_config(),
         "agent": agent,
         "agent_form": agent_form,
         "manager_form": manager_form,
@@ -98,7 +94,7 @@ def widget_push_page(request: HttpRequest) -> HttpResponse:
     browsers refuse to ask for notification permission. The visitor token comes in the URL
     fragment, which is never sent to any server."""
     site = selectors.site_by_key(request.GET.get("site_key", ""))
-    context = {"push": _push_state(request), "site": site}
+    context = {"push": services.push_config(), "site": site}
     response = render(request, "notifications/widget_push.html", context)
     response["Referrer-Policy"] = "no-referrer"
     return response
