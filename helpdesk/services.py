@@ -448,6 +448,7 @@ def _move_read_cursor(agent_id: int, conversation_id: uuid.UUID, seq: int) -> No
         ReadCursor.objects.filter(pk=cursor.pk).update(seq=Greatest("seq", Value(seq)))
 
 
+@transaction.atomic
 def conversation_mark_read(*, agent: Agent, conversation: Conversation, seq: int) -> None:
     """Move ``agent``'s own read cursor forward (never back, never past the end). It is the
     conversation's read state only when ``agent`` handles it: a manager or a colleague
