@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -48,7 +47,7 @@ from django.utils import timezone  # noqa: E402
 
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor  # noqa: E402
 from offline.models import OfflineMessage  # noqa: E402
-from tests.processes import Server, server_env  # noqa: E402
+from tests.processes import Server, celery_worker, server_env  # noqa: E402
 
 
 def fresh_database() -> tuple[AgentGroup, Site]:
@@ -173,21 +172,13 @@ def stack(
     env = server_env(DB_CONN_MAX_AGE="60", **env_overrides)
     server = Server(env, RESULTS / "uvicorn.log", app=app, workers=processes).start()
     procs = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "helpdesk",
-                "worker",
-                f"--concurrency={concurrency}",
-                f"--hostname=bench{i}@%h",
-                "--loglevel=WARNING",
-                *(["--pool=solo"] if concurrency == 1 else []),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=(RESULTS / f"worker{i}.log").open("ab"),
-            stderr=subprocess.STDOUT,
+        celery_worker(
+            env,
+            RESULTS / f"worker{i}.log",
+            f"--concurrency={concurrency}",
+            f"--hostname=bench{i}@%h",
+            "--loglevel=WARNING",
+            *(["--pool=solo"] if concurrency == 1 else []),
         )
         for i in range(workers)
     ]

@@ -92,6 +92,18 @@ class Server:
         return self.base.replace("http://", "ws://")
 
 
+def celery_worker(env: dict[str, str], log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """A real Celery worker process of the project (``options``: -Q, --concurrency,
+    --hostname…), its output in ``log``."""
+    return subprocess.Popen(
+        [str(VENV_BIN / "celery"), "-A", "helpdesk", "worker", *options],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
 def server_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(overrides)

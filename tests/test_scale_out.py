@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +26,7 @@ from django.db import connection
 from helpdesk.models import Conversation, Message
 from offline.models import OfflineMessage
 from tests.factories import AgentFactory, UserFactory
-from tests.processes import ROOT, Server, database_url_for, server_env
+from tests.processes import Server, celery_worker, database_url_for, server_env
 from tests.ws import session_cookie
 
 pytestmark = pytest.mark.processes
@@ -51,16 +48,10 @@ def deployment(tmp_path, transactional_db):
     )
     servers = [Server(env, tmp_path / f"server{i}.log") for i in (1, 2)]
     workers = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                *("-A", "helpdesk", "worker", "--concurrency=2", "--loglevel=WARNING"),
-                f"--hostname=w{i}-{queue}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=(tmp_path / f"worker{i}.log").open("wb"),
-            stderr=subprocess.STDOUT,
+        celery_worker(
+            env,
+            tmp_path / f"worker{i}.log",
+            *("--concurrency=2", "--loglevel=WARNING", f"--hostname=w{i}-{queue}@%h"),
         )
         for i in (1, 2)
     ]

@@ -8,12 +8,10 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -24,7 +22,7 @@ from helpdesk.celery import app
 from notifications.models import Notification
 from notifications.tasks import deliver
 from tests.factories import ConversationFactory, VisitorFactory
-from tests.processes import ROOT, database_url_for, free_port, server_env
+from tests.processes import celery_worker, database_url_for, free_port, server_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -69,22 +67,10 @@ def test_a_worker_killed_mid_send_leaves_exactly_one_email(acme, alice, tmp_path
         EMAIL_PORT=str(smtp.port),
         NOTIFY_SENDING_TIMEOUT_SECONDS="1",
     )
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "helpdesk",
-            "worker",
-            "-Q",
-            queue,
-            "--concurrency=1",
-            "--loglevel=INFO",
-            f"--hostname=killed-{queue}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=(tmp_path / "worker.log").open("wb"),
-        stderr=subprocess.STDOUT,
+    worker = celery_worker(
+        env,
+        tmp_path / "worker.log",
+        *("-Q", queue, "--concurrency=1", "--loglevel=INFO", f"--hostname=killed-{queue}@%h"),
     )
     old = app.conf.task_always_eager
     app.conf.task_always_eager = False

@@ -9,9 +9,7 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
@@ -21,7 +19,7 @@ from helpdesk import services
 from helpdesk.celery import app
 from helpdesk.models import Conversation, Message
 from tests.factories import VisitorFactory
-from tests.processes import ROOT, database_url_for, server_env
+from tests.processes import celery_worker, database_url_for, server_env
 from tests.ws import agent_socket
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -49,15 +47,8 @@ async def test_a_worker_killed_mid_flush_shows_nothing_twice_and_loses_nothing(
         OFFLINE_FLUSH_BATCH="5",  # many small frames, so the kill lands between two
     )
     log = tmp_path / "worker.log"
-    worker = subprocess.Popen(
-        [
-            *(str(Path(sys.executable).parent / "celery"), "-A", "helpdesk", "worker"),
-            *("-Q", queue, "--concurrency=1", "--loglevel=INFO", f"--hostname=flush-{queue}@%h"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    worker = celery_worker(
+        env, log, "-Q", queue, "--concurrency=1", "--loglevel=INFO", f"--hostname=flush-{queue}@%h"
     )
     old = app.conf.task_always_eager, app.conf.task_default_queue
     app.conf.task_always_eager, app.conf.task_default_queue = False, queue

@@ -8,11 +8,8 @@ conversation claimed twice, or a claim lost, would leave one waiting or an agent
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -21,7 +18,7 @@ from helpdesk.models import Conversation
 from offline.tasks import flush_agent
 from routing import presence, selectors
 from tests.factories import AgentFactory, ConversationFactory, UserFactory, VisitorFactory
-from tests.processes import ROOT, database_url_for, server_env
+from tests.processes import celery_worker, database_url_for, server_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -37,22 +34,10 @@ def workers(tmp_path, settings):
         DB_CONN_MAX_AGE="0",
     )
     procs = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "helpdesk",
-                "worker",
-                "-Q",
-                queue,
-                "--concurrency=4",
-                f"--hostname=w{i}-{queue}@%h",
-                "--loglevel=WARNING",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=(tmp_path / f"worker{i}.log").open("wb"),
-            stderr=subprocess.STDOUT,
+        celery_worker(
+            env,
+            tmp_path / f"worker{i}.log",
+            *("-Q", queue, "--concurrency=4", f"--hostname=w{i}-{queue}@%h", "--loglevel=WARNING"),
         )
         for i in range(2)
     ]
