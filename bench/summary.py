@@ -126,7 +126,7 @@ def rows(data: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 "—",
                 "—",
                 f"< 100 ms: {ok(scan['steady_tick']['ms'] < 100)} (steady); "
-                f"first tick, {sum(v for k, v in scan['first_tick'].items() if k not in ('ms', 'queries', 'deliveries'))} "
+                f"first tick, {scan['first_tick']['notifications_made']} "
                 f"notifications made: {ok(scan['first_tick']['ms'] < 100)}",
             )
         )
@@ -173,20 +173,17 @@ def plot(data: dict[str, Any]) -> list[Path]:
         thr.plot(sizes, ys, style, color=color, label=label)
     lat.axhline(100, color="grey", linewidth=0.8, linestyle=":")
     lat.set(
-        xscale="log",
-        yscale="log",
         xlabel="concurrent conversations (one message / 2 s each)",
         ylabel="visitor → agent latency (ms)",
         title="Latency against load",
     )
     thr.set(
-        xscale="log",
-        yscale="log",
         xlabel="concurrent conversations (one message in flight each)",
         ylabel="messages / s",
         title="Saturated throughput",
     )
     for ax in (lat, thr):
+        ax.set(xscale="log", yscale="log")
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
