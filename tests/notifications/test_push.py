@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.core import mail
@@ -28,10 +27,10 @@ from notifications.models import Notification, PushSubscription
 from routing import presence
 from tests.conversations import assign, visitor_writes
 from tests.factories import UserFactory, VisitorFactory
+from tests.notifications.conftest import START
 from tests.pushservice import Browser, PushService, check_vapid, start
 
 pytestmark = pytest.mark.django_db
-START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -50,12 +49,6 @@ def push_service(keys):
     yield service
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

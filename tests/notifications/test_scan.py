@@ -7,10 +7,9 @@ managers"), and a visitor who leaves an email.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 
 import pytest
-import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -22,15 +21,9 @@ from notifications.models import AgentPreferences, Notification
 from routing import presence
 from tests.conversations import assign, visitor_writes
 from tests.factories import UserFactory
+from tests.notifications.conftest import START
 
 pytestmark = pytest.mark.django_db
-START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
