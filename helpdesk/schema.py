@@ -9,6 +9,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from helpdesk.selectors import STATES
+
 
 class VisitorTokenScheme(OpenApiAuthenticationExtension):
     target_class = "helpdesk.api.VisitorTokenAuthentication"
@@ -115,7 +117,7 @@ class ConversationOut(serializers.Serializer):
     last_agent_seq = serializers.IntegerField()
     visitor_seen_seq = serializers.IntegerField()
     visitor_delivered_seq = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=["unread", "pending", "replied", "resolved"])
+    state = serializers.ChoiceField(choices=STATES)
     tags = TagOut(many=True)
     unread = serializers.IntegerField()
     waiting_since = serializers.DateTimeField(allow_null=True)

@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from helpdesk.models import Channel
+from helpdesk.selectors import SCOPES, STATES
 
 
 class InvalidInput(Exception):
@@ -125,10 +126,8 @@ class CenterIn(serializers.Serializer):
     """A page of the message center (socket ``center.list`` and ``GET /api/v1/agent/
     conversations``)."""
 
-    scope = serializers.ChoiceField(choices=["mine", "groups", "all"], default="mine")
-    state = serializers.ChoiceField(
-        choices=["open", "unread", "pending", "replied", "resolved"], default="open"
-    )
+    scope = serializers.ChoiceField(choices=SCOPES, default="mine")
+    state = serializers.ChoiceField(choices=["open", *STATES], default="open")
     tag = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     q = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     cursor = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
@@ -136,7 +135,7 @@ class CenterIn(serializers.Serializer):
 
 
 class CountsIn(serializers.Serializer):
-    scope = serializers.ChoiceField(choices=["mine", "groups", "all"], default="mine")
+    scope = serializers.ChoiceField(choices=SCOPES, default="mine")
 
 
 class TagsIn(serializers.Serializer):
