@@ -7,11 +7,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from helpdesk import selectors as helpdesk_selectors
+from helpdesk import access
 from helpdesk import services as helpdesk_services
+from helpdesk.access import Action, Actor
+from helpdesk.admin_access import ScopedAdmin, actor_of
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Tag, Visitor
 from routing import services as routing_services
 from routing.models import Shift, ShiftException
@@ -22,7 +24,14 @@ admin.site.index_title = "Sites, teams and conversations"
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ScopedAdmin, admin.ModelAdmin):
+    """A site's settings (its identity secret among them) are its administrators' alone."""
+
+    filter_horizontal = ["administrators"]
+
+    def scope(self, actor: Actor) -> Q:
+        return Q(pk__in=sorted(actor.administers))
+
     list_display = ["name", "widget_key", "default_group", "business_hours", "created_at"]
     search_fields = ["name", "widget_key"]
     readonly_fields = ["widget_key", "embed_snippet", "identity_secret", "identity_example"]
@@ -52,7 +61,13 @@ class AgentInline(admin.TabularInline):
 
 
 @admin.register(AgentGroup)
-class AgentGroupAdmin(admin.ModelAdmin):
+class AgentGroupAdmin(ScopedAdmin, admin.ModelAdmin):
+    """Groups a person manages (and those serving a site they administer); its members are
+    added and removed here."""
+
+    def scope(self, actor: Actor) -> Q:
+        return Q(pk__in=access.groups_overseen(actor).values("pk"))
+
     list_display = [
         "name",
         "strategy",
@@ -81,7 +96,18 @@ class ShiftExceptionInline(admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(ScopedAdmin, admin.ModelAdmin):
+    """Agents of the groups a person manages. Only superusers change an agent's groups here
+    (a manager adds and removes members on their group's page), so nobody can move an agent,
+    themselves included, into a team they do not manage."""
+
+    def scope(self, actor: Actor) -> Q:
+        return Q(groups__in=access.groups_overseen(actor).values("pk"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if actor_of(request).superuser else [*fields, "groups", "user"]
+
     inlines = [ShiftInline, ShiftExceptionInline]
     list_display = ["display_name", "user", "status", "capacity", "last_seen_at"]
     list_filter = ["status", "groups", "skills"]
@@ -92,22 +118,14 @@ class AgentAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
 
 
-class ManagedScope:
-    """Managers see their own sites' and groups' conversations and visitors; superusers see
-    everything (helpdesk.selectors.managed_conversations)."""
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request)  # type: ignore[misc]
-        if request.user.is_superuser:
-            return qs
-        conversations = helpdesk_selectors.managed_conversations(request.user)
-        if qs.model is Conversation:
-            return qs.filter(pk__in=conversations.values("pk"))
-        return qs.filter(pk__in=conversations.values("visitor_id"))
-
-
 @admin.register(Visitor)
-class VisitorAdmin(ManagedScope, admin.ModelAdmin):
+class VisitorAdmin(ScopedAdmin, admin.ModelAdmin):
+    """Visitors with a conversation this person may see (a site's administrators: every
+    visitor of the site)."""
+
+    def scope(self, actor: Actor) -> Q:
+        return Q(pk__in=access.visible_visitors(actor).values("pk"))
+
     list_display = ["__str__", "site", "channel", "created_at", "last_seen_at"]
     list_filter = ["site", "channel"]
     list_select_related = ["site"]
@@ -142,7 +160,10 @@ class TransferActionForm(ActionForm):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ManagedScope, admin.ModelAdmin):
+class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
+    def scope(self, actor: Actor) -> Q:
+        return access.visible_q(actor)
+
     list_display = [
         "__str__",
         "site",
@@ -182,13 +203,37 @@ class ConversationAdmin(ManagedScope, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def _allowed(
+        self, request: HttpRequest, queryset: QuerySet[Conversation], action: Action
+    ) -> list[Conversation]:
+        """The chosen conversations this person may act on; says how many were left out."""
+        actor = actor_of(request)
+        chosen = list(queryset)
+        allowed = [c for c in chosen if access.may(actor, action, c)]
+        if len(allowed) < len(chosen):
+            self.message_user(
+                request,
+                f"{len(chosen) - len(allowed)} conversation(s) left as they were: "
+                f"only its agent or a manager of its team may {action.value} it.",
+                messages.WARNING,
+            )
+        return allowed
+
     @admin.action(description="Resolve", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         by = request.user.get_full_name() or request.user.get_username()
-        ids = list(queryset.filter(status=Conversation.Status.OPEN).values_list("pk", flat=True))
-        for conversation_id in ids:
-            helpdesk_services.conversation_resolve(conversation_id=conversation_id, by_name=by)
-        self.message_user(request, f"Resolved {len(ids)} conversation(s).")
+        actor = actor_of(request)
+        open_ = queryset.filter(status=Conversation.Status.OPEN)
+        done = 0
+        for conversation in self._allowed(request, open_, Action.RESOLVE):
+            try:
+                helpdesk_services.conversation_resolve(
+                    conversation_id=conversation.pk, by_name=by, actor=actor
+                )
+                done += 1
+            except routing_services.NotAllowed:
+                pass  # changed hands meanwhile
+        self.message_user(request, f"Resolved {done} conversation(s).")
 
     @admin.action(description="Add the tag chosen", permissions=["change"])
     def add_tag(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
@@ -199,7 +244,7 @@ class ConversationAdmin(ManagedScope, admin.ModelAdmin):
         if tag is None:
             self.message_user(request, "Choose a tag.", messages.ERROR)
             return
-        conversations = list(queryset)
+        conversations = self._allowed(request, queryset, Action.TAG)
         for conversation in conversations:
             helpdesk_services.conversation_tag_add(conversation=conversation, tag=tag)
         self.message_user(request, f"Tagged {len(conversations)} conversation(s) {tag}.")
@@ -214,15 +259,19 @@ class ConversationAdmin(ManagedScope, admin.ModelAdmin):
             self.message_user(request, "Choose an agent or a group (one of them).", messages.ERROR)
             return
         by = request.user.get_full_name() or request.user.get_username()
-        ids = list(queryset.values_list("pk", flat=True))
-        for conversation_id in ids:
-            routing_services.conversation_transfer(
-                conversation_id=conversation_id,
-                by_name=by,
-                to_agent_id=to_agent.pk if to_agent else None,
-                to_group_id=to_group.pk if to_group else None,
-                reason=form.cleaned_data.get("reason", ""),
-            )
-        self.message_user(
-            request, f"Transferred {len(ids)} conversation(s) to {to_agent or to_group}."
-        )
+        actor = actor_of(request)
+        done = 0
+        for conversation in self._allowed(request, queryset, Action.TRANSFER):
+            try:
+                routing_services.conversation_transfer(
+                    conversation_id=conversation.pk,
+                    by_name=by,
+                    actor=actor,
+                    to_agent_id=to_agent.pk if to_agent else None,
+                    to_group_id=to_group.pk if to_group else None,
+                    reason=form.cleaned_data.get("reason", ""),
+                )
+                done += 1
+            except routing_services.NotAllowed:
+                pass  # changed hands meanwhile
+        self.message_user(request, f"Transferred {done} conversation(s) to {to_agent or to_group}.")

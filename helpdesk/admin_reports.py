@@ -16,8 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from helpdesk import reports
-from helpdesk import selectors as helpdesk_selectors
+from helpdesk import access, reports
+from helpdesk.access import Actor
+from helpdesk.admin_access import actor_of
 from helpdesk.models import Agent, AgentGroup, Site
 from routing.shifts import week_grid as shift_grid
 
@@ -29,6 +30,13 @@ class ReportFilters(forms.Form):
     group = forms.ModelChoiceField(AgentGroup.objects.all(), required=False)
     agent = forms.ModelChoiceField(Agent.objects.all(), required=False)
     business_hours = forms.BooleanField(required=False, label="Business hours only")
+
+    def __init__(self, data: Any, *, actor: Actor) -> None:
+        super().__init__(data)
+        # Only names within the person's reach are offered (or accepted).
+        self.fields["site"].queryset = access.sites_in_reach(actor)  # type: ignore[attr-defined]
+        self.fields["group"].queryset = access.groups_in_reach(actor)  # type: ignore[attr-defined]
+        self.fields["agent"].queryset = access.agents_in_reach(actor)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -125,11 +133,13 @@ def _demand_rows(demand: dict[str, Any]) -> list[dict[str, Any]]:
 def reports_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("helpdesk.view_conversation"):
         raise PermissionDenied
-    form = ReportFilters(request.GET)  # every field optional: empty means the last 4 weeks
+    actor = actor_of(request)
+    # Every field optional: empty means the last 4 weeks.
+    form = ReportFilters(request.GET, actor=actor)
     if form.is_valid():
         data = form.cleaned_data
     else:
-        fallback = ReportFilters({})  # show the errors, with the default period
+        fallback = ReportFilters({}, actor=actor)  # show the errors, with the default period
         fallback.is_valid()
         data = fallback.cleaned_data
     site = data.get("site")
@@ -141,9 +151,8 @@ def reports_view(request: HttpRequest) -> HttpResponse:
         group_id=data["group"].pk if data.get("group") else None,
         agent_id=data["agent"].pk if data.get("agent") else None,
         business_hours=bool(data.get("business_hours")),
-        scope=None
-        if request.user.is_superuser
-        else helpdesk_selectors.managed_conversations(request.user),
+        scope=None if actor.superuser else access.visible(actor),
+        people=None if actor.superuser else access.agents_in_reach(actor).values("pk"),
     )
     # A CSV download computes only its own table.
     exports: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -219,7 +228,7 @@ def shifts_view(request: HttpRequest) -> HttpResponse:
     """Who is on shift, hour by hour, for one group and one week (in the group's time zone)."""
     if not request.user.has_perm("helpdesk.view_agent"):
         raise PermissionDenied
-    groups = list(AgentGroup.objects.select_related("business_hours"))
+    groups = list(access.groups_overseen(actor_of(request)).select_related("business_hours"))
     wanted = request.GET.get("group", "")
     group = next((g for g in groups if str(g.pk) == wanted), groups[0] if groups else None)
     try:

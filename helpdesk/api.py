@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
@@ -17,7 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from helpdesk import payloads, ratelimit, schema, selectors, services, tokens
+from helpdesk import access, payloads, ratelimit, schema, selectors, services, tokens
+from helpdesk.access import Action, Actor
 from helpdesk.models import Agent, Visitor
 from helpdesk.validation import (
     CenterIn,
@@ -35,13 +38,27 @@ from helpdesk.validation import (
     check_message,
 )
 from notifications import services as notification_services
-from routing import selectors as routing_selectors
 
 
 class ApiError(exceptions.APIException):
     def __init__(self, code: str, detail: str, status_code: int) -> None:
         super().__init__(detail=detail, code=code)
         self.status_code = status_code
+
+
+# Django REST framework's own refusals, in our codes (the docs' error table lists them all;
+# tests/helpdesk/test_error_codes.py holds the two equal).
+DRF_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "not_authenticated",
+    exceptions.ParseError: "invalid_json",
+    exceptions.ValidationError: "invalid_message",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -56,16 +73,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = ApiError(exc.code, exc.detail, 400)
     elif isinstance(exc, RecursionError):  # JSON nested past the parser's limit
         exc = ApiError("invalid_json", "The body is not valid JSON.", 400)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    code = getattr(exc, "default_code", "error")
     if isinstance(exc, ApiError):
         code = exc.detail.code
-    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        code = "not_authenticated"
-    elif isinstance(exc, exceptions.ParseError):
-        code = "invalid_json"
+    else:
+        code = next(
+            (c for kind, c in DRF_CODES.items() if isinstance(exc, kind)),
+            "internal_error" if response.status_code >= 500 else "invalid_message",
+        )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     response.data = {"error": {"code": code, "detail": str(detail)}}
     return response
@@ -89,13 +110,34 @@ class VisitorTokenAuthentication(BaseAuthentication):
             claim = tokens.read(header.removeprefix("Bearer ").strip())
         except tokens.InvalidToken as exc:
             raise ApiError("invalid_token", str(exc), 401) from None
-        visitor = Visitor.objects.filter(pk=claim.visitor_id, site_id=claim.site_id).first()
+        visitor = (
+            Visitor.objects.filter(pk=claim.visitor_id, site_id=claim.site_id)
+            .select_related("site")
+            .first()
+        )
         if visitor is None:
             raise ApiError("invalid_token", "The visitor token names no visitor.", 401)
+        if visitor.external_id and not _proves_identity(request, visitor):
+            # As on the socket: a token alone never resumes a signed-in user (a shared
+            # computer after logout). The host app sends its proof with every request.
+            raise ApiError(
+                "identity_required",
+                "This visitor is a signed-in user: send X-Helpdesk-User-Id and "
+                "X-Helpdesk-User-Hash with the token.",
+                401,
+            )
         return VisitorPrincipal(visitor), None
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+def _proves_identity(request: Request, visitor: Visitor) -> bool:
+    user_id = request.META.get("HTTP_X_HELPDESK_USER_ID", "")
+    user_hash = request.META.get("HTTP_X_HELPDESK_USER_HASH", "")
+    return user_id == visitor.external_id and services.identity_verified(
+        visitor.site, user_id, user_hash
+    )
 
 
 class IsVisitor(BasePermission):
@@ -104,11 +146,13 @@ class IsVisitor(BasePermission):
 
 
 class IsAgent(BasePermission):
+    """A signed-in agent; their standing (``access.Actor``) is read for this request."""
+
     def has_permission(self, request: Request, view: Any) -> bool:
-        agent = selectors.agent_for_user(request.user)
-        if agent is None:
+        actor = access.actor_for(request.user)
+        if actor is None or actor.agent_id is None:
             raise ApiError("not_authenticated", "Sign in as an agent first.", 403)
-        request.agent = agent  # type: ignore[attr-defined]
+        request.actor = actor  # type: ignore[attr-defined]
         return True
 
 
@@ -132,21 +176,7 @@ class VisitorSessionView(APIView):
         except tokens.InvalidToken as exc:
             raise ApiError("invalid_token", str(exc), 401) from None
         latest = selectors.visitor_latest_conversation(session.visitor)
-        return Response(
-            {
-                "token": session.token,
-                "visitor_id": str(session.visitor.id),
-                "identified": bool(session.visitor.external_id),
-                "site": {
-                    "name": session.site.name,
-                    "greeting": session.site.greeting,
-                    "color": session.site.color,
-                },
-                "agents_online": routing_selectors.site_has_online_agent(session.site.id),
-                "conversation_id": str(latest.id) if latest else None,
-                "max_body": settings.MESSAGE_MAX_CHARS,
-            }
-        )
+        return Response(services.visitor_welcome(session, latest))
 
 
 class VisitorMessagesView(APIView):
@@ -303,7 +333,7 @@ class VisitorEmailView(APIView):
 
     @extend_schema(
         request=EmailIn,
-        responses={202: schema.EmailOut, **schema.errors(400, 401)},
+        responses={202: schema.EmailOut, **schema.errors(400, 401, 429)},
         summary="Leave an email address for follow-ups (confirmed by a link)",
     )
     def post(self, request: Request) -> Response:
@@ -321,10 +351,13 @@ def _int_param(request: Request, name: str) -> int:
     return int(raw)
 
 
-def _agent_conversation(agent: Agent, conversation_id: Any) -> Any:
-    conversation = selectors.conversation_for_agent(agent, conversation_id)
+def _agent_conversation(actor: Actor, conversation_id: Any, action: Action) -> Any:
+    """As the agent socket: ``not_found`` unless visible, ``not_assigned`` unless allowed."""
+    conversation = access.conversation_for(actor, conversation_id)
     if conversation is None:
         raise ApiError("not_found", "No such conversation in your inbox.", 404)
+    if not access.may(actor, action, conversation):
+        raise ApiError("not_assigned", access.refusal(actor, action, conversation), 403)
     return conversation
 
 
@@ -341,7 +374,7 @@ class AgentConversationsView(APIView):
         resolved&tag=<id>&q=<search>&cursor=<next_cursor>&limit=50``."""
         fields = check(CenterIn, request.query_params.dict())
         try:
-            return Response(selectors.message_center(request.agent, **fields))
+            return Response(selectors.message_center(request.actor, **fields))
         except selectors.BadQuery as exc:
             raise ApiError("invalid_message", str(exc), 400) from None
 
@@ -359,7 +392,7 @@ class AgentMessagesView(APIView):
             OpenIn,
             {"conversation_id": conversation_id, "after_seq": _int_param(request, "after_seq")},
         )
-        conversation = _agent_conversation(request.agent, fields["conversation_id"])
+        conversation = _agent_conversation(request.actor, fields["conversation_id"], Action.OPEN)
         return Response(
             {
                 "conversation": selectors.conversation_summary(conversation.id),
@@ -380,11 +413,15 @@ class AgentMessagesView(APIView):
         summary="Reply (idempotent by client_id)",
     )
     def post(self, request: Request, conversation_id: str) -> Response:
-        conversation = _agent_conversation(request.agent, conversation_id)
+        conversation = _agent_conversation(request.actor, conversation_id, Action.OPEN)
         client_id, body, _ = check_message(request.data)
         try:
             result = services.message_send_by_agent(
-                agent=request.agent, conversation=conversation, client_id=client_id, body=body
+                actor=request.actor,
+                agent=Agent.objects.get(pk=request.actor.agent_id),
+                conversation=conversation,
+                client_id=client_id,
+                body=body,
             )
         except services.NotAssigned as exc:
             raise ApiError("not_assigned", str(exc), 403) from None

@@ -10,19 +10,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from helpdesk.consumers import AgentConsumer, VisitorConsumer  # noqa: E402
 
 # Agent sockets carry a session cookie, so their Origin must be ours (no cross-site
-# hijacking). Visitor sockets authenticate with a token in their first frame and may come
-# from apps that send no Origin; per-site origin allowlists come with the security issue.
+# hijacking): the consumer checks it and answers forbidden_origin / 4403. Visitor sockets
+# authenticate with a token in their first frame and may come from apps that send no
+# Origin; the site's allowed origins are checked at hello.
 websocket = URLRouter(
     [
-        path(
-            "ws/agent/", AllowedHostsOriginValidator(AuthMiddlewareStack(AgentConsumer.as_asgi()))
-        ),
+        path("ws/agent/", AuthMiddlewareStack(AgentConsumer.as_asgi())),
         path("ws/visitor/", VisitorConsumer.as_asgi()),
     ]
 )

@@ -19,7 +19,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from helpdesk import events, payloads, ratelimit, selectors, services, tokens
+from helpdesk import access, events, payloads, ratelimit, selectors, services, tokens
+from helpdesk.access import Action, Actor
 from helpdesk.models import Agent, AgentGroup, Tag, Visitor
 from helpdesk.validation import (
     AgentMessageIn,
@@ -41,7 +42,6 @@ from helpdesk.validation import (
 from notifications import services as notification_services
 from offline import services as offline_services
 from routing import presence
-from routing import selectors as routing_selectors
 from routing import services as routing_services
 
 log = logging.getLogger(__name__)
@@ -234,21 +234,8 @@ class VisitorConsumer(JsonConsumer):
             )
         welcome = {
             "type": "welcome",
-            "token": session.token,
-            "visitor_id": str(session.visitor.id),
-            "identified": bool(session.visitor.external_id),
-            "site": {
-                "name": session.site.name,
-                "greeting": session.site.greeting,
-                "color": session.site.color,
-            },
-            "agents_online": routing_selectors.site_has_online_agent(session.site.id),
-            "conversation_id": str(conversation.id) if conversation else None,
-            # How far the agent has read: the widget marks the visitor's messages "Seen".
-            "read_seq": conversation.agent_read_seq if conversation else 0,
-            "queue": routing_selectors.waiting_expectation(conversation) if conversation else None,
+            **services.visitor_welcome(session, conversation),
             "messages": [payloads.message(m, audience="visitor") for m in messages],
-            "max_body": settings.MESSAGE_MAX_CHARS,
         }
         # Online from now (the last step: a hello that failed leaves no presence behind).
         presence.store().connect("visitor", session.visitor.id.hex, self.channel_name)
@@ -308,6 +295,14 @@ class VisitorConsumer(JsonConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
 
 
+def _conversation_for(actor: Actor, conversation_id: Any, action: Action) -> tuple[Any, str | None]:
+    """The visible conversation (or None), and why ``action`` is refused (or None)."""
+    conversation = access.conversation_for(actor, conversation_id)
+    if conversation is None or access.may(actor, action, conversation):
+        return conversation, None
+    return conversation, access.refusal(actor, action, conversation)
+
+
 def _echo(fields: dict[str, Any]) -> dict[str, Any]:
     """The query a page answers, so a client can drop answers to queries it moved on from."""
     return {k: fields[k] for k in ("scope", "state", "tag", "q", "cursor")}
@@ -315,6 +310,9 @@ def _echo(fields: dict[str, Any]) -> dict[str, Any]:
 
 class AgentConsumer(JsonConsumer):
     agent: Agent | None = None
+    # Who the agent is now (groups, managed groups, sites, skills): read again before every
+    # frame, so a change in the back office applies to open sockets at once.
+    actor: Actor | None = None
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -332,8 +330,17 @@ class AgentConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         await self.accept()
+        origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
+        if not selectors.origin_is_ours(origin):
+            # Accepted first, so the client reads the reason and the close code (a refused
+            # handshake looks like a network failure, which clients retry for ever).
+            await self.send_error("forbidden_origin", "Agent sockets open from our own pages.")
+            await self.close(CLOSE_ORIGIN)
+            return
         self.agent = await db(selectors.agent_for_user)(self.scope.get("user"))
-        if self.agent is None:
+        if self.agent is not None:
+            self.actor = await db(access.actor_for)(self.scope.get("user"))
+        if self.agent is None or self.actor is None:
             await self.send_error("not_authenticated", "Sign in as an agent first.")
             await self.close(CLOSE_AUTH)
             return
@@ -346,7 +353,7 @@ class AgentConsumer(JsonConsumer):
                 "agent": {"id": self.agent.id, "name": self.agent.display_name},
                 "status": self.agent.status,
                 "conversations": inbox,
-                **await db(selectors.center_context)(self.agent),
+                **await db(selectors.center_context)(self.actor),
             }
         )
         await db(routing_services.agent_seen)(agent_id=self.agent.id, every=timedelta(0))
@@ -354,15 +361,19 @@ class AgentConsumer(JsonConsumer):
             await db(services.agent_came_online)(agent_id=self.agent.id)
 
     async def still_authorised(self) -> bool:
-        return self.agent is not None and await db(self._session_agent_alive)()
+        if self.agent is None:
+            return False
+        self.actor = await db(self._current_actor)()
+        return self.actor is not None and self.actor.agent_id == self.agent.id
 
-    def _session_agent_alive(self) -> bool:
-        """The session still exists (no logout), the user is active, the agent profile too."""
+    def _current_actor(self) -> Actor | None:
+        """The session still exists (no logout), the user is active, the agent profile too;
+        and what they may see now."""
         session = self.scope.get("session")
         key = getattr(session, "session_key", None)
         if not key or not session.exists(key):
-            return False
-        return Agent.objects.filter(pk=self.agent.pk, user__is_active=True).exists()
+            return None
+        return access.actor_for(self.scope.get("user"))
 
     async def status_set(self, data: dict[str, Any]) -> None:
         fields = check(StatusIn, data)
@@ -370,14 +381,14 @@ class AgentConsumer(JsonConsumer):
 
     async def conversation_transfer(self, data: dict[str, Any]) -> None:
         fields = check(TransferIn, data)
-        conversation = await self._conversation(fields["conversation_id"])
+        conversation = await self._conversation(fields["conversation_id"], Action.TRANSFER)
         if not await db(self._target_exists)(fields["to_agent_id"], fields["to_group_id"]):
             raise ClientError("not_found", "No such agent or group.")
         try:
             await db(routing_services.conversation_transfer)(
                 conversation_id=conversation.id,
                 by_name=self.agent.display_name,
-                by_agent=self.agent,
+                actor=self.actor,
                 to_agent_id=fields["to_agent_id"],
                 to_group_id=fields["to_group_id"],
                 reason=fields["reason"],
@@ -387,12 +398,10 @@ class AgentConsumer(JsonConsumer):
 
     async def conversation_resolve(self, data: dict[str, Any]) -> None:
         fields = check(ResolveIn, data)
-        conversation = await self._conversation(fields["conversation_id"])
+        conversation = await self._conversation(fields["conversation_id"], Action.RESOLVE)
         try:
             await db(services.conversation_resolve)(
-                conversation_id=conversation.id,
-                by_name=self.agent.display_name,
-                by_agent=self.agent,
+                conversation_id=conversation.id, by_name=self.agent.display_name, actor=self.actor
             )
         except routing_services.NotAllowed as exc:
             raise ClientError("not_assigned", str(exc)) from None
@@ -410,16 +419,20 @@ class AgentConsumer(JsonConsumer):
         if first:  # the socket had expired (a long freeze): treat it as a fresh login
             await db(services.agent_came_online)(agent_id=self.agent.id)
 
-    async def _conversation(self, conversation_id: Any) -> Any:
-        assert self.agent is not None
-        conversation = await db(selectors.conversation_for_agent)(self.agent, conversation_id)
+    async def _conversation(self, conversation_id: Any, action: Action) -> Any:
+        """The conversation, if the agent may see it (else ``not_found``, whether it exists
+        or not) and may do ``action`` to it (else ``not_assigned``, saying why)."""
+        assert self.actor is not None
+        conversation, refused = await db(_conversation_for)(self.actor, conversation_id, action)
         if conversation is None:
             raise ClientError("not_found", "No such conversation in your inbox.")
+        if refused:
+            raise ClientError("not_assigned", refused)
         return conversation
 
     async def conversation_open(self, data: dict[str, Any]) -> None:
         fields = check(OpenIn, data)
-        conversation = await self._conversation(fields["conversation_id"])
+        conversation = await self._conversation(fields["conversation_id"], Action.OPEN)
         summary, messages = await db(self._history)(conversation.id, fields["after_seq"])
         await self.send_json(
             {
@@ -439,7 +452,7 @@ class AgentConsumer(JsonConsumer):
     async def center_list(self, data: dict[str, Any]) -> None:
         fields = check(CenterIn, data)
         try:
-            page = await db(selectors.message_center)(self.agent, **fields)
+            page = await db(selectors.message_center)(self.actor, **fields)
         except selectors.BadQuery as exc:
             raise ClientError("invalid_message", str(exc)) from None
         await self.send_json({"type": "center.page", "query": _echo(fields), **page})
@@ -447,14 +460,14 @@ class AgentConsumer(JsonConsumer):
     async def center_counts(self, data: dict[str, Any]) -> None:
         fields = check(CountsIn, data)
         try:
-            counts = await db(selectors.center_counts)(self.agent, scope=fields["scope"])
+            counts = await db(selectors.center_counts)(self.actor, scope=fields["scope"])
         except selectors.BadQuery as exc:
             raise ClientError("invalid_message", str(exc)) from None
         await self.send_json({"type": "center.counts", "scope": fields["scope"], **counts})
 
     async def conversation_tags(self, data: dict[str, Any]) -> None:
         fields = check(TagsIn, data)
-        conversation = await self._conversation(fields["conversation_id"])
+        conversation = await self._conversation(fields["conversation_id"], Action.TAG)
         if not await db(self._tags_exist)(fields["tag_ids"]):
             raise ClientError("not_found", "No such tag (managers define tags).")
         await db(services.conversation_set_tags)(
@@ -467,17 +480,23 @@ class AgentConsumer(JsonConsumer):
 
     async def conversation_read(self, data: dict[str, Any]) -> None:
         fields = check(ReadIn, data)
-        conversation = await self._conversation(fields["conversation_id"])
+        conversation = await self._conversation(fields["conversation_id"], Action.OPEN)
         await db(services.conversation_mark_read)(
             agent=self.agent, conversation=conversation, seq=fields["seq"]
         )
 
     async def message_send(self, data: dict[str, Any]) -> None:
         client_id, body, fields = check_message(data, AgentMessageIn)
-        conversation = await self._conversation(fields["conversation_id"])
+        # A resend of a stored reply is answered with it even if the agent may no longer
+        # reply (the service finds it first), so the check under the row lock decides.
+        conversation = await self._conversation(fields["conversation_id"], Action.OPEN)
         try:
             result = await db(services.message_send_by_agent)(
-                agent=self.agent, conversation=conversation, client_id=client_id, body=body
+                actor=self.actor,
+                agent=self.agent,
+                conversation=conversation,
+                client_id=client_id,
+                body=body,
             )
         except services.NotAssigned as exc:
             raise ClientError("not_assigned", str(exc)) from None

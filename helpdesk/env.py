@@ -52,3 +52,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def webhooks_signed(anymail: dict[str, str]) -> bool:
+    """Are the email provider's webhooks authenticated: a shared secret (basic auth, every
+    provider) or the provider's own signing key (Mailgun, Postal, Resend, …)?"""
+    return any(
+        value
+        and (key == "WEBHOOK_SECRET" or key.endswith(("_WEBHOOK_SIGNING_KEY", "_WEBHOOK_SECRET")))
+        for key, value in anymail.items()
+    )

@@ -26,11 +26,14 @@ def normalise_origin(value: str) -> str:
     """``https://Shop.example.com/`` → ``https://shop.example.com`` (default ports dropped)."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return ""
+        default = {"http": 80, "https": 443}[parts.scheme]
+        port = f":{parts.port}" if parts.port and parts.port != default else ""
+    except ValueError:  # a malformed port (":99999", ":x") or address: not an origin
         return ""
-    default = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 
@@ -169,6 +172,14 @@ class Site(models.Model):
         blank=True,
         related_name="default_for_sites",
         help_text="Agents of this group receive the site's new conversations.",
+    )
+    # Site administrators see and manage every conversation of the site, its visitors and
+    # its settings (helpdesk.access); group managers see only their groups'.
+    administrators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="administered_sites",
+        help_text="People who see every conversation of this site and manage its settings.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

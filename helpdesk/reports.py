@@ -39,8 +39,10 @@ class Filters:
     site_id: Any = None
     group_id: int | None = None
     agent_id: int | None = None
-    # A manager's reach (helpdesk.selectors.managed_conversations); None: everything.
+    # What the person may see (helpdesk.access.visible); None: everything.
     scope: QuerySet[Conversation] | None = None
+    # The agents the person may see figures of (helpdesk.access.agents_in_reach); None: all.
+    people: QuerySet[Agent] | None = None
     # Count waiting time only while the team is open (its business hours).
     business_hours: bool = False
 
@@ -281,7 +283,7 @@ def agents(f: Filters, by_agent: dict[Any, Any] | None = None) -> list[dict[str,
 
 
 def _agents(f: Filters) -> QuerySet[Agent]:
-    qs = Agent.objects.all()
+    qs = Agent.objects.all() if f.people is None else Agent.objects.filter(pk__in=f.people)
     if f.group_id:
         qs = qs.filter(groups=f.group_id)
     if f.agent_id:

@@ -63,7 +63,11 @@ class SessionOut(serializers.Serializer):
     agents_online = serializers.BooleanField()
     conversation_id = serializers.UUIDField(allow_null=True)
     max_body = serializers.IntegerField()
-    queue = serializers.DictField(allow_null=True, required=False)
+    read_seq = serializers.IntegerField(help_text="How far the agent has read (0: nothing).")
+    queue = serializers.DictField(
+        allow_null=True,
+        help_text='While waiting: {"position": n}, or {"next_open_at": iso or null} off hours.',
+    )
 
 
 class VisitorMessagesOut(serializers.Serializer):

@@ -25,7 +25,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from helpdesk import crypto, payloads
+from helpdesk import access, crypto, payloads
+from helpdesk.access import Actor
 from helpdesk.models import (
     Agent,
     AgentGroup,
@@ -157,21 +158,6 @@ def agent_for_user(user: Any) -> Agent | None:
     return Agent.objects.filter(user=user).first()
 
 
-def conversations_visible_to(agent: Agent) -> QuerySet[Conversation]:
-    """An agent sees what is assigned to them and what belongs to their groups' sites."""
-    return Conversation.objects.filter(
-        Q(assigned_agent=agent) | Q(site__default_group__agents=agent)
-    ).distinct()
-
-
-def conversation_for_agent(agent: Agent, conversation_id: Any) -> Conversation | None:
-    try:
-        pk = uuid.UUID(str(conversation_id))
-    except ValueError:
-        return None
-    return conversations_visible_to(agent).filter(pk=pk).first()
-
-
 def transfer_targets(agent: Agent) -> dict[str, list[dict[str, Any]]]:
     """Where an agent can move a conversation: any team, any other active agent."""
     return {
@@ -184,12 +170,6 @@ def transfer_targets(agent: Agent) -> dict[str, list[dict[str, Any]]]:
             .values_list("pk", "display_name")
         ],
     }
-
-
-def agent_may_reply(agent: Agent, conversation: Conversation) -> bool:
-    """Agents of the group may read a colleague's conversation, but only reply to their own
-    or to a waiting one (which the reply claims)."""
-    return conversation.assigned_agent_id in (None, agent.id)
 
 
 def messages_after(
@@ -239,19 +219,28 @@ def origin_allowed(site: Site, origin: str | None) -> bool:
     """May a visitor socket or widget for ``site`` come from ``origin``? No Origin (a native
     app or mini-program), our own pages (the widget frame), or one of the site's allowed
     origins (anything, while the site has none set)."""
-    from django.conf import settings
-    from django.http.request import split_domain_port, validate_host
-
     if not origin:
         return True
     normal = normalise_origin(origin)
     if not normal:
         return False
-    host, _ = split_domain_port(normal.split("://", 1)[1])
-    if validate_host(host, settings.ALLOWED_HOSTS):
+    if origin_is_ours(normal):
         return True
     allowed = site.origins()
     return not allowed or normal in allowed
+
+
+def origin_is_ours(origin: str | None) -> bool:
+    """Is ``origin`` one of this helpdesk's own hosts (``ALLOWED_HOSTS``)? Agent sockets,
+    which carry a session cookie, must come from one."""
+    from django.conf import settings
+    from django.http.request import split_domain_port, validate_host
+
+    normal = normalise_origin(origin or "")
+    if not normal:
+        return False
+    host, _ = split_domain_port(normal.split("://", 1)[1])
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
 
 
 def site_by_key(widget_key: str) -> Site | None:
@@ -268,29 +257,28 @@ class BadQuery(ValueError):
     """A filter or cursor the caller may not use, or that does not parse."""
 
 
-def managed_conversations(user: Any) -> QuerySet[Conversation]:
-    """What a manager oversees in the back office: conversations of the groups they manage,
-    and of the sites whose default group they manage."""
-    groups = AgentGroup.objects.filter(managers=user).values("pk")
-    return Conversation.objects.filter(Q(group__in=groups) | Q(site__default_group__in=groups))
-
-
-def is_manager(agent: Agent) -> bool:
-    user = agent.user
-    return bool(user.is_superuser or user.managed_agent_groups.exists())
-
-
-def _scope(agent: Agent, scope: str) -> QuerySet[Conversation]:
+def _scope(actor: Actor, scope: str) -> QuerySet[Conversation]:
+    """``mine``: assigned to me; ``groups``: mine and my groups' (``My teams``); ``all``:
+    everything I may see (those who oversee a team or site only)."""
     if scope == "mine":
-        return Conversation.objects.filter(assigned_agent=agent)
+        return Conversation.objects.filter(_mine_q(actor))
     if scope == "groups":
-        groups = AgentGroup.objects.filter(agents=agent).values("pk")
-        return Conversation.objects.filter(Q(assigned_agent=agent) | Q(group__in=groups))
+        return Conversation.objects.filter(_groups_q(actor))
     if scope == "all":
-        if not is_manager(agent):
+        if not actor.oversees_any:
             raise BadQuery("Only managers see all conversations.")
-        return Conversation.objects.all()
+        return access.visible(actor)
     raise BadQuery(f"scope must be one of {', '.join(SCOPES)}.")
+
+
+def _mine_q(actor: Actor) -> Q:
+    if actor.agent_id is None:  # a manager without an agent profile has nothing of their own
+        return Q(pk__in=[])
+    return Q(assigned_agent_id=actor.agent_id)
+
+
+def _groups_q(actor: Actor) -> Q:
+    return _mine_q(actor) | Q(group_id__in=sorted(actor.member_of))
 
 
 def _search(qs: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
@@ -353,7 +341,7 @@ def _after(qs: QuerySet[Conversation], cursor: str) -> QuerySet[Conversation]:
 
 
 def message_center(
-    agent: Agent,
+    actor: Actor,
     *,
     scope: str = "mine",
     state: str = "open",
@@ -362,12 +350,12 @@ def message_center(
     cursor: str = "",
     limit: int = 50,
 ) -> dict[str, Any]:
-    """One page of the agent's message center, with the counts of every filter. A fixed
-    number of queries whatever the number of conversations: the page (with its tags), two
-    aggregates for the counts, and the agent's manager check for ``all``."""
+    """One page of ``actor``'s message center, with the counts of every filter. A fixed
+    number of queries whatever the number of conversations: the page (with its tags) and two
+    aggregates for the counts. Every scope is within what ``actor`` may see."""
     if state not in (*STATES, "open"):
         raise BadQuery(f"state must be open or one of {', '.join(STATES)}.")
-    base = _search(_scope(agent, scope), q)
+    base = _search(_scope(actor, scope), q)
     if tag is not None:
         base = base.filter(
             pk__in=Conversation.tags.through.objects.filter(tag_id=tag).values("conversation_id")
@@ -385,35 +373,34 @@ def message_center(
     return {
         "conversations": [payloads.conversation(c) for c in page],
         "next_cursor": _encode_cursor(page[-1]) if more else None,
-        "counts": center_counts(agent, base=base, scope=scope),
+        "counts": center_counts(actor, base=base, scope=scope),
     }
 
 
 def center_counts(
-    agent: Agent, *, base: QuerySet[Conversation] | None = None, scope: str = "mine"
+    actor: Actor, *, base: QuerySet[Conversation] | None = None, scope: str = "mine"
 ) -> dict[str, Any]:
     """Per state within the scope (after search and tag), and open conversations per scope."""
     if base is None:
-        base = _scope(agent, scope)
+        base = _scope(actor, scope)
     open_ = Q(status=Conversation.Status.OPEN)
     by_state = with_state(base).aggregate(
         open=Count("pk", filter=open_),
         **{s: Count("pk", filter=Q(state=s)) for s in STATES},
     )
-    groups = AgentGroup.objects.filter(agents=agent).values("pk")
-    everything = Conversation.objects.all() if scope == "all" else _scope(agent, "groups")
+    everything = access.visible(actor) if scope == "all" else _scope(actor, "groups")
     by_scope = everything.aggregate(
-        mine=Count("pk", filter=open_ & Q(assigned_agent=agent)),
-        groups=Count("pk", filter=open_ & (Q(assigned_agent=agent) | Q(group__in=groups))),
+        mine=Count("pk", filter=open_ & _mine_q(actor)),
+        groups=Count("pk", filter=open_ & _groups_q(actor)),
         **({"all": Count("pk", filter=open_)} if scope == "all" else {}),
     )
     return {"states": by_state, "scopes": by_scope}
 
 
-def center_context(agent: Agent) -> dict[str, Any]:
-    """What the message center needs besides pages: the tags to choose from, and whether the
-    agent may see ``all``."""
+def center_context(actor: Actor) -> dict[str, Any]:
+    """What the message center needs besides pages: the tags to choose from, and whether
+    ``actor`` may see ``all``."""
     return {
         "tags": [{"id": t.pk, "name": t.name, "color": t.color} for t in Tag.objects.all()],
-        "manager": is_manager(agent),
+        "manager": actor.oversees_any,
     }

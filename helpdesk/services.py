@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from helpdesk import events, payloads, ratelimit, selectors, tokens
+from helpdesk import access, events, payloads, ratelimit, selectors, tokens
 from helpdesk.models import Agent, Channel, Conversation, Message, ReadCursor, Site, Tag, Visitor
 from offline import services as offline_services
 from offline.models import OfflineMessage
@@ -82,6 +83,27 @@ def visitor_session_from_hello(
             attributes=fields["attributes"],
         ),
     )
+
+
+def visitor_welcome(session: VisitorSession, conversation: Conversation | None) -> dict[str, Any]:
+    """What a visitor client is told when its session starts, the same over the socket (the
+    ``welcome`` frame, which adds the catch-up) and HTTP (``POST /api/v1/visitor/session``)."""
+    return {
+        "token": session.token,
+        "visitor_id": str(session.visitor.id),
+        "identified": bool(session.visitor.external_id),
+        "site": {
+            "name": session.site.name,
+            "greeting": session.site.greeting,
+            "color": session.site.color,
+        },
+        "agents_online": routing_selectors.site_has_online_agent(session.site.id),
+        "conversation_id": str(conversation.id) if conversation else None,
+        # How far the agent has read: the widget marks the visitor's messages "Seen".
+        "read_seq": conversation.agent_read_seq if conversation else 0,
+        "queue": routing_selectors.waiting_expectation(conversation) if conversation else None,
+        "max_body": settings.MESSAGE_MAX_CHARS,
+    }
 
 
 def identity_hash(site: Site, user_id: str) -> str:
@@ -351,10 +373,13 @@ def conversation_changed(
 
 @transaction.atomic
 def conversation_resolve(
-    *, conversation_id: uuid.UUID, by_name: str, by_agent: Agent | None = None
+    *, conversation_id: uuid.UUID, by_name: str, actor: access.Actor | None = None
 ) -> Conversation:
     """Close a conversation (idempotent). Its agent's room goes straight back to the queue.
-    The visitor's next message starts a new conversation."""
+    The visitor's next message starts a new conversation. ``actor`` (a person in the inbox
+    or the back office) is checked under the row lock; None: the system itself.
+
+    Raises ``routing_services.NotAllowed``."""
     from offline.tasks import flush_agent
 
     conversation = (
@@ -362,8 +387,10 @@ def conversation_resolve(
     )
     if conversation.status == Conversation.Status.RESOLVED:
         return conversation
-    if by_agent is not None and not routing_selectors.may_manage(by_agent, conversation):
-        raise routing_services.NotAllowed("Only its agent or a manager of its team can resolve it.")
+    if actor is not None and not access.may(actor, access.Action.RESOLVE, conversation):
+        raise routing_services.NotAllowed(
+            access.refusal(actor, access.Action.RESOLVE, conversation)
+        )
     conversation.status = Conversation.Status.RESOLVED
     conversation.waiting_since = None
     conversation.save(update_fields=["status", "waiting_since"])
@@ -392,9 +419,19 @@ def _after_offline_agent_message(conversation: Conversation) -> None:
 
 @transaction.atomic
 def message_send_by_agent(
-    *, agent: Agent, conversation: Conversation, client_id: uuid.UUID, body: str
+    *,
+    agent: Agent,
+    conversation: Conversation,
+    client_id: uuid.UUID,
+    body: str,
+    actor: access.Actor | None = None,
 ) -> SendResult:
-    """Store an agent's reply (once per ``client_id``); a reply to a waiting one claims it."""
+    """Store an agent's reply (once per ``client_id``); a reply to a waiting one claims it.
+    Whether ``agent`` may reply (``access``) is decided under the row lock: two agents
+    claiming at once can't both win. ``actor``: the agent's standing, when the caller has
+    read it (else it is read here).
+
+    Raises ``NotAssigned``."""
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     existing = (
         Message.objects.filter(
@@ -405,8 +442,11 @@ def message_send_by_agent(
     )
     if existing is not None:
         return SendResult(existing, created=False)
-    if not selectors.agent_may_reply(agent, conversation):  # checked under the row lock
-        raise NotAssigned("This conversation is assigned to another agent.")
+    actor = actor or access.actor_for(agent.user)
+    if actor is None or actor.agent_id != agent.id:
+        raise NotAssigned("Only agents reply to conversations.")
+    if not access.may(actor, access.Action.REPLY, conversation):
+        raise NotAssigned(access.refusal(actor, access.Action.REPLY, conversation))
     message = _append(
         conversation, sender=Message.Sender.AGENT, agent=agent, body=body, client_id=client_id
     )
@@ -416,6 +456,7 @@ def message_send_by_agent(
         conversation.assigned_agent = agent
         conversation.assigned_at = message.created_at
         fields += ["assigned_agent", "assigned_at"]
+        routing_services.pending_work_follows(conversation_id=conversation.pk, agent_id=agent.id)
     # Replying means the agent has read what came before.
     _move_read_cursor(agent.id, conversation.pk, message.seq)
     if conversation.assigned_agent_id == agent.id:

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.env import env_bool, env_int, env_list, env_str
+from helpdesk.env import env_bool, env_int, env_list, env_str, webhooks_signed
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -115,6 +115,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "helpdesk.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -296,6 +297,15 @@ ANYMAIL = {
     if key.startswith("ANYMAIL_")
 }
 
+
+if INBOUND_EMAIL_DOMAIN and not webhooks_signed(ANYMAIL):
+    # Replies by email post to a public webhook: unsigned, anyone could write as a visitor.
+    raise ImproperlyConfigured(
+        "INBOUND_EMAIL_DOMAIN needs the webhook authenticated: set ANYMAIL_WEBHOOK_SECRET "
+        "(user:password, in the provider's webhook URL) or the provider's signing key, e.g. "
+        "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY (docs/notifications.md)."
+    )
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -320,6 +330,10 @@ RATE_LIMITS = {
     "visitor_messages": env_str("RATE_VISITOR_MESSAGES", "60/60"),
     # New visitors (sessions without a token) from one IP address.
     "visitor_sessions": env_str("RATE_VISITOR_SESSIONS", "300/3600"),
+    # Confirmation emails: per visitor, and per address (whoever asks), so nobody can make
+    # the server mail strangers.
+    "visitor_emails": env_str("RATE_VISITOR_EMAILS", "5/3600"),
+    "email_confirmations": env_str("RATE_EMAIL_CONFIRMATIONS", "5/86400"),
     # Failed sign-ins per username, then per IP: past them, sign-in is locked for the window.
     "login_failures": env_str("RATE_LOGIN_FAILURES", "5/900"),
     "login_failures_ip": env_str("RATE_LOGIN_FAILURES_IP", "30/900"),

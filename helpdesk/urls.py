@@ -24,8 +24,9 @@ urlpatterns = [
     path("admin/reports/", admin.site.admin_view(reports_view), name="admin-reports"),
     path("admin/shifts/", admin.site.admin_view(shifts_view), name="admin-shifts"),
     path("admin/", admin.site.urls),
-    # django-anymail's provider webhooks: /email/<provider>/inbound/ and …/tracking/
-    path("email/", include("anymail.urls")),
+    # django-anymail's provider webhooks: /email/<provider>/inbound/ and …/tracking/, each
+    # refused with 400 unless authenticated (views.signed_webhook).
+    path("email/", include(views.signed_webhooks())),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/visitor/session", api.VisitorSessionView.as_view()),
@@ -35,6 +36,7 @@ urlpatterns = [
     path("api/v1/visitor/resume", api.ResumeRequestView.as_view()),
     path("api/v1/visitor/resume/confirm", api.ResumeConfirmView.as_view()),
     path("v/verify/<str:token>/", views.verify_email, name="verify-email"),
+    path("r/", views.resume, name="resume-link"),
     path("r/<str:token>/", views.resume, name="resume"),
     path("api/v1/agent/conversations", api.AgentConversationsView.as_view()),
     path(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.urls import URLPattern
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from helpdesk import payloads, selectors, tokens
+from helpdesk import access, payloads, selectors, tokens
+from helpdesk.env import webhooks_signed
 from helpdesk.models import Site
 from notifications import services as notification_services
 
@@ -30,11 +36,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpResponse:
     agent = selectors.agent_for_user(request.user)
-    if agent is None:
+    actor = access.actor_for(request.user) if agent is not None else None
+    if agent is None or actor is None:
         return render(request, "helpdesk/not_agent.html", status=403)
     selected, messages = None, []
     if conversation_id is not None:
-        conversation = selectors.conversation_for_agent(agent, conversation_id)
+        conversation = access.conversation_for(actor, conversation_id)
         if conversation is None:
             raise Http404("No such conversation in your inbox.")
         selected = selectors.conversation_summary(conversation.id)
@@ -50,7 +57,7 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
         "ws_path": "/ws/agent/",
         "max_body": settings.MESSAGE_MAX_CHARS,
         "targets": selectors.transfer_targets(agent),
-        **selectors.center_context(agent),
+        **selectors.center_context(actor),
         "push": notification_services.push_config(),
     }
     return render(request, "helpdesk/inbox.html", {"agent": agent, "initial": initial})
@@ -92,6 +99,30 @@ def demo(request: HttpRequest) -> HttpResponse:
     return render(request, "helpdesk/demo.html", {"site": site, "embed_src": embed_src})
 
 
+def signed_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An email provider's webhook, answered only when it can be authenticated (a secret or
+    the provider's signing key is set): else 400 and nothing is read."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not webhooks_signed(settings.ANYMAIL):
+            return HttpResponseBadRequest("Email webhooks are off: no webhook secret is set.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def signed_webhooks() -> list[URLPattern]:
+    """django-anymail's webhook URLs, each behind ``signed_webhook``."""
+    from anymail import urls
+
+    return [
+        URLPattern(p.pattern, signed_webhook(p.callback), p.default_args, p.name)
+        for p in urls.urlpatterns
+        if isinstance(p, URLPattern)
+    ]
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
@@ -106,20 +137,26 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-def resume(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in a follow-up email. GET only shows a button (mail scanners follow links,
-    and this link works once); the POST uses it up and swaps it for a fresh visitor token
-    kept by the widget on this device (the token itself never goes into a URL)."""
+def resume(request: HttpRequest, token: str = "") -> HttpResponse:
+    """The link in a follow-up email, ``/r/#<token>``: the token rides in the fragment, which
+    browsers never send, so no server, proxy or access log sees it. GET shows a button (mail
+    scanners follow links, and this link works once; a script copies the fragment into the
+    form); the POST uses it up and swaps it for a fresh visitor token kept by the widget on
+    this device. ``/r/<token>/`` (links sent before) works the same way."""
     if request.method == "POST":
-        visitor = notification_services.resume_redeem(token=token)
-    else:
+        visitor = notification_services.resume_redeem(
+            token=token or str(request.POST.get("token", ""))
+        )
+    elif token:
         visitor = notification_services.resume_visitor(token=token)
-    if visitor is None:
+    else:
+        visitor = None  # the fragment is read in the page: nothing to check yet
+    if visitor is None and (token or request.method == "POST"):
         return render(
             request, "helpdesk/email_verified.html", {"ok": False, "expired": True}, status=400
         )
-    context: dict[str, object] = {"site": visitor.site}
-    if request.method == "POST":
+    context: dict[str, object] = {"site": visitor.site if visitor else None}
+    if request.method == "POST" and visitor is not None:
         fresh = tokens.issue(site_id=visitor.site_id, visitor_id=visitor.id)
         context["resume"] = {"site_key": visitor.site.widget_key, "token": fresh}
     response = render(request, "helpdesk/resume.html", context)

@@ -1,5 +1,9 @@
 from django.contrib import admin
+from django.db.models import Q
 
+from helpdesk import access
+from helpdesk.access import Actor
+from helpdesk.admin_access import ScopedAdmin
 from notifications.models import (
     AgentPreferences,
     ManagerPreferences,
@@ -9,7 +13,13 @@ from notifications.models import (
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ScopedAdmin, admin.ModelAdmin):
+    """Notifications about conversations one may see, and one's own."""
+
+    def scope(self, actor: Actor) -> Q:
+        mine = [f"user:{actor.user_id}"] + ([f"agent:{actor.agent_id}"] if actor.agent_id else [])
+        return access.visible_q(actor, prefix="conversation__") | Q(recipient__in=mine)
+
     list_display = [
         "created_at",
         "reason",
@@ -32,7 +42,12 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentPreferences)
-class AgentPreferencesAdmin(admin.ModelAdmin):
+class AgentPreferencesAdmin(ScopedAdmin, admin.ModelAdmin):
+    def scope(self, actor: Actor) -> Q:
+        return Q(agent__groups__in=access.groups_overseen(actor).values("pk")) | Q(
+            agent_id=actor.agent_id
+        )
+
     list_display = [
         "agent",
         "email",
@@ -48,13 +63,16 @@ class AgentPreferencesAdmin(admin.ModelAdmin):
 
 
 @admin.register(ManagerPreferences)
-class ManagerPreferencesAdmin(admin.ModelAdmin):
+class ManagerPreferencesAdmin(ScopedAdmin, admin.ModelAdmin):
+    def scope(self, actor: Actor) -> Q:
+        return Q(user_id=actor.user_id)
+
     list_display = ["user", "email", "push", "language"]
     raw_id_fields = ["user"]
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(ScopedAdmin, admin.ModelAdmin):
     """Browsers that receive push. Deleting one stops pushes there (the browser keeps its
     permission; the next visit subscribes it again)."""
 
@@ -70,3 +88,7 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    def scope(self, actor: Actor) -> Q:
+        """One's own browsers (another's endpoint is theirs alone)."""
+        return Q(user_id=actor.user_id)

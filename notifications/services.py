@@ -27,7 +27,7 @@ from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from helpdesk import crypto
+from helpdesk import crypto, ratelimit
 from helpdesk.models import Agent, Conversation, Message, Visitor
 from notifications.inbound import reply_address
 from notifications.models import (
@@ -724,7 +724,12 @@ def push_unsubscribe(*, endpoint: str, user: Any = None, visitor: Visitor | None
 
 
 def visitor_email_set(*, visitor: Visitor, email: str) -> None:
-    """Store the address (unverified) and send the verification link."""
+    """Store the address (unverified) and send the verification link. Counted per visitor
+    and per address before anything changes (``RateLimited``)."""
+    ratelimit.hit("visitor_emails", visitor.pk.hex, what="confirmation emails")
+    ratelimit.hit(
+        "email_confirmations", crypto.blind(email, "email"), what="emails to this address"
+    )
     visitor.email = email
     visitor.email_verified_at = None
     visitor.save(update_fields=["email", "email_verified_at"])
@@ -784,7 +789,8 @@ def resume_link(visitor: Visitor) -> str:
         expires_at=timezone.now() + timedelta(days=RESUME_LINK_DAYS),
     )
     token = signing.dumps({"v": visitor.pk.hex, "n": nonce}, salt=RESUME_SALT)
-    return f"{settings.PUBLIC_BASE_URL}/r/{token}/"
+    # In the fragment: browsers never send it, so no access log or proxy keeps the link.
+    return f"{settings.PUBLIC_BASE_URL}/r/#{token}"
 
 
 def _link_grant(token: str) -> QuerySet[ResumeGrant] | None:

@@ -7,8 +7,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpRequest
 
+from helpdesk import access
+from helpdesk.access import Actor
+from helpdesk.admin_access import ScopedAdmin, actor_of
 from helpdesk.models import AgentGroup, Channel, Priority, Site
 from routing import rules, selectors
 from routing.models import Holiday, OnlineSession, OpeningPeriod, RoutingRule, Schedule, Skill
@@ -134,7 +138,15 @@ def preview_text(
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(ScopedAdmin, admin.ModelAdmin):
+    """Rules decide whose queue a site's conversations reach, so they are the site
+    administrators' (for their sites only; a rule for every site is a superuser's)."""
+
+    choices = {"site": access.sites_administered}
+
+    def scope(self, actor: Actor) -> Q:
+        return Q(site__in=sorted(actor.administers))
+
     form = RuleForm
     list_display = ["name", "order", "active", "site", "channel", "language", "group", "priority"]
     list_editable = ["order", "active"]
@@ -168,12 +180,17 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
+        if not actor_of(request).superuser and "site" in form.base_fields:
+            form.base_fields["site"].required = True  # "every site" is not theirs to decide
         return type("BoundRuleForm", (form,), {"request": request})
 
 
 @admin.register(OnlineSession)
-class OnlineSessionAdmin(admin.ModelAdmin):
-    """When agents were connected, from presence (read-only)."""
+class OnlineSessionAdmin(ScopedAdmin, admin.ModelAdmin):
+    """When agents were connected, from presence (read-only): of the groups one manages."""
+
+    def scope(self, actor: Actor) -> Q:
+        return Q(agent__groups__in=access.groups_overseen(actor).values("pk"))
 
     list_display = ["agent", "started_at", "ended_at"]
     list_filter = ["agent"]

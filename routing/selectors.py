@@ -211,11 +211,3 @@ def waiting_expectation(conversation: Conversation) -> dict[str, object] | None:
     if online_available_agents([conversation.group_id]):
         return {"position": queue_position(conversation)}
     return {"next_open_at": payloads.iso(team_next_in(conversation, timezone.now()))}
-
-
-def may_manage(actor: Agent, conversation: Conversation) -> bool:
-    """Who may move or resolve a conversation: its assignee, anyone of its group while it
-    waits, or a manager of its group."""
-    if conversation.assigned_agent_id in (None, actor.pk):
-        return True
-    return AgentGroup.objects.filter(pk=conversation.group_id, managers=actor.user_id).exists()

@@ -26,9 +26,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from helpdesk import events
+from helpdesk import access, events
 from helpdesk import selectors as helpdesk_selectors
 from helpdesk.models import Agent, AgentGroup, Conversation
+from offline.models import OfflineMessage
 from routing import presence, rules, selectors
 from routing.models import OnlineSession, Skill
 
@@ -101,8 +102,24 @@ def conversation_route(
         conversation.save(update_fields=["assigned_agent", "assigned_at"])
         _take_read_cursor(conversation, candidate.agent_id)
         _mark_assigned(candidate.agent_id, now)
+        pending_work_follows(conversation_id=conversation.pk, agent_id=candidate.agent_id)
         return candidate.agent_id
     return None
+
+
+def pending_work_follows(*, conversation_id: uuid.UUID, agent_id: int) -> None:
+    """The conversation has just become ``agent_id``'s (by any path, in the caller's
+    transaction): whatever of it still waits in the offline store is pushed to them after
+    commit. Without this, a message stored while nobody was online stayed pending when a
+    later message's routing gave the conversation to an agent who was already online: they
+    got the later one live and the earlier one only at their next login."""
+    waiting = OfflineMessage.objects.filter(
+        conversation_id=conversation_id,
+        audience=OfflineMessage.Audience.AGENT,
+        state=OfflineMessage.State.PENDING,
+    )
+    if waiting.exists():
+        _flush([agent_id])
 
 
 def _take_read_cursor(conversation: Conversation, agent_id: int) -> None:
@@ -302,9 +319,13 @@ def conversations_overflow(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def conversation_route_waiting(*, conversation_id: uuid.UUID) -> int | None:
-    """Route one waiting conversation now (after a login race); push it to whoever gets it."""
+    """Route one waiting conversation now (after a login race); push it to whoever gets it.
+
+    It waits for the row lock rather than skipping a locked row: the transaction holding it
+    (the visitor's next message) may not assign it, and a skipped route was lost until the
+    next sweep. Locks are taken conversation first, then agent, as every path does."""
     conversation = (
-        Conversation.objects.select_for_update(skip_locked=True)
+        Conversation.objects.select_for_update()
         .filter(pk=conversation_id, status=Conversation.Status.OPEN, assigned_agent__isnull=True)
         .first()
     )
@@ -324,7 +345,7 @@ def conversation_transfer(
     *,
     conversation_id: uuid.UUID,
     by_name: str,
-    by_agent: Agent | None = None,
+    actor: access.Actor | None = None,
     to_agent_id: int | None = None,
     to_group_id: int | None = None,
     reason: str = "",
@@ -332,15 +353,17 @@ def conversation_transfer(
     """Move a conversation to an agent (a person's decision: capacity is not enforced) or to
     a group (back to its queue there, then routed). The history says who moved it and why.
 
-    ``by_agent`` (from the inbox) is checked under the row lock; the back office passes none
-    (its permission is checked by the admin)."""
+    ``actor`` (a person, in the inbox or the back office) is checked under the row lock;
+    None: the system itself.
+
+    Raises ``NotAllowed``."""
     from helpdesk import services as helpdesk_services
 
     conversation = (
         Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
     )
-    if by_agent is not None and not selectors.may_manage(by_agent, conversation):
-        raise NotAllowed("Only its agent or a manager of its team can move this conversation.")
+    if actor is not None and not access.may(actor, access.Action.TRANSFER, conversation):
+        raise NotAllowed(access.refusal(actor, access.Action.TRANSFER, conversation))
     previous = conversation.assigned_agent_id
     now = timezone.now()
     if to_agent_id is not None:

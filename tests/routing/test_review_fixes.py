@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from helpdesk import events
+from helpdesk import access, events
 from helpdesk import services as helpdesk_services
 from helpdesk.models import Agent, AgentGroup, Conversation
 from routing import presence, selectors, services
@@ -92,13 +92,16 @@ def test_a_colleague_cannot_take_a_conversation_by_transferring_it(acme, alice, 
     ).message.conversation
     with pytest.raises(services.NotAllowed):
         services.conversation_transfer(
-            conversation_id=conv.id, by_name="Bob", by_agent=bob, to_agent_id=bob.id
+            conversation_id=conv.id,
+            by_name="Bob",
+            actor=access.actor_for(bob.user),
+            to_agent_id=bob.id,
         )
     assert Conversation.objects.get(pk=conv.pk).assigned_agent_id == alice.id
     support = conv.group
     support.managers.add(bob.user)  # a manager of the team may
     services.conversation_transfer(
-        conversation_id=conv.id, by_name="Bob", by_agent=bob, to_agent_id=bob.id
+        conversation_id=conv.id, by_name="Bob", actor=access.actor_for(bob.user), to_agent_id=bob.id
     )
     assert Conversation.objects.get(pk=conv.pk).assigned_agent_id == bob.id
 
@@ -114,7 +117,7 @@ def test_resolving_frees_room_for_the_next_waiting_conversation(acme, alice, sen
     ).message.conversation
     assert Conversation.objects.get(pk=second.pk).assigned_agent_id is None
     helpdesk_services.conversation_resolve(
-        conversation_id=first.id, by_name="Alice", by_agent=alice
+        conversation_id=first.id, by_name="Alice", actor=access.actor_for(alice.user)
     )
     assert Conversation.objects.get(pk=second.pk).assigned_agent_id == alice.id  # at once
     resolved = Conversation.objects.get(pk=first.pk)
@@ -141,7 +144,10 @@ def test_a_transfer_away_frees_room_at_once(acme, alice, bob):
     ).message.conversation
     assert Conversation.objects.get(pk=queued.pk).assigned_agent_id is None
     services.conversation_transfer(
-        conversation_id=mine.id, by_name="Alice", by_agent=alice, to_agent_id=bob.id
+        conversation_id=mine.id,
+        by_name="Alice",
+        actor=access.actor_for(alice.user),
+        to_agent_id=bob.id,
     )
     assert Conversation.objects.get(pk=queued.pk).assigned_agent_id == alice.id
 

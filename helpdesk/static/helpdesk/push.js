@@ -129,8 +129,18 @@
     });
   }
 
-  function forVisitor(publicKey, token) {
-    const auth = () => ({ Authorization: `Bearer ${token()}` });
+  // identity(): for a signed-in user, the host site's proof ({user_id, user_hash}), which the
+  // server asks for with their token on every request.
+  function forVisitor(publicKey, token, identity = () => null) {
+    const auth = () => {
+      const headers = { Authorization: `Bearer ${token()}` };
+      const proof = identity();
+      if (proof && proof.user_id && proof.user_hash) {
+        headers["X-Helpdesk-User-Id"] = proof.user_id;
+        headers["X-Helpdesk-User-Hash"] = proof.user_hash;
+      }
+      return headers;
+    };
     return create({
       swUrl: "/widget/sw.js",
       scope: "/widget/",

@@ -1,7 +1,16 @@
-/* /r/<link>/: keep the fresh visitor token for the widget on this device, then open the chat. */
+/* /r/#<link>: the link's token rides in the URL fragment (never sent to a server); it goes
+   into the form, which uses it once. After that POST: keep the fresh visitor token for the
+   widget on this device, then open the chat. */
 (() => {
   "use strict";
-  const r = JSON.parse(document.getElementById("hd-resume").textContent);
+  const field = document.getElementById("resume-token");
+  if (field && location.hash.length > 1) {
+    field.value = decodeURIComponent(location.hash.slice(1));
+    history.replaceState(null, "", location.pathname + location.search); // out of the URL bar
+  }
+  const data = document.getElementById("hd-resume");
+  if (!data) return;
+  const r = JSON.parse(data.textContent);
   try {
     localStorage.setItem(`helpdesk:${r.site_key}:token`, r.token);
     localStorage.removeItem(`helpdesk:${r.site_key}:cursor`);

@@ -11,6 +11,14 @@
 
   const cfg = JSON.parse(document.getElementById("hd-config").textContent);
   const SITE_KEY = String(cfg.site_key || "");
+  // A signed-in user's proof from the host site (embed.js puts it in the fragment): sent at
+  // hello, and with the token on the HTTP calls the widget makes.
+  const identityProof = (() => {
+    const identity = new URLSearchParams(location.hash.slice(1));
+    const userId = identity.get("user_id");
+    const userHash = identity.get("user_hash");
+    return userId && userHash ? { user_id: userId.slice(0, 255), user_hash: userHash.slice(0, 255) } : null;
+  })();
   const WS_PATH = String(cfg.ws_path || "/ws/visitor/");
   const CACHE_LIMIT = 200;
 
@@ -286,7 +294,7 @@
   })();
   const push =
     window.HelpdeskPush && pushConfig.enabled
-      ? HelpdeskPush.forVisitor(pushConfig.public_key, () => token)
+      ? HelpdeskPush.forVisitor(pushConfig.public_key, () => token, () => identityProof)
       : null;
   let bellState = "off";
   function showBell(next) {
@@ -313,7 +321,8 @@
     bell.addEventListener("click", async () => {
       if (!token) return;
       if (inForeignFrame) {
-        const url = `/widget/push/?site_key=${encodeURIComponent(SITE_KEY)}#${encodeURIComponent(token)}`;
+        const fragment = new URLSearchParams({ t: token, ...(identityProof || {}) });
+        const url = `/widget/push/?site_key=${encodeURIComponent(SITE_KEY)}#${fragment}`;
         window.open(url, "hd-push", "width=440,height=420");
         return;
       }

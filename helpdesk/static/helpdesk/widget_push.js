@@ -5,14 +5,17 @@
   const config = JSON.parse(document.getElementById("hd-push").textContent);
   const button = document.getElementById("push-go");
   const stateLine = document.getElementById("push-state");
-  const token = decodeURIComponent(location.hash.slice(1));
+  // The fragment: t=<token>, and for a signed-in user the host site's proof.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get("t") || "";
+  const proof = { user_id: fragment.get("user_id"), user_hash: fragment.get("user_hash") };
   history.replaceState(null, "", location.pathname + location.search); // drop the token from the URL
   if (!config.enabled || !token) {
     button.disabled = true;
     if (!token) stateLine.textContent = "Open this from the chat window.";
     return;
   }
-  const push = HelpdeskPush.forVisitor(config.public_key, () => token);
+  const push = HelpdeskPush.forVisitor(config.public_key, () => token, () => proof);
   function tell(state) {
     if (window.opener) window.opener.postMessage({ type: "hd:push", state }, location.origin);
   }
