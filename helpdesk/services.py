@@ -385,19 +385,24 @@ def conversation_resolve(
     conversation = (
         Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
     )
-    if conversation.status == Conversation.Status.RESOLVED:
-        return conversation
     if actor is not None and not access.may(actor, access.Action.RESOLVE, conversation):
         raise routing_services.NotAllowed(
             access.refusal(actor, access.Action.RESOLVE, conversation)
         )
+    if conversation.status == Conversation.Status.RESOLVED:
+        if actor is not None and actor.agent_id:  # already done: tell the asker so
+            conversation_changed(conversation=conversation, agent_ids=[actor.agent_id], flush=False)
+        return conversation
     conversation.status = Conversation.Status.RESOLVED
     conversation.waiting_since = None
     conversation.save(update_fields=["status", "waiting_since"])
     message_add_system(conversation=conversation, kind="resolved", by=by_name)
     previous = conversation.assigned_agent_id
+    by = actor.agent_id if actor is not None else None
+    told = [a for a in dict.fromkeys((previous, by)) if a]
+    if told:  # its agent, and whoever resolved it
+        conversation_changed(conversation=conversation, agent_ids=told, flush=False)
     if previous:
-        conversation_changed(conversation=conversation, agent_ids=[previous], flush=False)
         transaction.on_commit(lambda: flush_agent.delay(previous), robust=True)  # room freed
     return conversation
 

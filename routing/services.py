@@ -389,8 +389,10 @@ def conversation_transfer(
         conversation=conversation, kind="transferred", by=by_name, reason=reason, **meta
     )
     new = conversation.assigned_agent_id
+    # The one who moved it hears too (their other tabs, and the inbox that asked).
+    by = actor.agent_id if actor is not None else None
     helpdesk_services.conversation_changed(
-        conversation=conversation, agent_ids=[a for a in (previous, new) if a], flush=False
+        conversation=conversation, agent_ids=[a for a in (previous, new, by) if a], flush=False
     )
     # The new agent gets it pushed; the previous one has room again for waiting work.
     _flush([new, previous if previous != new else None])

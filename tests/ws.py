@@ -46,6 +46,15 @@ class Socket:
             if frame["type"] == type_ and all(frame.get(k) == v for k, v in match.items()):
                 return frame
 
+    async def expect_any(self, types: tuple[str, ...], timeout: float = 5) -> dict[str, Any]:
+        """The next frame of any of ``types``, keeping the others."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.recv(timeout=max(0.01, deadline - loop.time()))
+            if frame["type"] in types:
+                return frame
+
     async def flush_frames(self) -> list[dict[str, Any]]:
         """Every ``flush`` frame up to the final one."""
         frames = []
