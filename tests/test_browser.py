@@ -289,13 +289,24 @@ def fake_push(context, endpoint: str) -> None:
 
 def deliver_push(page, scope: str, payload: dict) -> dict:
     """Hand the service worker of ``scope`` a push (Chrome DevTools Protocol), and return the
-    notification it shows."""
+    notification it shows.
+
+    It waits until CDP reports the registration's worker version activated, and delivers
+    again (same payload, same tag: one notification) if none shows within 5 s: a push
+    handed to a worker that was still starting could be dropped."""
     cdp = page.context.new_cdp_session(page)
     registrations: dict[str, str] = {}
+    activated: set[str] = set()
     cdp.on(
         "ServiceWorker.workerRegistrationUpdated",
         lambda e: registrations.update(
-            {r["scopeURL"]: r["registrationId"] for r in e["registrations"]}
+            {r["scopeURL"]: r["registrationId"] for r in e["registrations"] if not r["isDeleted"]}
+        ),
+    )
+    cdp.on(
+        "ServiceWorker.workerVersionUpdated",
+        lambda e: activated.update(
+            v["registrationId"] for v in e["versions"] if v["status"] == "activated"
         ),
     )
     cdp.send("ServiceWorker.enable")
@@ -304,30 +315,38 @@ def deliver_push(page, scope: str, payload: dict) -> dict:
         arg=scope,
     )
     deadline = time.monotonic() + 10
-    while scope not in registrations:
-        assert time.monotonic() < deadline, f"CDP never reported {scope}: {registrations}"
+    while scope not in registrations or registrations[scope] not in activated:
+        assert time.monotonic() < deadline, (
+            f"CDP never reported {scope} activated: {registrations}, activated {activated}"
+        )
         page.wait_for_timeout(50)  # lets Playwright dispatch the CDP events that arrived
     origin = scope.split("/", 3)
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": f"{origin[0]}//{origin[2]}",
-            "registrationId": registrations[scope],
-            "data": json.dumps(payload),
-        },
-    )
-    # Wait (in the page, up to 10 s) for the notification the worker shows.
-    return page.evaluate(
-        """async (scope) => {
-             const reg = await navigator.serviceWorker.getRegistration(scope);
-             for (let i = 0; i < 200; i++) {
-               const [n] = await reg.getNotifications();
-               if (n) return { title: n.title, body: n.body, tag: n.tag, url: n.data.url };
-               await new Promise((resolve) => setTimeout(resolve, 50));
-             }
-             return null;
-           }""",
-        scope,
+    for _attempt in range(3):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": f"{origin[0]}//{origin[2]}",
+                "registrationId": registrations[scope],
+                "data": json.dumps(payload),
+            },
+        )
+        # Wait (in the page, up to 5 s) for the notification the worker shows.
+        shown = page.evaluate(
+            """async (scope) => {
+                 const reg = await navigator.serviceWorker.getRegistration(scope);
+                 for (let i = 0; i < 100; i++) {
+                   const [n] = await reg.getNotifications();
+                   if (n) return { title: n.title, body: n.body, tag: n.tag, url: n.data.url };
+                   await new Promise((resolve) => setTimeout(resolve, 50));
+                 }
+                 return null;
+               }""",
+            scope,
+        )
+        if shown is not None:
+            return shown
+    raise AssertionError(
+        f"no notification after 3 pushes to {scope} (registration {registrations[scope]})"
     )
 
 

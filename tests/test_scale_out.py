@@ -128,6 +128,36 @@ async def visitor_on(server: Server, site_key: str, token: str | None = None) ->
     return conn, frame["token"]
 
 
+def where_they_are(missing: set[str], team: list[Any], agents: list[Agent]) -> str:
+    """For each missing message: stored?, its offline row, whose conversation, and what that
+    agent's socket holds of the conversation."""
+    sockets = {t.id: a for t, a in zip(team, agents, strict=True)}
+    lines = []
+    for message_id in sorted(missing):
+        message = Message.objects.filter(pk=message_id).select_related("conversation").first()
+        if message is None:
+            lines.append(f"  {message_id}: not stored (acknowledged but lost!)")
+            continue
+        conv = message.conversation
+        offline = list(
+            OfflineMessage.objects.filter(message_id=message_id).values_list(
+                "audience", "state", "delivered_at"
+            )
+        )
+        holder = sockets.get(conv.assigned_agent_id)
+        got = sorted(
+            Message.objects.filter(
+                conversation=conv, sender="visitor", id__in=holder.received if holder else []
+            ).values_list("seq", flat=True)
+        )
+        lines.append(
+            f"  {message_id}: seq {message.seq} of conversation {conv.pk} "
+            f"(agent {conv.assigned_agent_id}, assigned at {conv.assigned_at}), "
+            f"offline rows {offline}, that agent's socket has seqs {got}"
+        )
+    return "\n".join(lines)
+
+
 async def until(condition: Any, what: str, seconds: float = 60) -> None:
     """Wait for the processes' work to show, polling the database, bounded by a deadline."""
     try:
@@ -180,9 +210,16 @@ async def test_two_servers_two_workers_under_load_lose_nothing_and_store_nothing
         "every conversation assigned",
     )
     ids = {m["id"] for m in sent}
-    async with asyncio.timeout(60):
-        while {i for a in agents for i in a.received} != ids:
-            await asyncio.sleep(0.05)  # frames in flight between the processes
+    try:
+        async with asyncio.timeout(120):
+            while {i for a in agents for i in a.received} != ids:
+                await asyncio.sleep(0.05)  # frames in flight between the processes
+    except TimeoutError:
+        missing = ids - {i for a in agents for i in a.received}
+        report = await database_sync_to_async(where_they_are)(missing, team, agents)
+        raise AssertionError(
+            f"{len(missing)} of {len(ids)} messages never reached an agent within 120 s:\n" + report
+        ) from None
 
     # 3. The agents answer every conversation (server two); the visitors get it on server one.
     assigned = await database_sync_to_async(
