@@ -152,6 +152,10 @@
       }
       return result;
     }
+    // Resolves once every operation asked so far has reached the storage.
+    settled() {
+      return Promise.resolve(this._tail).then(() => undefined);
+    }
     getRaw(name) {
       return this._queue(() => this.adapter.get(this.prefix + name));
     }
@@ -340,6 +344,7 @@
       this._pingTimer = null;
       this._checkTimer = null;
       this._heardAt = 0;
+      this._pongs = 0; // pongs heard on this connection, to tell a live socket from a dead one
       this.stopped = false;
       this.paused = false;
     }
@@ -370,7 +375,9 @@
             if (!mine()) return;
             this._heardAt = now();
             const frame = parseJSON(text);
-            if (frame && typeof frame === "object" && !Array.isArray(frame)) o.onFrame(frame);
+            if (!frame || typeof frame !== "object" || Array.isArray(frame)) return;
+            if (frame.type === "pong") this._pongs += 1;
+            o.onFrame(frame);
           },
           onClose: (code) => {
             if (!mine()) return;
@@ -433,12 +440,13 @@
       this._retryTimer = null;
       this._drop();
     }
+    // A pong must answer this ping: other frames, held back while the app slept, prove nothing.
     _check() {
-      const asked = now();
+      const pongs = this._pongs;
       this.send({ type: "ping" });
       clearTimeout(this._checkTimer);
       this._checkTimer = setTimeout(() => {
-        if (this.open && this._heardAt < asked) this.resync();
+        if (this.open && this._pongs === pongs) this.resync();
       }, this.options.wakeCheckMs);
     }
     _startPing() {

@@ -214,7 +214,8 @@ export class VisitorClient {
   useToken(token: string): void;
   pause(): void;
   wake(options?: { fresh?: boolean }): void;
-  close(): void;
+  /** For good. Resolves once what the client wrote has reached the storage. */
+  close(): Promise<void>;
   sendFrame(frame: Frame): boolean;
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
   off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): void;
@@ -255,6 +256,8 @@ export class Connection {
 /** Storage with a key prefix whose operations run in order. */
 export class Store {
   constructor(adapter?: StorageAdapter, prefix?: string);
+  /** Resolves once every operation asked so far has reached the storage. */
+  settled(): Promise<void>;
 }
 
 /** Unacknowledged messages with their client IDs, kept in a Store. */

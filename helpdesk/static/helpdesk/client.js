@@ -216,14 +216,16 @@
     wake(options) {
       this.connection.wake(options);
     }
-    // For good: the socket, the timers, the lifecycle listeners.
+    // For good: the socket, the timers, the lifecycle listeners. Resolves once what the client
+    // wrote has reached the storage (an async storage may still be writing).
     close() {
       this.online = false;
       this.connection.stop();
       this.outbox.dispose();
       if (this._unlisten) this._unlisten();
       this._unlisten = null;
-      this._status("closed");
+      if (this.state !== "closed") this._status("closed");
+      return this.store.settled();
     }
 
     // Extension point: frames this version does not know arrive as "frame" events (every frame
