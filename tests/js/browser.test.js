@@ -257,3 +257,20 @@ test("a refused token starts a new visitor; an unknown site stops for good", asy
   lost.send("Kept, but never sent to a site that does not exist");
   assert.equal(lost.pending().length, 1);
 });
+
+test("a message the server refuses for good leaves the outbox and says why", async (t) => {
+  const storage = new LocalStorage();
+  const a = browserClient(storage, { maxBody: 5000 }); // it believes longer messages pass
+  const ra = record(a);
+  t.after(() => a.close());
+  const long = a.send("x".repeat(4500)); // written before the first welcome: it waits
+  await a.start();
+  const failed = await ra.until("the refusal", (e) => e.type === "failed");
+  assert.equal(failed.args[0].client_id, long.client_id);
+  assert.equal(failed.args[0].code, "body_too_long");
+  assert.equal(failed.args[0].entry.body.length, 4500);
+  assert.equal(a.maxBody, 4000); // what the server said in its welcome
+  assert.deepEqual(a.pending(), []);
+  assert.equal(storage.getItem(key("outbox")), null);
+  assert.throws(() => a.send("x".repeat(4500)), { code: "body_too_long" });
+});

@@ -133,3 +133,9 @@ test("reconnecting backs off from 0.5 s to 10 s with jitter, and from the start 
   clock.tick(60000);
   assert.equal(opened, attempts, "stopped: no more attempts");
 });
+
+test("the examples parse: the React Native screen (JSX) and the mini-program page", () => {
+  const tsc = path.join(ROOT, "node_modules", ".bin", "tsc");
+  const done = spawnSync(tsc, ["-p", path.join(__dirname, "types", "examples.tsconfig.json")], { encoding: "utf8" });
+  assert.equal(done.status, 0, done.stdout + done.stderr);
+});

@@ -6,8 +6,11 @@
 "use strict";
 
 const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
 const { test } = require("node:test");
-const { HelpdeskClient, server, record, welcomed, acked, said, Agent, bodiesOf, count } = require("./support/helpers.js");
+const { HelpdeskClient, ROOT, Recorder, server, record, welcomed, acked, said, Agent, bodiesOf, count } = require("./support/helpers.js");
 const { createWx } = require("./support/wx.js");
 
 function miniProgram(wx, options, adapterOptions) {
@@ -123,4 +126,58 @@ test("the platform cuts the socket while the app sleeps and never says so: the c
   const stored = bodiesOf((await alice.history(conversation)).messages);
   assert.equal(count(stored, "Typed the moment it came back"), 1);
   assert.equal(count(stored, "Before the freeze"), 1);
+});
+
+test("the example page (examples/miniprogram) chats with the real server", async (t) => {
+  // The mini-program as a developer sets it up: the example, with the library in libs/helpdesk/.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "miniprogram-"));
+  fs.cpSync(path.join(ROOT, "examples", "miniprogram"), dir, { recursive: true });
+  fs.mkdirSync(path.join(dir, "libs", "helpdesk"), { recursive: true });
+  for (const file of ["client.js", "client-core.js"]) {
+    fs.copyFileSync(path.join(ROOT, "helpdesk", "static", "helpdesk", file), path.join(dir, "libs", "helpdesk", file));
+  }
+  const wx = Object.assign(createWx(), { setNavigationBarTitle() {}, showToast() {} });
+  let definition = null;
+  Object.assign(globalThis, {
+    wx,
+    getApp: () => ({ globalData: { helpdesk: { url: server.url, siteKey: server.siteKey } } }),
+    Page: (page) => (definition = page),
+  });
+  t.after(() => {
+    delete globalThis.wx;
+    delete globalThis.getApp;
+    delete globalThis.Page;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  require(path.join(dir, "pages", "chat", "chat.js"));
+  const screen = new Recorder(); // every setData: what the page shows
+  const page = Object.assign({}, definition, {
+    data: structuredClone(definition.data),
+    setData(patch) {
+      Object.assign(this.data, patch);
+      screen.record("setData", patch);
+    },
+  });
+  const shows = (what, predicate) => screen.until(what, (e) => Array.isArray(e.args[0].items) && predicate(e.args[0].items));
+
+  page.onLoad();
+  page.onShow();
+  t.after(() => page.onUnload());
+  await screen.until("the page online", (e) => e.args[0].state === "online");
+  page.onInput({ detail: { value: "Hello from the example page" } });
+  page.onSend();
+  assert.equal(page.data.draft, "");
+  await shows("the message sent", (items) => items.some((i) => i.body === "Hello from the example page" && i.state === "Sent"));
+
+  const alice = await Agent.login();
+  const conversation = JSON.parse(wx.getStorageSync(`helpdesk:${server.siteKey}:cursor`)).conversation_id;
+  await alice.reply(conversation, "Hello, example page!");
+  await shows("the reply", (items) => items.some((i) => i.body === "Hello, example page!" && !i.mine));
+  const bodies = page.data.items.map((i) => i.body);
+  assert.equal(count(bodies, "Hello from the example page"), 1);
+  assert.equal(count(bodies, "Hello, example page!"), 1);
+
+  page.onEmailInput({ detail: { value: "page@example.com" } });
+  page.onEmail();
+  await screen.until("the email saved", (e) => e.args[0].emailSaved === true);
 });

@@ -75,8 +75,8 @@ export interface ClientEvents {
   message: (message: Message, info: { source: MessageSource }) => void;
   /** An outbox entry to show as "sending" (may repeat for the same client_id: key by it). */
   pending: (entry: OutboxEntry) => void;
-  /** Refused for good (too long, …): it left the outbox. */
-  failed: (failure: { client_id: string; code: string; detail: string }) => void;
+  /** Refused for good (too long, …): the entry left the outbox. */
+  failed: (failure: { client_id: string; code: string; detail: string; entry: OutboxEntry }) => void;
   /** The agent has read the visitor's messages of this conversation up to seq. */
   seen: (read: { conversation_id: string; seq: number }) => void;
   presence: (presence: { agentsOnline: boolean }) => void;

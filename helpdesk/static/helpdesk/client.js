@@ -389,11 +389,12 @@
     }
 
     _onError(frame) {
-      const verdict = this.outbox.refused(frame, (entry) => {
-        if (this.online) this._sendEntry(entry);
+      const entry = typeof frame.client_id === "string" ? this.outbox.get(frame.client_id) : null;
+      const verdict = this.outbox.refused(frame, (again) => {
+        if (this.online) this._sendEntry(again);
       });
       if (verdict === "failed") {
-        this.emit("failed", { client_id: frame.client_id, code: frame.code, detail: frame.detail || frame.code });
+        this.emit("failed", { client_id: frame.client_id, code: frame.code, detail: frame.detail || frame.code, entry });
         return;
       }
       if (verdict === "later") return; // it stays in the outbox ("sending…")
