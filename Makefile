@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+	./scripts/node-deps.sh
 
 run: $(STAMP)
 	./scripts/run.sh

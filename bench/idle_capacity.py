@@ -36,7 +36,7 @@ from tests.processes import free_port
 SOCKETS = int(os.environ.get("BENCH_IDLE_SOCKETS", "10000"))
 WARM = 200
 HOLD_S = float(os.environ.get("BENCH_IDLE_HOLD_SECONDS", "30"))
-PING_S = 25.0  # as the widget and the inbox (socket.js)
+PING_S = 25.0  # as the widget and the inbox (client-core.js)
 
 
 def rss_mib(pid: int) -> float:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The whole suite on PostgreSQL and Redis, with the browser tests in Debian's Chromium.
+# The whole suite on PostgreSQL and Redis, with the browser tests in Debian's Chromium and the
+# client library's tests in Node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Chromium from the distribution's packages for the browser tests..."
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
 fi
+./scripts/node-deps.sh  # Node and the npm packages of the client library's tests (tests/js/)
 exec ./scripts/test-env.sh .venv/bin/python -m pytest "$@"

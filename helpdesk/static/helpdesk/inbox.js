@@ -3,7 +3,9 @@
  *
  * The page arrives server-rendered with its data in #inbox-initial; this script takes over the
  * conversation list and the open thread, keeps them live over /ws/agent/, and resumes from the
- * highest seq it holds after every reconnect (de-duplicating by message id).
+ * highest seq it holds after every reconnect (de-duplicating by message id). The socket and the
+ * outbox are the ones every helpdesk client shares (client-core.js), the composer the widget's
+ * (composer.js).
  */
 (() => {
   "use strict";
@@ -30,8 +32,6 @@
   const tagListEl = $("thread-tag-list");
   const tagAdd = $("tag-add");
 
-  input.maxLength = MAX_BODY;
-
   // ---- helpers --------------------------------------------------------------------------------
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -39,8 +39,6 @@
     if (text != null) node.textContent = text;
     return node;
   }
-
-  const uuid = HelpdeskSocket.uuid;
 
   const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const dayFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
@@ -109,7 +107,7 @@
   const convs = new Map(); // conversation id -> summary
   const held = new Map(); // conversation id -> Map(message id -> Message)
   const loaded = new Set(); // conversations whose history we have fetched from the start
-  const outbox = new Map(); // client_id -> {conversation_id, client_id, body, created_at}
+  const outbox = new HelpdeskCore.Outbox(); // replies not yet stored: {conversation_id, client_id, body, created_at}
   const openPending = new Set(); // conversation.open sent, history not yet received
   const readSent = new Map(); // conversation id -> seq last sent in conversation.read
   let selectedId = initial.selected && initial.selected.id ? initial.selected.id : null;
@@ -149,7 +147,7 @@
     const map = heldFor(m.conversation_id);
     if (map.has(m.id)) return false;
     map.set(m.id, m);
-    if (m.client_id && m.sender === "agent") outbox.delete(m.client_id); // ours, stored
+    if (m.client_id && m.sender === "agent") outbox.remove(m.client_id); // ours, stored
     return true;
   }
 
@@ -551,7 +549,7 @@
     const frag = document.createDocumentFragment();
     for (const m of messages) frag.appendChild(buildMessage(m, false));
     messagesEl.appendChild(frag);
-    for (const entry of outbox.values()) showPending(entry);
+    for (const entry of outbox.list()) showPending(entry);
     renderReceipts();
     scrollToBottom();
   }
@@ -652,7 +650,7 @@
     connEl.querySelector(".conn-text").textContent = text;
   }
 
-  const socket = HelpdeskSocket.open(WS_PATH, {
+  const socket = HelpdeskCore.pageSocket(WS_PATH, {
     onConnecting() {
       ready = false;
       setConnection("connecting");
@@ -787,9 +785,7 @@
       renderThreadHead(convs.get(selectedId));
       requestOpen(selectedId);
     }
-    for (const entry of outbox.values()) {
-      sendFrame({ type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body });
-    }
+    for (const entry of outbox.list()) sendEntry(entry);
   }
 
   function onFlush(frame) {
@@ -915,7 +911,7 @@
     const m = frame.message;
     if (!isMessage(m)) return;
     const own = m.client_id ? m : { ...m, client_id: frame.client_id };
-    outbox.delete(frame.client_id);
+    outbox.remove(frame.client_id);
     if (storeMessage(own)) {
       if (showMessage(own)) scrollToBottom();
     } else if (own.client_id && pendingEls.has(own.client_id)) {
@@ -931,8 +927,11 @@
 
   function onError(frame) {
     const clientId = typeof frame.client_id === "string" ? frame.client_id : null;
-    if (clientId && outbox.has(clientId)) {
-      outbox.delete(clientId); // refused: it will never be accepted
+    const verdict = outbox.refused(frame, (entry) => {
+      if (ready) sendEntry(entry);
+    });
+    if (verdict === "later") return; // not stored, only early: it goes again after retry_after
+    if (verdict === "failed") {
       const li = pendingEls.get(clientId);
       if (li) markFailed(li, frame.detail);
       else notice(frame.detail || "A reply could not be sent.");
@@ -952,45 +951,32 @@
   }
 
   // ---- reply ----------------------------------------------------------------------------------
-  function sendReply() {
-    const body = input.value.trim();
-    if (!body || !selectedId) return;
-    if (body.length > MAX_BODY) {
-      notice(`A reply can be at most ${MAX_BODY} characters.`);
-      return;
-    }
-    const entry = { conversation_id: selectedId, client_id: uuid(), body, created_at: new Date().toISOString() };
-    outbox.set(entry.client_id, entry);
+  function sendEntry(entry) {
+    return sendFrame({ type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body });
+  }
+
+  // The composer's trimmed text: into the outbox, on screen as sending, out now if connected.
+  function sendReply(body) {
+    if (!selectedId) return false;
+    const entry = outbox.add({ conversation_id: selectedId, body });
     showPending(entry);
-    input.value = "";
-    autosize();
     scrollToBottom();
-    if (ready) {
-      sendFrame({ type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body });
-    }
+    if (ready) sendEntry(entry);
+    return true;
   }
 
-  function autosize() {
-    input.style.height = "auto";
-    input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
-  }
-
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    sendReply();
-    input.focus();
-  });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-      event.preventDefault();
-      sendReply();
-    } else if (event.key === "Escape") {
+  HelpdeskComposer.attach(form, input, {
+    maxHeight: 200,
+    maxLength: MAX_BODY,
+    onSubmit: sendReply,
+    onTooLong: (max) => notice(`A reply can be at most ${max} characters.`),
+    onKeydown(event) {
+      if (event.key !== "Escape") return;
       input.blur();
       const a = selectedId && convEls.get(selectedId);
       if (a) a.focus();
-    }
+    },
   });
-  input.addEventListener("input", autosize);
 
   // ---- navigation -----------------------------------------------------------------------------
   listEl.addEventListener("click", (event) => {

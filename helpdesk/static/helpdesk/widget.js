@@ -1,10 +1,11 @@
 /*
  * Helpdesk visitor widget (runs inside the iframe served at /widget/).
  *
- * Speaks the visitor side of docs/protocol.md. The server is the source of truth: this page
- * keeps a cursor (the highest contiguous seq it holds), de-duplicates by message id (and by
- * client_id for the visitor's own messages) and keeps unacknowledged messages in an outbox in
- * localStorage, resending them with the same client_id after every (re)connect.
+ * Only the screen lives here. Everything protocol-related (the socket, hello and resume by
+ * cursor, the outbox, receipts, the email opt-in, continuing on another device) is the
+ * client library's (client.js, docs/protocol.md); the composer is shared with the inbox
+ * (composer.js). This page renders what the client tells it, keeps the unread badge of the
+ * host page's launcher, and keeps a copy of what matters in the host page's storage.
  */
 (() => {
   "use strict";
@@ -20,7 +21,6 @@
     return userId && userHash ? { user_id: userId.slice(0, 255), user_hash: userHash.slice(0, 255) } : null;
   })();
   const WS_PATH = String(cfg.ws_path || "/ws/visitor/");
-  const CACHE_LIMIT = 200;
 
   // ---- strings --------------------------------------------------------------------------------
   const STRINGS = {
@@ -95,18 +95,19 @@
   // localStorage when the browser allows it; in a third-party frame it may not (or may wipe
   // it), so the host page keeps a copy of what matters (KEPT) in its own storage: it hands it
   // over in the URL fragment when it creates this frame, and takes every change by message.
-  const memory = new Map();
-  const storageKey = (name) => `helpdesk:${SITE_KEY}:${name}`;
+  const PREFIX = `helpdesk:${SITE_KEY}:`;
   const KEPT = ["token", "cursor", "visitor", "outbox", "seen"];
   const inFrame = window.parent !== window;
   const parentOrigin = (location.ancestorOrigins && location.ancestorOrigins[0]) || "*";
+  const kept = {};
   try {
-    const kept = JSON.parse(new URLSearchParams(location.hash.slice(1)).get("kept") || "{}");
-    for (const name of KEPT) if (typeof kept[name] === "string") memory.set(storageKey(name), kept[name]);
+    const given = JSON.parse(new URLSearchParams(location.hash.slice(1)).get("kept") || "{}");
+    for (const name of KEPT) if (typeof given[name] === "string") kept[PREFIX + name] = given[name];
   } catch (_) {
     /* nothing kept */
   }
-  function tellHost(name, value) {
+  function tellHost(key, value) {
+    const name = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : "";
     if (!inFrame || !KEPT.includes(name)) return;
     try {
       window.parent.postMessage({ source: "helpdesk", type: "keep", name, value }, parentOrigin);
@@ -114,60 +115,38 @@
       /* ignore */
     }
   }
-  const store = {
-    getRaw(name) {
-      const key = storageKey(name);
-      try {
-        const value = window.localStorage.getItem(key);
-        if (value !== null) return value;
-      } catch (_) {
-        /* blocked: the host's copy or memory */
-      }
-      return memory.has(key) ? memory.get(key) : null;
+  const localStore = (() => {
+    try {
+      return window.localStorage;
+    } catch (_) {
+      return null; // a sandboxed frame may not even look
+    }
+  })();
+  const web = HelpdeskClient.storage.web(localStore, kept);
+  const storage = {
+    get: (key) => web.get(key),
+    set(key, value) {
+      web.set(key, value);
+      tellHost(key, value);
     },
-    setRaw(name, value) {
-      const key = storageKey(name);
-      memory.set(key, value);
-      tellHost(name, value);
-      try {
-        window.localStorage.setItem(key, value);
-      } catch (_) {
-        /* memory (and the host's copy) only */
-      }
+    remove(key) {
+      web.remove(key);
+      tellHost(key, null);
     },
-    remove(name) {
-      const key = storageKey(name);
-      memory.delete(key);
-      tellHost(name, null);
-      try {
-        window.localStorage.removeItem(key);
-      } catch (_) {
-        /* ignore */
-      }
-    },
+  };
+  // What only this page keeps (the unread badge's "seen", the bell in a foreign frame).
+  const local = {
     get(name) {
-      const raw = this.getRaw(name);
-      if (raw == null) return null;
       try {
-        return JSON.parse(raw);
+        return JSON.parse(storage.get(PREFIX + name));
       } catch (_) {
         return null;
       }
     },
-    set(name, value) {
-      this.setRaw(name, JSON.stringify(value));
-    },
+    set: (name, value) => storage.set(PREFIX + name, JSON.stringify(value)),
+    getRaw: (name) => storage.get(PREFIX + name),
+    setRaw: (name, value) => storage.set(PREFIX + name, value),
   };
-
-  const uuid = HelpdeskSocket.uuid;
-
-  const isCursor = (c) =>
-    !!c && typeof c === "object" && typeof c.conversation_id === "string" &&
-    Number.isInteger(c.seq) && c.seq >= 0;
-  const isMessage = (m) =>
-    !!m && typeof m === "object" && typeof m.id === "string" &&
-    typeof m.conversation_id === "string" && Number.isInteger(m.seq) &&
-    typeof m.body === "string" && typeof m.sender === "string";
 
   // ---- DOM ------------------------------------------------------------------------------------
   const $ = (id) => document.getElementById(id);
@@ -189,9 +168,6 @@
   closeButton.hidden = !embedded;
   conn.textContent = t("reconnecting");
   $("hd-footer").textContent = t("powered");
-
-  let maxBody = Number.isInteger(cfg.max_body) && cfg.max_body > 0 ? cfg.max_body : 4000;
-  input.maxLength = maxBody;
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -241,38 +217,73 @@
     statusLine.dataset.online = String(!!online);
   }
 
+  // ---- the client: the protocol, for this screen ------------------------------------------------
+  // What routing may use: language, time zone (for "we're back at …" in local time), the
+  // host page and the host site's attributes for this visitor.
+  function visitorContext() {
+    const query = new URLSearchParams(location.search);
+    const context = { language: (navigator.language || "").slice(0, 35) };
+    try {
+      context.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (_) {
+      context.timezone = "";
+    }
+    const identity = new URLSearchParams(location.hash.slice(1));
+    for (const key of ["user_id", "user_hash", "name"]) {
+      const value = identity.get(key);
+      if (value) context[key] = value.slice(0, 255);
+    }
+    const page = query.get("page") || "";
+    if (/^https?:\/\//.test(page)) context.page_url = page.slice(0, 500);
+    try {
+      const attributes = JSON.parse(query.get("attributes") || "{}");
+      if (attributes && typeof attributes === "object" && !Array.isArray(attributes)) {
+        context.attributes = Object.fromEntries(
+          Object.entries(attributes).slice(0, 20).map(([k, v]) => [String(k).slice(0, 50), String(v).slice(0, 200)])
+        );
+      }
+    } catch (_) {
+      /* not JSON: ignore the attributes, never the visitor */
+    }
+    return context;
+  }
+
+  const client = HelpdeskClient.create({
+    url: location.origin,
+    siteKey: SITE_KEY,
+    wsPath: WS_PATH,
+    adapter: HelpdeskClient.adapters.browser({ storage }),
+    channel: "web",
+    context: visitorContext,
+    storagePrefix: PREFIX,
+    maxBody: Number.isInteger(cfg.max_body) && cfg.max_body > 0 ? cfg.max_body : undefined,
+  });
+
   // ---- offline form: an email address for the reply -------------------------------------------
   const emailForm = document.getElementById("hd-email-form");
   const emailInput = document.getElementById("hd-email");
   const emailStatus = document.getElementById("hd-email-status");
-  let emailPending = false;
-  let emailToSend = "";
   if (emailForm) {
     document.getElementById("hd-email-label").textContent = t("emailLabel");
     emailForm.addEventListener("submit", (event) => {
       event.preventDefault();
       const email = emailInput.value.trim();
       if (!email || !emailInput.checkValidity()) return;
-      emailPending = true;
-      emailToSend = email;
       // Not connected this instant: it goes with the next welcome (nothing typed is lost).
-      if (welcomed) sendFrame({ type: "visitor.email", email });
+      client.setEmail(email).then(onEmailSaved, (error) => {
+        emailStatus.textContent = error.detail || "";
+      });
     });
-  }
-  function resendEmail() {
-    if (emailPending && emailToSend) sendFrame({ type: "visitor.email", email: emailToSend });
   }
   // Offered while nobody can answer now, until the visitor has left an address. Once left,
   // its confirmation stays in view for the rest of this visit (a reconnect or a presence
   // change must not take away what the visitor was just told).
   function offerEmail(show) {
     if (!emailForm) return;
-    const left = store.getRaw("email") !== null;
+    const left = client.email !== null;
     emailForm.hidden = !show || (left && !emailStatus.textContent);
   }
-  function onEmailSaved(frame) {
-    emailPending = false;
-    store.setRaw("email", String(frame.email || ""));
+  function onEmailSaved() {
     emailStatus.textContent = t("emailSent");
     emailForm.querySelector(".hd-email-row").hidden = true;
     document.getElementById("hd-email-label").hidden = true;
@@ -294,7 +305,7 @@
   })();
   const push =
     window.HelpdeskPush && pushConfig.enabled
-      ? HelpdeskPush.forVisitor(pushConfig.public_key, () => token, () => identityProof)
+      ? HelpdeskPush.forVisitor(pushConfig.public_key, () => client.token, () => identityProof)
       : null;
   let bellState = "off";
   function showBell(next) {
@@ -308,7 +319,7 @@
   async function setUpBell() {
     if (!push || !bell || !HelpdeskPush.supported()) return;
     if (inForeignFrame) {
-      showBell(store.getRaw("push") === "on" ? "on" : "off");
+      showBell(local.getRaw("push") === "on" ? "on" : "off");
     } else {
       const state = await push.state();
       if (state === "unsupported") return;
@@ -319,9 +330,9 @@
   }
   if (bell) {
     bell.addEventListener("click", async () => {
-      if (!token) return;
+      if (!client.token) return;
       if (inForeignFrame) {
-        const fragment = new URLSearchParams({ t: token, ...(identityProof || {}) });
+        const fragment = new URLSearchParams({ t: client.token, ...(identityProof || {}) });
         const url = `/widget/push/?site_key=${encodeURIComponent(SITE_KEY)}#${fragment}`;
         window.open(url, "hd-push", "width=440,height=420");
         return;
@@ -340,7 +351,7 @@
     });
     window.addEventListener("message", (event) => {
       if (event.origin !== location.origin || !event.data || event.data.type !== "hd:push") return;
-      store.setRaw("push", event.data.state === "on" ? "on" : "off");
+      local.setRaw("push", event.data.state === "on" ? "on" : "off");
       showBell(event.data.state === "on" ? "on" : "off");
     });
   }
@@ -362,31 +373,21 @@
       event.preventDefault();
       const email = resumeEmail.value.trim();
       if (!email || !resumeEmail.checkValidity()) return;
-      const asking = resumeCode.hidden;
-      const body = asking ? { site_key: SITE_KEY, email } : { site_key: SITE_KEY, email, code: resumeCode.value.trim() };
-      const response = await fetch(asking ? "/api/v1/visitor/resume" : "/api/v1/visitor/resume/confirm", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      }).catch(() => null);
-      if (asking) {
+      if (resumeCode.hidden) {
+        await client.requestResumeCode(email).catch(() => null);
         resumeCode.hidden = false;
         resumeStatus.textContent = t("resumeSent");
         resumeCode.focus();
         return;
       }
-      const data = response && response.ok ? await response.json() : null;
-      if (!data || typeof data.token !== "string") {
+      // The other device's visitor, from now on here too: the client starts over from the server.
+      const resumed = await client.confirmResumeCode(email, resumeCode.value.trim()).catch(() => null);
+      if (!resumed) {
         resumeStatus.textContent = t("resumeBad");
         return;
       }
-      // The other device's visitor, from now on here too: start over from the server.
-      token = data.token;
-      store.setRaw("token", token);
-      clearHistory();
       resumeForm.hidden = true;
       resumeOpen.hidden = true;
-      resync();
     });
   }
   function offerResume(show) {
@@ -422,25 +423,10 @@
     list.scrollTop = list.scrollHeight;
   }
 
-  // ---- message state --------------------------------------------------------------------------
-  const held = new Map(); // message id -> Message
-  const topSeq = new Map(); // conversation id -> highest seq held
-  const seqsHeld = new Set(); // `${conversation_id}:${seq}`
+  // ---- the thread on screen -------------------------------------------------------------------
   const liById = new Map(); // message id -> <li>
   const liByClient = new Map(); // client_id -> <li> of an own message
   const liData = new WeakMap(); // <li> -> Message (stored ones)
-
-  let token = store.getRaw("token");
-  let cursor = store.get("cursor");
-  if (!isCursor(cursor)) cursor = null;
-
-  function compareMessages(a, b) {
-    if (a.conversation_id === b.conversation_id) return a.seq - b.seq;
-    const ta = Date.parse(a.created_at);
-    const tb = Date.parse(b.created_at);
-    if (ta !== tb && !Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
-    return String(a.created_at).localeCompare(String(b.created_at));
-  }
 
   function renderMessage(m) {
     const sender = ["visitor", "agent", "system"].includes(m.sender) ? m.sender : "system";
@@ -461,21 +447,22 @@
     return li;
   }
 
+  const readByAgent = (m) => m.seq <= client.readSeq(m.conversation_id);
+
   function setStored(li, m) {
     li.dataset.id = m.id;
     li.dataset.seq = String(m.seq);
+    li.dataset.conversationId = m.conversation_id;
     liData.set(li, m);
     liById.set(m.id, li);
-    if (m.sender === "visitor") setState(li, m.seq <= seenByAgent ? "seen" : "sent");
+    if (m.sender === "visitor") setState(li, readByAgent(m) ? "seen" : "sent");
   }
 
   // "Seen": the agent read up to this seq (a reply reads everything before it).
-  let seenByAgent = 0;
-  function markSeen(seq) {
-    if (!Number.isInteger(seq) || seq <= seenByAgent) return;
-    seenByAgent = seq;
+  function markSeen(read) {
     for (const li of liById.values()) {
-      if (li.classList.contains("hd-msg--visitor") && Number(li.dataset.seq) <= seq) setState(li, "seen");
+      if (!li.classList.contains("hd-msg--visitor") || li.dataset.conversationId !== read.conversation_id) continue;
+      if (Number(li.dataset.seq) <= read.seq) setState(li, "seen");
     }
   }
 
@@ -499,7 +486,7 @@
         if (node.classList.contains("hd-msg")) before = node; // own message still sending
         continue;
       }
-      if (compareMessages(other, m) <= 0) break;
+      if (HelpdeskClient.compareMessages(other, m) <= 0) break;
       before = node;
     }
     list.insertBefore(li, before);
@@ -516,19 +503,8 @@
     li.classList.toggle("hd-msg--cont", same);
   }
 
-  // Adds a stored message; returns true when it was new.
-  function addMessage(m) {
-    if (!isMessage(m)) return false;
-    const existing = liById.get(m.id);
-    if (existing) {
-      if (m.sender === "visitor" && existing.dataset.state === "sending") setState(existing, m.seq <= seenByAgent ? "seen" : "sent");
-      if (m.client_id && m.sender === "visitor") removeFromOutbox(m.client_id);
-      return false;
-    }
-    held.set(m.id, m);
-    seqsHeld.add(`${m.conversation_id}:${m.seq}`);
-    if (m.seq > (topSeq.get(m.conversation_id) || 0)) topSeq.set(m.conversation_id, m.seq);
-
+  // A message the client holds for the first time.
+  function showMessage(m) {
     let li = m.client_id && m.sender === "visitor" ? liByClient.get(m.client_id) : null;
     if (li && li.dataset.id) li = null;
     if (li) {
@@ -545,11 +521,9 @@
     }
     setStored(li, m);
     place(li, m);
-    if (m.client_id && m.sender === "visitor") removeFromOutbox(m.client_id);
-    return true;
   }
 
-  function renderPending(entry) {
+  function showPending(entry) {
     let li = liByClient.get(entry.client_id);
     if (li) return li;
     li = renderMessage({
@@ -565,67 +539,37 @@
     return li;
   }
 
-  function clearHistory() {
+  // The client dropped what it held (another visitor, a refused token, a resumed one).
+  function clearHistory(outboxDropped) {
     for (const li of liById.values()) {
       li.remove();
       if (li.dataset.clientId) liByClient.delete(li.dataset.clientId);
     }
-    held.clear();
-    topSeq.clear();
-    seqsHeld.clear();
     liById.clear();
-    cursor = null;
+    if (outboxDropped) {
+      for (const li of Array.from(liByClient.values())) li.remove();
+      liByClient.clear();
+    }
     seen = { conversation_id: null, seq: 0 };
-    store.remove("cursor");
-    store.remove("messages");
-    store.set("seen", seen);
-  }
-
-  // The cursor is the highest seq held with nothing missing below it (since the last catch-up).
-  function advanceCursor() {
-    if (!cursor) return;
-    while (seqsHeld.has(`${cursor.conversation_id}:${cursor.seq + 1}`)) cursor.seq += 1;
-  }
-
-  function persist() {
-    if (cursor) store.set("cursor", cursor);
-    else store.remove("cursor");
-    const messages = Array.from(held.values()).sort(compareMessages).slice(-CACHE_LIMIT);
-    store.set("messages", messages);
-  }
-
-  // ---- outbox ---------------------------------------------------------------------------------
-  function loadOutbox() {
-    const box = store.get("outbox");
-    return Array.isArray(box)
-      ? box.filter((e) => e && typeof e.client_id === "string" && typeof e.body === "string")
-      : [];
-  }
-
-  function saveOutbox(box) {
-    if (box.length) store.set("outbox", box);
-    else store.remove("outbox");
-  }
-
-  function removeFromOutbox(clientId) {
-    const box = loadOutbox();
-    const rest = box.filter((e) => e.client_id !== clientId);
-    if (rest.length !== box.length) saveOutbox(rest);
+    local.set("seen", seen);
   }
 
   // ---- unread badge ---------------------------------------------------------------------------
   let isOpen = !embedded; // standalone page: always "open"; in a frame: closed until told
-  let seen = store.get("seen");
-  if (!seen || typeof seen !== "object" || !Number.isInteger(seen.seq)) {
-    seen = cursor ? { ...cursor } : { conversation_id: null, seq: 0 };
-    store.set("seen", seen);
-  }
+  let seen = { conversation_id: null, seq: 0 }; // how far this visitor has had the thread open
   let lastPostedUnread = -1;
 
+  function topSeq(conversationId) {
+    let top = 0;
+    for (const m of client.messages()) if (m.conversation_id === conversationId && m.seq > top) top = m.seq;
+    return top;
+  }
+
   function unreadCount() {
+    const cursor = client.cursor;
     if (isOpen || !cursor) return 0;
     let n = 0;
-    for (const m of held.values()) {
+    for (const m of client.messages()) {
       if (m.sender !== "agent" || m.conversation_id !== cursor.conversation_id) continue;
       if (seen.conversation_id !== m.conversation_id || m.seq > seen.seq) n += 1;
     }
@@ -641,12 +585,15 @@
     }
   }
 
+  // The badge, and receipts for the agent: "Delivered" once this client holds a message,
+  // "Seen" once the chat was open and visible with it on screen.
   function updateUnread(force) {
+    const cursor = client.cursor;
     if (isOpen && cursor) {
-      const top = topSeq.get(cursor.conversation_id) || 0;
+      const top = topSeq(cursor.conversation_id);
       if (seen.conversation_id !== cursor.conversation_id || seen.seq < top) {
         seen = { conversation_id: cursor.conversation_id, seq: top };
-        store.set("seen", seen);
+        local.set("seen", seen);
       }
     }
     const count = unreadCount();
@@ -654,22 +601,7 @@
       lastPostedUnread = count;
       postToParent({ type: "unread", count });
     }
-    sendReceipt();
-  }
-
-  // Receipts for the agent: "Delivered" once this client holds a message, "Seen" once the
-  // chat was open and visible with it on screen.
-  let receiptSent = { conversation_id: null, delivered: 0, seen: 0 };
-  function sendReceipt() {
-    if (!welcomed || !cursor || !cursor.conversation_id) return;
-    const delivered = cursor.seq;
-    const shown = isOpen && document.visibilityState === "visible";
-    const seenSeq = seen.conversation_id === cursor.conversation_id ? Math.min(seen.seq, delivered) : 0;
-    const same = receiptSent.conversation_id === cursor.conversation_id;
-    const seenNow = shown ? seenSeq : same ? receiptSent.seen : 0;
-    if (same && delivered <= receiptSent.delivered && seenNow <= receiptSent.seen) return;
-    receiptSent = { conversation_id: cursor.conversation_id, delivered, seen: seenNow };
-    sendFrame({ type: "receipt", conversation_id: cursor.conversation_id, delivered_seq: delivered, seen_seq: seenNow });
+    client.setVisible(isOpen && document.visibilityState === "visible");
   }
 
   window.addEventListener("message", (event) => {
@@ -689,278 +621,78 @@
     }
   });
 
-  // ---- socket ---------------------------------------------------------------------------------
-  let welcomed = false;
-  let helloHadToken = false;
+  // ---- what the client says ---------------------------------------------------------------------
+  let welcomedAdded = false; // the catch-up brought something new
 
-  // What routing may use: language, time zone (for "we're back at …" in local time), the
-  // host page and the host site's attributes for this visitor.
-  function visitorContext() {
-    const query = new URLSearchParams(location.search);
-    const context = { language: (navigator.language || "").slice(0, 35) };
-    try {
-      context.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
-    } catch (_) {
-      context.timezone = "";
-    }
-    const identity = new URLSearchParams(location.hash.slice(1));
-    for (const key of ["user_id", "user_hash", "name"]) {
-      const value = identity.get(key);
-      if (value) context[key] = value.slice(0, 255);
-    }
-    const page = query.get("page") || "";
-    if (/^https?:\/\//.test(page)) context.page_url = page.slice(0, 500);
-    try {
-      const attributes = JSON.parse(query.get("attributes") || "{}");
-      if (attributes && typeof attributes === "object" && !Array.isArray(attributes)) {
-        context.attributes = Object.fromEntries(
-          Object.entries(attributes).slice(0, 20).map(([k, v]) => [String(k).slice(0, 50), String(v).slice(0, 200)])
-        );
-      }
-    } catch (_) {
-      /* not JSON: ignore the attributes, never the visitor */
-    }
-    return context;
-  }
-
-  const socket = HelpdeskSocket.open(WS_PATH, {
-    onConnecting() {
-      welcomed = false;
-    },
-    onOpen() {
-      helloHadToken = !!token;
-      sendFrame({
-        type: "hello",
-        site_key: SITE_KEY,
-        token: token || null,
-        cursor: cursor ? { ...cursor } : null,
-        channel: "web",
-        ...visitorContext(),
-      });
-    },
-    onFrame: handleFrame,
-    onClose(code) {
-      welcomed = false;
-      return onClosed(code);
-    },
-  });
-
-  function sendFrame(frame) {
-    return socket.send(frame);
-  }
-
-  // Frames were lost: start over from the cursor.
-  function resync() {
-    socket.resync();
-  }
-
-  // What a close asks for: "now", "retry" (with backoff) or "stop".
-  function onClosed(code) {
-    if (code === 4401) {
-      // Authenticate again: drop the token and start over as a new visitor.
-      token = null;
-      store.remove("token");
-      clearHistory();
-      if (helloHadToken) {
-        helloHadToken = false;
-        return "now";
-      }
-      showConn(t("reconnecting"));
-      return "retry";
-    }
-    if (code === 4403 || code === 4404) {
-      showConn(t("unavailable")); // origin refused / unknown site: retrying cannot help
-      return "stop";
-    }
-    showConn(t("reconnecting"));
-    return "retry";
-  }
-
-  function handleFrame(frame) {
-    switch (frame.type) {
-      case "welcome":
-        onWelcome(frame);
-        break;
-      case "message.ack":
-        if (isMessage(frame.message)) onMessage(frame.message, frame.client_id);
-        break;
-      case "message":
-        if (isMessage(frame.message)) onMessage(frame.message, null);
-        break;
-      case "presence":
-        setPresence(!!frame.agents_online);
-        offerEmail(!frame.agents_online || queued);
-        break;
-      case "visitor.email":
-        onEmailSaved(frame);
-        break;
-      case "seen":
-        if (cursor && frame.conversation_id === cursor.conversation_id) markSeen(frame.seq);
-        break;
-      case "error":
-        onError(frame);
-        break;
-      default:
-        break; // pong and anything newer
-    }
-  }
-
-  function onWelcome(frame) {
-    welcomed = true;
-    socket.settled();
-    hideConn();
-    if (typeof frame.token === "string" && frame.token) {
-      token = frame.token;
-      store.setRaw("token", token);
-    }
-    // Another person on this device (the host site's user signed in or out): what this
-    // browser kept of the previous one goes. Signing in keeps unsent messages (their
-    // anonymous conversation joined the account); signing out drops them.
-    const previousVisitor = store.getRaw("visitor");
-    if (typeof frame.visitor_id === "string" && previousVisitor && previousVisitor !== frame.visitor_id) {
-      clearHistory();
-      if (!frame.identified) {
-        saveOutbox([]);
-        for (const li of Array.from(liByClient.values())) li.remove();
-        liByClient.clear();
-      }
-    }
-    if (typeof frame.visitor_id === "string") store.setRaw("visitor", frame.visitor_id);
-    applySite(frame.site);
-    if (Number.isInteger(frame.read_seq)) markSeen(frame.read_seq);
-    if (bell && bell.hidden) setUpBell();
-    resendEmail();
-    offerResume(!frame.identified && !(Array.isArray(frame.messages) && frame.messages.length) && !frame.conversation_id);
-    setPresence(!!frame.agents_online);
-    setQueue(frame.queue);
-    offerEmail(!frame.agents_online || !!frame.queue);
-    if (Number.isInteger(frame.max_body) && frame.max_body > 0) {
-      maxBody = frame.max_body;
-      input.maxLength = maxBody;
-    }
-
-    const conversationId = typeof frame.conversation_id === "string" ? frame.conversation_id : null;
-    if (!conversationId) cursor = null;
-    else if (!cursor || cursor.conversation_id !== conversationId) cursor = { conversation_id: conversationId, seq: 0 };
-
-    let added = false;
-    for (const m of Array.isArray(frame.messages) ? frame.messages : []) added = addMessage(m) || added;
-    if (cursor) {
-      // The catch-up is complete up to its last message.
-      cursor.seq = Math.max(cursor.seq, topSeq.get(cursor.conversation_id) || 0);
-      advanceCursor();
-    }
-    persist();
-
-    // Everything the catch-up did not already contain goes out again, with its own client_id.
-    for (const entry of loadOutbox()) {
-      renderPending(entry);
-      sendFrame({ type: "message.send", client_id: entry.client_id, body: entry.body });
-    }
-    updateUnread(true);
-    if (added || list.querySelector(".hd-msg[data-state='sending']")) scrollToBottom();
-  }
-
-  function onMessage(message, ackedClientId) {
-    const m = ackedClientId && !message.client_id ? { ...message, client_id: ackedClientId } : message;
-    if (m.sender === "agent") markSeen(m.seq - 1);
-    const added = addMessage(m);
-    if (ackedClientId) removeFromOutbox(ackedClientId);
-    if (!cursor || cursor.conversation_id !== m.conversation_id) {
-      // The first message of a (new) conversation.
-      cursor = { conversation_id: m.conversation_id, seq: 0 };
-    }
-    advanceCursor();
-    persist();
-    if (added) {
+  client.on("message", (m, info) => {
+    showMessage(m);
+    if (info.source === "welcome") {
+      welcomedAdded = true;
+    } else if (info.source === "live" || info.source === "ack") {
       updateUnread(false);
       scrollToBottom();
     }
-    if ((topSeq.get(cursor.conversation_id) || 0) > cursor.seq) resync(); // a gap: frames were lost
-  }
-
-  function onError(frame) {
-    const clientId = typeof frame.client_id === "string" ? frame.client_id : null;
-    if (!clientId && emailPending && frame.code === "invalid_message") {
-      emailPending = false;
-      emailStatus.textContent = frame.detail || "";
-      return;
-    }
-    if (!clientId) return;
-    if (frame.code === "rate_limited") {
-      // Not refused, only early: it stays in the outbox ("Sending…") and goes again later.
-      const wait = Math.min(120, Math.max(1, Number(frame.retry_after) || 5)) * 1000;
-      setTimeout(() => {
-        const entry = loadOutbox().find((e) => e.client_id === clientId);
-        if (entry && welcomed) sendFrame({ type: "message.send", client_id: entry.client_id, body: entry.body });
-      }, wait);
-      return;
-    }
-    removeFromOutbox(clientId); // it will never be accepted
-    const li = liByClient.get(clientId);
-    if (li && !li.dataset.id) setState(li, "failed", frame.detail || t("failed"));
-  }
+  });
+  client.on("pending", showPending);
+  client.on("failed", (failure) => {
+    const li = liByClient.get(failure.client_id);
+    if (li && !li.dataset.id) setState(li, "failed", failure.detail || t("failed"));
+  });
+  client.on("seen", markSeen);
+  client.on("reset", (info) => clearHistory(info.outboxDropped));
+  client.on("presence", (presence) => {
+    setPresence(presence.agentsOnline);
+    offerEmail(!presence.agentsOnline || queued);
+  });
+  client.on("status", (status) => {
+    if (status.state === "offline") showConn(t("reconnecting"));
+    else if (status.state === "stopped") showConn(t("unavailable")); // retrying cannot help
+  });
+  client.on("welcome", (frame) => {
+    hideConn();
+    applySite(frame.site);
+    if (bell && bell.hidden) setUpBell();
+    offerResume(!frame.identified && !(Array.isArray(frame.messages) && frame.messages.length) && !frame.conversation_id);
+    setPresence(client.agentsOnline);
+    setQueue(client.queue);
+    offerEmail(!client.agentsOnline || !!client.queue);
+    composer.setMaxLength(client.maxBody);
+    updateUnread(true);
+    if (welcomedAdded || list.querySelector(".hd-msg[data-state='sending']")) scrollToBottom();
+    welcomedAdded = false;
+  });
 
   // ---- composer -------------------------------------------------------------------------------
-  function submit() {
-    const body = input.value.trim();
-    if (!body) return;
-    if (body.length > maxBody) return;
-    const entry = { client_id: uuid(), body, created_at: new Date().toISOString() };
-    const box = loadOutbox();
-    box.push(entry);
-    saveOutbox(box);
-    renderPending(entry);
-    input.value = "";
-    autosize();
-    scrollToBottom();
-    if (welcomed) sendFrame({ type: "message.send", client_id: entry.client_id, body: entry.body });
-  }
-
-  function autosize() {
-    input.style.height = "auto";
-    input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
-  }
-
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submit();
-    input.focus();
+  const composer = HelpdeskComposer.attach(form, input, {
+    maxHeight: 120,
+    maxLength: client.maxBody,
+    onSubmit(body) {
+      client.send(body);
+      scrollToBottom();
+      return true;
+    },
   });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-      event.preventDefault();
-      submit();
-    }
-  });
-  input.addEventListener("input", autosize);
   closeButton.addEventListener("click", () => postToParent({ type: "close" }));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && embedded) postToParent({ type: "close" });
   });
-  window.addEventListener("online", () => socket.wake());
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") {
-      socket.wake({ fresh: false });
-      updateUnread(false);
-    }
+    if (document.visibilityState === "visible") updateUnread(false);
   });
 
   // ---- start ----------------------------------------------------------------------------------
   applySite({ name: cfg.site_name, greeting: cfg.greeting, color: cfg.color });
 
-  // What this browser already holds: the cached thread (so a reload shows it at once and the
-  // cursor really names messages we hold) and the unsent outbox.
-  const cached = store.get("messages");
-  if (Array.isArray(cached)) cached.forEach(addMessage);
-  if (cursor && cursor.seq > 0 && !seqsHeld.has(`${cursor.conversation_id}:${cursor.seq}`)) {
-    cursor = null; // the cache does not match the cursor: ask for the whole conversation
-  }
-  advanceCursor();
-  for (const entry of loadOutbox()) renderPending(entry);
-  scrollToBottom();
-
-  postToParent({ type: "ready" });
-  updateUnread(true);
-  socket.connect();
+  // What this browser already holds (the cached thread, so a reload shows it at once, and
+  // the unsent outbox) arrives as "message" and "pending" events while the client starts.
+  client.start().then(() => {
+    const stored = local.get("seen");
+    seen = stored && typeof stored === "object" && Number.isInteger(stored.seq)
+      ? stored
+      : client.cursor ? { ...client.cursor } : { conversation_id: null, seq: 0 };
+    local.set("seen", seen);
+    scrollToBottom();
+    postToParent({ type: "ready" });
+    updateUnread(true);
+  });
 })();

@@ -1,0 +1,63 @@
+// What an app developer writes against client.d.ts: it must compile under `strict`, and the
+// lines marked @ts-expect-error must not (the types refuse what the library refuses).
+import HelpdeskClient = require("../../../helpdesk/static/helpdesk/client.js");
+
+declare const wx: HelpdeskClient.WxLike;
+declare const AsyncStorage: HelpdeskClient.AsyncStorageLike;
+
+const web = HelpdeskClient.create({
+  url: "https://helpdesk.example.com",
+  siteKey: "wk_demo",
+  adapter: HelpdeskClient.adapters.browser(),
+  context: () => ({ language: "zh-CN", attributes: { plan: "pro" } }),
+});
+const mini = new HelpdeskClient.VisitorClient({
+  url: "https://helpdesk.example.com",
+  siteKey: "wk_demo",
+  adapter: HelpdeskClient.adapters.wechat(wx, { closeInBackground: true }),
+});
+const app = HelpdeskClient.create({
+  siteKey: "wk_demo",
+  url: "https://helpdesk.example.com",
+  adapter: HelpdeskClient.adapters.reactNative({ AsyncStorage }),
+  connection: { wakeCheckMs: 5000 },
+});
+
+async function chat(client: HelpdeskClient.VisitorClient): Promise<string> {
+  const off = client.on("message", (message, info) => {
+    const who: "visitor" | "agent" | "system" = message.sender;
+    const where: HelpdeskClient.MessageSource = info.source;
+    console.log(who, where, message.seq, message.body);
+  });
+  client.on("status", ({ state, code }) => console.log(state, code));
+  client.on("seen", ({ conversation_id, seq }) => console.log(conversation_id, seq));
+  client.on("failed", (failure) => console.log(failure.client_id, failure.code));
+  client.on("welcome", (welcome) => console.log(welcome.site.name, welcome.queue));
+  client.on("error", (error) => console.log(error.code, error.detail));
+  await client.start();
+  const entry: HelpdeskClient.OutboxEntry = client.send("Hello", { attachment_ids: ["a1"] });
+  const saved = await client.setEmail("vic@example.com");
+  const older = await client.loadOlder({ limit: 20 });
+  const first: HelpdeskClient.Message | undefined = older.messages[0];
+  client.setVisible(true);
+  const cursor: HelpdeskClient.Cursor | null = client.cursor;
+  off();
+  await client.close();
+  return `${entry.client_id} ${saved.verified} ${older.hasMore} ${first?.id} ${cursor?.seq}`;
+}
+
+const outbox = new HelpdeskClient.Outbox(new HelpdeskClient.Store(HelpdeskClient.storage.memory()));
+const kept = outbox.add({ body: "Hi", conversation_id: "c1" });
+const verdict: "later" | "failed" | null = outbox.refused({ type: "error", code: "rate_limited", client_id: kept.client_id }, () => {});
+const version: string = HelpdeskClient.VERSION;
+
+// @ts-expect-error a message is text
+web.send(42);
+// @ts-expect-error no such event
+web.on("typing", () => {});
+// @ts-expect-error a listener of "message" gets a Message, not a number
+web.on("message", (n: number) => n);
+// @ts-expect-error the site key is required
+HelpdeskClient.create({ adapter: HelpdeskClient.adapters.browser() });
+
+export { chat, mini, app, verdict, version };
