@@ -27,7 +27,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from helpdesk.models import Agent, Conversation
-from offline import services
+from offline import tasks
 from offline.models import OfflineMessage
 from routing import presence
 from tests.processes import Server, connect
@@ -79,7 +79,7 @@ def query_counts(agent: Agent) -> dict[int, int]:
         )
         OfflineMessage.objects.exclude(conversation__in=keep).update(state="delivered")
         with CaptureQueriesContext(connection) as q:
-            result = services.offline_flush_for_agent(agent_id=agent.id)
+            result = tasks.take_waiting_and_flush(agent_id=agent.id)
         assert result.delivered == n_conv * PER_CONVERSATION
         counts[n_conv * PER_CONVERSATION] = len(q)
     presence.store().disconnect("agent", str(agent.id), "bench-counter")

@@ -120,6 +120,14 @@ def actor_for(user: Any) -> Actor | None:
     )
 
 
+def actor_for_session(session: Any, user: Any) -> Actor | None:
+    """As ``actor_for``, for a socket: also None once the session has ended (logout)."""
+    key = getattr(session, "session_key", None)
+    if not key or not session.exists(key):
+        return None
+    return actor_for(user)
+
+
 def visible_q(actor: Actor, prefix: str = "") -> Q:
     """The visible set as a filter on conversations (``prefix``: from another model, e.g.
     ``conversation__``)."""

@@ -21,7 +21,7 @@ from django.conf import settings
 
 from helpdesk import access, events, payloads, ratelimit, selectors, services, tokens
 from helpdesk.access import Action, Actor
-from helpdesk.models import Agent, AgentGroup, Tag, Visitor
+from helpdesk.models import Agent, Visitor
 from helpdesk.validation import (
     AgentMessageIn,
     CenterIn,
@@ -367,13 +367,7 @@ class AgentConsumer(JsonConsumer):
         return self.actor is not None and self.actor.agent_id == self.agent.id
 
     def _current_actor(self) -> Actor | None:
-        """The session still exists (no logout), the user is active, the agent profile too;
-        and what they may see now."""
-        session = self.scope.get("session")
-        key = getattr(session, "session_key", None)
-        if not key or not session.exists(key):
-            return None
-        return access.actor_for(self.scope.get("user"))
+        return access.actor_for_session(self.scope.get("session"), self.scope.get("user"))
 
     async def status_set(self, data: dict[str, Any]) -> None:
         fields = check(StatusIn, data)
@@ -382,7 +376,9 @@ class AgentConsumer(JsonConsumer):
     async def conversation_transfer(self, data: dict[str, Any]) -> None:
         fields = check(TransferIn, data)
         conversation = await self._conversation(fields["conversation_id"], Action.TRANSFER)
-        if not await db(self._target_exists)(fields["to_agent_id"], fields["to_group_id"]):
+        if not await db(selectors.transfer_target_exists)(
+            agent_id=fields["to_agent_id"], group_id=fields["to_group_id"]
+        ):
             raise ClientError("not_found", "No such agent or group.")
         try:
             await db(routing_services.conversation_transfer)(
@@ -405,12 +401,6 @@ class AgentConsumer(JsonConsumer):
             )
         except routing_services.NotAllowed as exc:
             raise ClientError("not_assigned", str(exc)) from None
-
-    @staticmethod
-    def _target_exists(agent_id: int | None, group_id: int | None) -> bool:
-        if agent_id is not None:
-            return Agent.objects.filter(pk=agent_id, user__is_active=True).exists()
-        return AgentGroup.objects.filter(pk=group_id).exists()
 
     async def refresh_presence(self) -> None:
         assert self.agent is not None
@@ -468,15 +458,11 @@ class AgentConsumer(JsonConsumer):
     async def conversation_tags(self, data: dict[str, Any]) -> None:
         fields = check(TagsIn, data)
         conversation = await self._conversation(fields["conversation_id"], Action.TAG)
-        if not await db(self._tags_exist)(fields["tag_ids"]):
+        if not await db(selectors.tags_exist)(fields["tag_ids"]):
             raise ClientError("not_found", "No such tag (managers define tags).")
         await db(services.conversation_set_tags)(
             agent=self.agent, conversation=conversation, tag_ids=fields["tag_ids"]
         )
-
-    @staticmethod
-    def _tags_exist(tag_ids: list[int]) -> bool:
-        return Tag.objects.filter(pk__in=tag_ids).count() == len(set(tag_ids))
 
     async def conversation_read(self, data: dict[str, Any]) -> None:
         fields = check(ReadIn, data)

@@ -172,6 +172,18 @@ def transfer_targets(agent: Agent) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def transfer_target_exists(*, agent_id: int | None, group_id: int | None) -> bool:
+    """An active agent (by ``agent_id``), else a group (by ``group_id``)."""
+    if agent_id is not None:
+        return Agent.objects.filter(pk=agent_id, user__is_active=True).exists()
+    return AgentGroup.objects.filter(pk=group_id).exists()
+
+
+def tags_exist(tag_ids: list[int]) -> bool:
+    """Every one of ``tag_ids`` is a tag (managers define them)."""
+    return Tag.objects.filter(pk__in=tag_ids).count() == len(set(tag_ids))
+
+
 def messages_after(
     conversation_id: uuid.UUID, after_seq: int, limit: int | None = None
 ) -> list[Message]:

@@ -17,33 +17,18 @@ from typing import Any
 from anymail.signals import EventType, inbound, tracking
 from django.conf import settings
 from django.dispatch import receiver
-from django.utils.crypto import constant_time_compare, salted_hmac
 
 from helpdesk import services as helpdesk_services
 from helpdesk.models import Conversation, Visitor
+from notifications.addresses import conversation_of
 from notifications.models import Notification
 
 log = logging.getLogger(__name__)
-_SALT = "helpdesk.reply-address"
-_ADDRESS = re.compile(r"^reply\+(?P<conv>[0-9a-f]{32})-(?P<mac>[0-9a-f]{16})@", re.IGNORECASE)
 # Where the quoted original starts in common mail clients' replies.
 _QUOTE_START = re.compile(
     r"^(>|On .{4,200} wrote:$|-{2,} ?Original Message ?-{2,}|在 .{2,200}写道[:\uff1a]$)",
     re.MULTILINE,
 )
-
-
-def reply_address(conversation_id: uuid.UUID) -> str | None:
-    """The Reply-To of emails about this conversation (None without an inbound domain)."""
-    if not settings.INBOUND_EMAIL_DOMAIN:
-        return None
-    return (
-        f"reply+{conversation_id.hex}-{_mac(conversation_id.hex)}@{settings.INBOUND_EMAIL_DOMAIN}"
-    )
-
-
-def _mac(value: str) -> str:
-    return salted_hmac(_SALT, value).hexdigest()[:16]
 
 
 def strip_quoted(text: str) -> str:
@@ -56,14 +41,7 @@ def strip_quoted(text: str) -> str:
 def on_inbound(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     message = event.message
     recipients = [message.envelope_recipient or ""] + [a.addr_spec for a in message.to or []]
-    conversation_id = next(
-        (
-            m["conv"]
-            for m in (_ADDRESS.match(r) for r in recipients)
-            if m and constant_time_compare(m["mac"], _mac(m["conv"]))
-        ),
-        None,
-    )
+    conversation_id = next((c for c in map(conversation_of, recipients) if c), None)
     if conversation_id is None:
         log.warning("inbound email to %s: no valid reply address; dropped", recipients)
         return

@@ -13,7 +13,6 @@ from django.utils import timezone
 from helpdesk import crypto, events, payloads, selectors
 from helpdesk.models import Agent, Conversation, Message
 from offline.models import OfflineMessage
-from routing import services as routing_services
 
 Audience = OfflineMessage.Audience
 State = OfflineMessage.State
@@ -37,14 +36,14 @@ class FlushResult:
 
 
 def offline_flush_for_agent(*, agent_id: int) -> FlushResult:
-    """An agent became available: they take eligible waiting work up to their capacity
-    (routing), then everything waiting for them is pushed.
+    """Push everything waiting for the agent (of the conversations assigned to them), in
+    delivery order. Taking waiting work first is the caller's (``offline.tasks``), so this
+    app never calls routing.
 
     Idempotent: rows are claimed and moved to ``delivered`` by one statement (``SKIP LOCKED``
     where the database has it) in the transaction that queues their frame, so a second run
     (another tab, a retried task) finds nothing to send. Queries per batch are constant.
     """
-    taken = routing_services.agent_take_waiting(agent_id=agent_id)
     delivered = batches = 0
     described: set[uuid.UUID] = set()
     while True:
@@ -52,7 +51,7 @@ def offline_flush_for_agent(*, agent_id: int) -> FlushResult:
         delivered += sent
         batches += frames
         if not more:
-            return FlushResult(assigned=len(taken), delivered=delivered, batches=batches)
+            return FlushResult(assigned=0, delivered=delivered, batches=batches)
 
 
 _PICK = """

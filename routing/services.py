@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from helpdesk import access, events
+from helpdesk import access, events, jobs, timeline
 from helpdesk import selectors as helpdesk_selectors
 from helpdesk.models import Agent, AgentGroup, Conversation
 from offline.models import OfflineMessage
@@ -173,9 +173,7 @@ def agent_set_status(*, agent_id: int, status: str) -> None:
     if not changed:
         return
     if status == Agent.Status.AVAILABLE:
-        from offline.tasks import flush_agent
-
-        transaction.on_commit(lambda: flush_agent.delay(agent_id), robust=True)
+        jobs.enqueue_on_commit(jobs.FLUSH_AGENT, agent_id)
     transaction.on_commit(lambda: agent_presence_changed(agent_id=agent_id), robust=True)
     events.send_event_on_commit(
         [events.agent_group(agent_id)], {"type": "status", "status": status}
@@ -202,15 +200,13 @@ def _requeue(conversation: Conversation, *, kind: str, **meta: Any) -> int | Non
     """Back to the queue (keeping its place) and routed again; the history gets a line and
     the agents concerned hear of it. Returns who has it now. The caller locks the row and
     enqueues a flush for that agent (once per batch)."""
-    from helpdesk import services as helpdesk_services
-
     previous = conversation.assigned_agent_id
     conversation.assigned_agent_id = None
     conversation.assigned_at = None
     conversation.save(update_fields=["assigned_agent", "assigned_at", "group", "group_entered_at"])
     now_with = conversation_route(conversation=conversation)
-    helpdesk_services.message_add_system(conversation=conversation, kind=kind, **meta)
-    helpdesk_services.conversation_changed(
+    timeline.message_add_system(conversation=conversation, kind=kind, **meta)
+    timeline.conversation_changed(
         conversation=conversation, agent_ids=[a for a in (previous, now_with) if a], flush=False
     )
     return now_with
@@ -218,10 +214,8 @@ def _requeue(conversation: Conversation, *, kind: str, **meta: Any) -> int | Non
 
 def _flush(agent_ids: Iterable[int | None]) -> None:
     """Push to each agent who received work, once, after the work is committed."""
-    from offline.tasks import flush_agent
-
     for agent_id in {a for a in agent_ids if a}:
-        transaction.on_commit(lambda a=agent_id: flush_agent.delay(a), robust=True)
+        jobs.enqueue_on_commit(jobs.FLUSH_AGENT, agent_id)
 
 
 def _gone(cutoff: datetime, agent_ids: Iterable[int] | None = None) -> dict[int, str]:
@@ -357,8 +351,6 @@ def conversation_transfer(
     None: the system itself.
 
     Raises ``NotAllowed``."""
-    from helpdesk import services as helpdesk_services
-
     conversation = (
         Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
     )
@@ -385,13 +377,13 @@ def conversation_transfer(
         )
         meta = {"to_group": group.name}
         conversation_route(conversation=conversation)
-    helpdesk_services.message_add_system(
+    timeline.message_add_system(
         conversation=conversation, kind="transferred", by=by_name, reason=reason, **meta
     )
     new = conversation.assigned_agent_id
     # The one who moved it hears too (their other tabs, and the inbox that asked).
     by = actor.agent_id if actor is not None else None
-    helpdesk_services.conversation_changed(
+    timeline.conversation_changed(
         conversation=conversation, agent_ids=[a for a in (previous, new, by) if a], flush=False
     )
     # The new agent gets it pushed; the previous one has room again for waiting work.

@@ -6,6 +6,7 @@ import uuid
 
 from celery import shared_task
 
+from helpdesk import jobs
 from helpdesk.models import Agent
 from routing import presence, services
 
@@ -13,14 +14,12 @@ from routing import presence, services
 @shared_task(acks_late=True)
 def route_waiting() -> int:
     """Safety net: every connected, available agent takes eligible waiting work."""
-    from offline.tasks import flush_agent
-
     agents = Agent.objects.filter(status=Agent.Status.AVAILABLE, user__is_active=True)
     taken = 0
     for agent_id in presence.online_agent_ids(agents.values_list("pk", flat=True)):
         ids = services.agent_take_waiting(agent_id=agent_id)
         if ids:
-            flush_agent.delay(agent_id)
+            jobs.enqueue_now(jobs.FLUSH_AGENT, agent_id)
         taken += len(ids)
     return taken
 

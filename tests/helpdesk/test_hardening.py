@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from helpdesk import services
+from helpdesk.services import sending
 from helpdesk.models import Message
 from tests.ws import agent_socket, send_message, visitor_socket
 
@@ -104,7 +105,7 @@ async def test_a_failure_after_commit_still_acks_and_notifies(acme, monkeypatch)
     def boom(conversation):
         raise RuntimeError("broker down")
 
-    monkeypatch.setattr(services, "_after_offline_agent_message", boom)
+    monkeypatch.setattr(sending, "_after_offline_agent_message", boom)
     tab1, welcome = await visitor_socket(acme.widget_key)
     tab2, _ = await visitor_socket(acme.widget_key, welcome["token"])
     ack = await send_message(tab1, "kept")

@@ -13,7 +13,8 @@ import pytest
 from django.utils import timezone
 
 from helpdesk.models import Message
-from notifications.inbound import reply_address, strip_quoted
+from notifications.addresses import reply_address
+from notifications.inbound import strip_quoted
 from notifications.models import Notification
 from tests.factories import ConversationFactory, VisitorFactory
 

@@ -16,6 +16,7 @@ from helpdesk import services as helpdesk_services
 from helpdesk.models import AgentGroup, Conversation
 from notifications import services
 from notifications.models import Notification
+from notifications.services import reminders as scan_service
 from routing import selectors as routing_selectors
 from routing.models import OpeningPeriod, Schedule
 from tests.factories import UserFactory, VisitorFactory
@@ -100,8 +101,8 @@ def test_a_digest_leaves_out_what_someone_took_meanwhile(
     clock.move_to(SHIFT + timedelta(seconds=30))
     taken = Conversation.objects.exclude(pk=kept.pk).get()
     # Rows made, then Alice takes one.
-    services._due_digests(
-        SHIFT + timedelta(seconds=30), routing_selectors.HoursCache(), services._Audiences()
+    scan_service._due_digests(
+        SHIFT + timedelta(seconds=30), routing_selectors.HoursCache(), scan_service._Audiences()
     )
     Conversation.objects.filter(pk=taken.pk).update(assigned_agent=alice)
     services.scan()

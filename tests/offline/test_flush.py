@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from helpdesk import events
 from helpdesk.models import Conversation, Message
-from offline import services
+from offline import tasks
 from offline.models import OfflineMessage
 from routing import presence
 from tests.factories import ConversationFactory, VisitorFactory
@@ -62,7 +62,7 @@ def test_it_assigns_and_delivers_each_message_once_in_batches(acme, alice, sent,
     messages = make_offline(acme, conversations=3, per_conversation=3)
     online(alice)
 
-    result = services.offline_flush_for_agent(agent_id=alice.id)
+    result = tasks.take_waiting_and_flush(agent_id=alice.id)
 
     assert (result.assigned, result.delivered, result.batches) == (3, 9, 3)
     flushes = [e for g, e in sent if e["type"] == "flush"]
@@ -74,7 +74,7 @@ def test_it_assigns_and_delivers_each_message_once_in_batches(acme, alice, sent,
     assert all(g == [events.agent_group(alice.id)] for g, e in sent if e["type"] == "flush")
 
     sent.clear()
-    again = services.offline_flush_for_agent(agent_id=alice.id)  # a retried task, a second tab
+    again = tasks.take_waiting_and_flush(agent_id=alice.id)  # a retried task, a second tab
     assert again.delivered == 0
     assert [e["messages"] for g, e in sent] == [[]]
 
@@ -83,7 +83,7 @@ def test_it_assigns_and_delivers_each_message_once_in_batches(acme, alice, sent,
 def test_it_delivers_nothing_to_an_agent_of_another_group(acme, alice, charlie, sent):
     make_offline(acme, conversations=2, per_conversation=2)
     online(charlie)
-    result = services.offline_flush_for_agent(agent_id=charlie.id)
+    result = tasks.take_waiting_and_flush(agent_id=charlie.id)
     assert (result.assigned, result.delivered) == (0, 0)
     assert OfflineMessage.objects.filter(state="pending").count() == 4
 
@@ -95,7 +95,7 @@ def test_its_queries_do_not_grow_with_the_backlog(acme, alice, sent):
     for conversations in (2, 40):  # 10 messages, then 200, each within one batch
         make_offline(acme, conversations=conversations, per_conversation=5)
         with CaptureQueriesContext(connection) as queries:
-            result = services.offline_flush_for_agent(agent_id=alice.id)
+            result = tasks.take_waiting_and_flush(agent_id=alice.id)
         assert result.delivered == conversations * 5 and result.batches == 1
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
@@ -117,7 +117,7 @@ def test_it_gives_each_waiting_conversation_to_exactly_one_of_two_agents_logging
     def login(agent):
         barrier.wait()
         try:
-            results[agent.id] = services.offline_flush_for_agent(agent_id=agent.id)
+            results[agent.id] = tasks.take_waiting_and_flush(agent_id=agent.id)
         finally:
             connection.close()
 
@@ -150,7 +150,7 @@ def test_a_killed_socket_mid_flush_loses_nothing(acme, alice, sent, settings):
     settings.OFFLINE_FLUSH_BATCH = 3
     messages = make_offline(acme, conversations=2, per_conversation=4)
     online(alice)
-    services.offline_flush_for_agent(agent_id=alice.id)  # frames "lost" on a dead socket
+    tasks.take_waiting_and_flush(agent_id=alice.id)  # frames "lost" on a dead socket
     from helpdesk import selectors
 
     inbox = selectors.agent_inbox(alice)
@@ -162,6 +162,6 @@ def test_a_killed_socket_mid_flush_loses_nothing(acme, alice, sent, settings):
 @pytest.mark.django_db(transaction=True)
 def test_an_agent_no_longer_online_receives_no_assignment(acme, alice, sent):
     make_offline(acme, conversations=1, per_conversation=1)
-    result = services.offline_flush_for_agent(agent_id=alice.id)  # not connected
+    result = tasks.take_waiting_and_flush(agent_id=alice.id)  # not connected
     assert result.assigned == 0
     assert Conversation.objects.filter(assigned_agent__isnull=True).count() == 1

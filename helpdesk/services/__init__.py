@@ -1,0 +1,60 @@
+"""Writes of the conversations domain, by concern: visitors (sessions), sending (messages and
+receipts), conversations (their life). Inputs are already validated at the edges.
+
+Callers use ``from helpdesk import services`` and the names below; the timeline those build
+on is ``helpdesk.timeline``.
+"""
+
+from helpdesk.services.conversations import (
+    agent_came_online,
+    agent_went_offline,
+    conversation_mark_read,
+    conversation_resolve,
+    conversation_set_tags,
+    conversation_tag_add,
+    move_read_cursor,
+)
+from helpdesk.services.sending import (
+    NotAssigned,
+    SendResult,
+    message_send_by_agent,
+    message_send_by_visitor,
+    visitor_receipt,
+)
+from helpdesk.services.visitors import (
+    UnknownSite,
+    VisitorContext,
+    VisitorSession,
+    identity_hash,
+    identity_verified,
+    visitor_session_from_hello,
+    visitor_session_start,
+    visitor_welcome,
+)
+from helpdesk.timeline import conversation_changed, message_add_system, system_text
+
+__all__ = [
+    "NotAssigned",
+    "SendResult",
+    "UnknownSite",
+    "VisitorContext",
+    "VisitorSession",
+    "agent_came_online",
+    "agent_went_offline",
+    "conversation_changed",
+    "conversation_mark_read",
+    "conversation_resolve",
+    "conversation_set_tags",
+    "conversation_tag_add",
+    "identity_hash",
+    "identity_verified",
+    "message_add_system",
+    "message_send_by_agent",
+    "message_send_by_visitor",
+    "move_read_cursor",
+    "system_text",
+    "visitor_receipt",
+    "visitor_session_from_hello",
+    "visitor_session_start",
+    "visitor_welcome",
+]

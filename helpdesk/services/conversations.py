@@ -1,0 +1,118 @@
+"""A conversation's life around its messages: resolved, read, tagged; and an agent coming
+online or going offline."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
+
+from helpdesk import access, events, jobs, selectors
+from helpdesk.models import Agent, Conversation, ReadCursor, Tag
+from helpdesk.timeline import conversation_changed, message_add_system
+from routing import services as routing_services
+
+
+@transaction.atomic
+def conversation_resolve(
+    *, conversation_id: uuid.UUID, by_name: str, actor: access.Actor | None = None
+) -> Conversation:
+    """Close a conversation (idempotent). Its agent's room goes straight back to the queue.
+    The visitor's next message starts a new conversation. ``actor`` (a person in the inbox
+    or the back office) is checked under the row lock; None: the system itself.
+
+    Raises ``routing_services.NotAllowed``."""
+    conversation = (
+        Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
+    )
+    if actor is not None and not access.may(actor, access.Action.RESOLVE, conversation):
+        raise routing_services.NotAllowed(
+            access.refusal(actor, access.Action.RESOLVE, conversation)
+        )
+    if conversation.status == Conversation.Status.RESOLVED:
+        if actor is not None and actor.agent_id:  # already done: tell the asker so
+            conversation_changed(conversation=conversation, agent_ids=[actor.agent_id], flush=False)
+        return conversation
+    conversation.status = Conversation.Status.RESOLVED
+    conversation.waiting_since = None
+    conversation.save(update_fields=["status", "waiting_since"])
+    message_add_system(conversation=conversation, kind="resolved", by=by_name)
+    previous = conversation.assigned_agent_id
+    by = actor.agent_id if actor is not None else None
+    told = [a for a in dict.fromkeys((previous, by)) if a]
+    if told:  # its agent, and whoever resolved it
+        conversation_changed(conversation=conversation, agent_ids=told, flush=False)
+    if previous:
+        jobs.enqueue_on_commit(jobs.FLUSH_AGENT, previous)  # room freed
+    return conversation
+
+
+@transaction.atomic
+def move_read_cursor(agent_id: int, conversation_id: uuid.UUID, seq: int) -> None:
+    """An agent's own cursor: forward only (an upsert that never lowers it)."""
+    cursor, created = ReadCursor.objects.get_or_create(
+        agent_id=agent_id, conversation_id=conversation_id, defaults={"seq": seq}
+    )
+    if not created and cursor.seq < seq:
+        ReadCursor.objects.filter(pk=cursor.pk).update(seq=Greatest("seq", Value(seq)))
+
+
+@transaction.atomic
+def conversation_mark_read(*, agent: Agent, conversation: Conversation, seq: int) -> None:
+    """Move ``agent``'s own read cursor forward (never back, never past the end). It is the
+    conversation's read state only when ``agent`` handles it: a manager or a colleague
+    glancing at it leaves its agent's unread count alone. Every tab of the agent hears."""
+    seq = max(0, min(seq, conversation.last_seq))
+    move_read_cursor(agent.id, conversation.pk, seq)
+    moved = Conversation.objects.filter(
+        pk=conversation.pk, assigned_agent=agent, agent_read_seq__lt=seq
+    ).update(agent_read_seq=Greatest("agent_read_seq", Least(Value(seq), F("last_seq"))))
+    if moved:  # the visitor's widget marks their messages "Seen"
+        events.send_event_on_commit(
+            [events.visitor_group(conversation.visitor_id)],
+            {"type": "seen", "conversation_id": str(conversation.pk), "seq": seq},
+        )
+    events.send_event_on_commit(
+        [events.agent_group(agent.id)],
+        {
+            "type": "conversation",
+            "conversation": selectors.conversation_summary(conversation.id),
+        },
+    )
+
+
+def conversation_tag_add(*, conversation: Conversation, tag: Tag) -> None:
+    """Tag from the back office (idempotent); the handling agent's tabs hear."""
+    conversation.tags.add(tag)
+    if conversation.assigned_agent_id:
+        conversation_changed(
+            conversation=conversation, agent_ids=[conversation.assigned_agent_id], flush=False
+        )
+
+
+def conversation_set_tags(
+    *, agent: Agent, conversation: Conversation, tag_ids: list[int]
+) -> Conversation:
+    """Replace a conversation's tags (the caller checked the agent may see it). Unknown tag
+    IDs are refused by the caller's validation; tags are defined by managers."""
+    conversation.tags.set(Tag.objects.filter(pk__in=tag_ids))
+    conversation_changed(
+        conversation=conversation,
+        agent_ids=[a for a in {agent.id, conversation.assigned_agent_id} if a],
+        flush=False,
+    )
+    return conversation
+
+
+def agent_came_online(*, agent_id: int) -> None:
+    """First socket of an agent: flush their offline work, tell their sites' visitors."""
+    jobs.enqueue_on_commit(jobs.FLUSH_AGENT, agent_id)
+    routing_services.online_session_start(agent_id=agent_id)
+    routing_services.agent_presence_changed(agent_id=agent_id)
+
+
+def agent_went_offline(*, agent_id: int) -> None:
+    routing_services.online_session_end(agent_id=agent_id)
+    routing_services.agent_presence_changed(agent_id=agent_id)

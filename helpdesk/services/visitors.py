@@ -1,0 +1,168 @@
+"""Visitors: a session starts or resumes (by token, or as a host site's signed-in user), and
+what a client is told when it does."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk import ratelimit, selectors, tokens
+from helpdesk.models import Channel, Conversation, Site, Visitor
+from routing import selectors as routing_selectors
+
+
+class UnknownSite(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class VisitorSession:
+    site: Site
+    visitor: Visitor
+    token: str
+
+
+@dataclass(frozen=True)
+class VisitorContext:
+    """What a client tells about the visitor at hello (for routing rules and local times)."""
+
+    language: str = ""
+    timezone: str = ""
+    page_url: str = ""
+    attributes: dict[str, Any] | None = None
+
+
+def visitor_session_from_hello(
+    fields: dict[str, Any], *, address: str, site: Site | None = None
+) -> VisitorSession:
+    """``visitor_session_start`` from validated ``HelloIn`` fields (socket and HTTP alike).
+    A hello without a token is a new chat, counted per ``address`` (``RateLimited``).
+    ``site``: the caller's own lookup of ``fields["site_key"]``, when it made one.
+
+    Raises ``UnknownSite`` or ``tokens.InvalidToken``."""
+    if not fields.get("token"):
+        ratelimit.hit("visitor_sessions", address, what="new chats")
+    site = site or selectors.site_by_key(fields["site_key"])
+    if site is None:
+        raise UnknownSite(fields["site_key"])
+    return visitor_session_start(
+        site=site,
+        token=fields.get("token"),
+        channel=fields["channel"],
+        user_id=fields.get("user_id", ""),
+        user_hash=fields.get("user_hash", ""),
+        name=fields.get("name", ""),
+        context=VisitorContext(
+            language=fields["language"],
+            timezone=fields["timezone"],
+            page_url=fields["page_url"],
+            attributes=fields["attributes"],
+        ),
+    )
+
+
+def visitor_welcome(session: VisitorSession, conversation: Conversation | None) -> dict[str, Any]:
+    """What a visitor client is told when its session starts, the same over the socket (the
+    ``welcome`` frame, which adds the catch-up) and HTTP (``POST /api/v1/visitor/session``)."""
+    return {
+        "token": session.token,
+        "visitor_id": str(session.visitor.id),
+        "identified": bool(session.visitor.external_id),
+        "site": {
+            "name": session.site.name,
+            "greeting": session.site.greeting,
+            "color": session.site.color,
+        },
+        "agents_online": routing_selectors.site_has_online_agent(session.site.id),
+        "conversation_id": str(conversation.id) if conversation else None,
+        # How far the agent has read: the widget marks the visitor's messages "Seen".
+        "read_seq": conversation.agent_read_seq if conversation else 0,
+        "queue": routing_selectors.waiting_expectation(conversation) if conversation else None,
+        "max_body": settings.MESSAGE_MAX_CHARS,
+    }
+
+
+def identity_hash(site: Site, user_id: str) -> str:
+    """What the host site's server computes: HMAC-SHA256 of the user ID with the site's secret."""
+    return hmac.new(site.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def identity_verified(site: Site, user_id: str, user_hash: str) -> bool:
+    return bool(user_id) and hmac.compare_digest(
+        identity_hash(site, user_id), user_hash.strip().lower()
+    )
+
+
+def visitor_session_start(
+    *,
+    site: Site,
+    token: str | None,
+    channel: str = Channel.WEB,
+    context: VisitorContext | None = None,
+    user_id: str = "",
+    user_hash: str = "",
+    name: str = "",
+) -> VisitorSession:
+    """Resume the visitor named by ``token``, or start a new one; issue a fresh token.
+
+    With a ``user_id`` the host site signed (``user_hash``), the visitor is that user on every
+    device: their history follows them, and an anonymous visitor's conversations on this
+    device join it. An identified visitor is resumed only with that proof, never by token
+    alone (a shared computer after logout starts anonymous). A wrong or missing hash is
+    ignored: the visitor stays anonymous and sees no one's history.
+
+    Raises ``tokens.InvalidToken`` (a token for another site is invalid).
+    """
+    visitor = None
+    if token:
+        claim = tokens.read(token)
+        if claim.site_id != site.id:
+            raise tokens.InvalidToken("The visitor token belongs to another site.")
+        visitor = Visitor.objects.filter(pk=claim.visitor_id, site=site).first()
+        if visitor is None:
+            raise tokens.InvalidToken("The visitor token names no visitor.")
+    if identity_verified(site, user_id, user_hash):
+        visitor = _identified_visitor(site, user_id, channel, anonymous=visitor)
+    elif visitor is not None and visitor.external_id:
+        visitor = None  # an identified visitor's token, without the proof: start afresh
+    if visitor is None:
+        visitor = Visitor.objects.create(site=site, channel=channel)
+    updates: dict[str, Any] = {"last_seen_at": timezone.now()}
+    if name and visitor.external_id:
+        updates["name"] = name[:100]  # only what the host site vouches for
+    if context is not None:
+        updates |= {
+            "language": context.language,
+            "timezone": context.timezone,
+            "page_url": context.page_url,
+            "attributes": context.attributes or {},
+        }
+    for field, value in updates.items():
+        setattr(visitor, field, value)
+    visitor.save(update_fields=list(updates))  # save(): encrypted fields and their indexes
+    return VisitorSession(
+        site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
+    )
+
+
+@transaction.atomic
+def _identified_visitor(
+    site: Site, user_id: str, channel: str, *, anonymous: Visitor | None
+) -> Visitor:
+    visitor, _ = Visitor.objects.get_or_create(
+        site=site, external_id=user_id, defaults={"channel": channel}
+    )
+    if anonymous is not None and not anonymous.external_id and anonymous.pk != visitor.pk:
+        # What they wrote before signing in on this device is theirs: it joins their history.
+        Conversation.objects.filter(visitor=anonymous).update(visitor=visitor)
+        if anonymous.email_verified_at and not visitor.email_verified_at:
+            visitor.email = anonymous.email
+            visitor.email_verified_at = anonymous.email_verified_at
+            visitor.save(update_fields=["email", "email_verified_at"])
+    return visitor

@@ -1,0 +1,44 @@
+"""Notifications' writes, by concern: the scan that finds what is due (``scan``), delivery
+(``delivery``), Web Push subscriptions (``push``), people's preferences (``preferences``), a
+visitor's email address (``visitor_email``), resuming on another device (``resume``).
+
+Callers use ``from notifications import services`` and the names below.
+"""
+
+from notifications.services.delivery import MAX_ATTEMPTS, RETRY_BASE_SECONDS, deliver
+from notifications.services.preferences import set_agent_preferences, set_manager_preferences
+from notifications.services.push import (
+    push_config,
+    push_enabled,
+    push_subscribe,
+    push_unsubscribe,
+)
+from notifications.services.resume import (
+    resume_code_confirm,
+    resume_code_request,
+    resume_link,
+    resume_redeem,
+    resume_visitor,
+)
+from notifications.services.reminders import scan
+from notifications.services.visitor_email import visitor_email_set, visitor_email_verify
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "RETRY_BASE_SECONDS",
+    "deliver",
+    "push_config",
+    "push_enabled",
+    "push_subscribe",
+    "push_unsubscribe",
+    "resume_code_confirm",
+    "resume_code_request",
+    "resume_link",
+    "resume_redeem",
+    "resume_visitor",
+    "scan",
+    "set_agent_preferences",
+    "set_manager_preferences",
+    "visitor_email_set",
+    "visitor_email_verify",
+]

@@ -1,0 +1,45 @@
+"""What several kinds of notification share: the recipient's language, sending one email
+without retries."""
+
+from __future__ import annotations
+
+import logging
+
+from helpdesk.models import Visitor
+from notifications.models import (
+    AgentPreferences,
+    ManagerPreferences,
+    Notification,
+)
+from notifications.transports import (
+    Email,
+    EmailTransport,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
+Reason, Status, Channel = Notification.Reason, Notification.Status, Notification.Channel
+
+
+def recipient_language(kind: str, ident: str) -> str:
+    """The language a recipient reads: their preference (staff), or their browser's (visitor)."""
+    if kind == "visitor":
+        return visitor_language(
+            Visitor.objects.filter(pk=ident).values_list("language", flat=True).first() or ""
+        )
+    prefs = AgentPreferences.objects.filter(agent_id=ident)
+    if kind == "user":
+        prefs = ManagerPreferences.objects.filter(user_id=ident)
+    return prefs.values_list("language", flat=True).first() or "en"
+
+
+def visitor_language(browser_language: str) -> str:
+    """Our two languages: Simplified Chinese for any zh-* browser, else English."""
+    return "zh-hans" if browser_language.lower().startswith("zh") else "en"
+
+
+def send_quietly(mail: Email) -> None:
+    try:
+        EmailTransport().send(mail)
+    except TransportError as exc:
+        log.warning("verification email to %s failed: %s", mail.to, exc)
