@@ -13,6 +13,7 @@ from notifications.services.push import (
     push_subscribe,
     push_unsubscribe,
 )
+from notifications.services.reminders import scan
 from notifications.services.resume import (
     resume_code_confirm,
     resume_code_request,
@@ -20,7 +21,6 @@ from notifications.services.resume import (
     resume_redeem,
     resume_visitor,
 )
-from notifications.services.reminders import scan
 from notifications.services.visitor_email import visitor_email_set, visitor_email_verify
 
 __all__ = [

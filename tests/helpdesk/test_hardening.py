@@ -9,9 +9,8 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from helpdesk import services
-from helpdesk.services import sending
 from helpdesk.models import Message
+from helpdesk.services import sending
 from tests.ws import agent_socket, send_message, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
