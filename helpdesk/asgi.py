@@ -14,6 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from helpdesk.consumers import AgentConsumer, VisitorConsumer  # noqa: E402
+from helpdesk.logs import RequestIdMiddleware  # noqa: E402
 
 # Agent sockets carry a session cookie, so their Origin must be ours (no cross-site
 # hijacking). Visitor sockets authenticate with a token in their first frame and may come
@@ -27,7 +28,10 @@ websocket = URLRouter(
     ]
 )
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
+# One request ID per request and per socket, on every log line written for it (helpdesk/logs.py).
+application = RequestIdMiddleware(
+    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
+)
 
 from django.conf import settings  # noqa: E402
 

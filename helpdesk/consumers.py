@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from helpdesk import events, payloads, ratelimit, selectors, services, tokens
+from helpdesk import events, logs, payloads, ratelimit, selectors, services, tokens
 from helpdesk.models import Agent, AgentGroup, Tag, Visitor
 from helpdesk.validation import (
     AgentMessageIn,
@@ -113,6 +113,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await self.send_error("not_authenticated", "Your session has ended; sign in again.")
             await self.close(CLOSE_AUTH)
             return
+        logs.frame(type_, data)
         try:
             await handler(data)
         except InvalidInput as exc:
@@ -200,6 +201,7 @@ class VisitorConsumer(JsonConsumer):
         welcome = await db(self._welcome)(session, fields.get("cursor"))
         self._hello_timer.cancel()
         self.visitor = visitor  # only now: a hello that failed above leaves the socket unbound
+        logs.bind(visitor=visitor.id)
         await self.send_json(welcome)
 
     def _session(
@@ -258,6 +260,7 @@ class VisitorConsumer(JsonConsumer):
         assert self.visitor is not None
         client_id, body, _ = check_message(data)
         result = await db(self._store_message)(client_id, body)
+        logs.bind(conversation=result.message.conversation_id)
         await self.send_json(
             {
                 "type": "message.ack",
@@ -296,6 +299,7 @@ class VisitorConsumer(JsonConsumer):
             await db(presence.store().connect)("visitor", self.visitor.id.hex, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
+        logs.socket_closed(code)
         timer = getattr(self, "_hello_timer", None)
         if timer is not None:
             timer.cancel()
@@ -337,6 +341,7 @@ class AgentConsumer(JsonConsumer):
             await self.send_error("not_authenticated", "Sign in as an agent first.")
             await self.close(CLOSE_AUTH)
             return
+        logs.bind(agent=self.agent.id)
         await self.channel_layer.group_add(events.agent_group(self.agent.id), self.channel_name)
         first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
         inbox = await db(selectors.agent_inbox)(self.agent)
@@ -490,6 +495,7 @@ class AgentConsumer(JsonConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
+        logs.socket_closed(code)
         if self.agent is None:
             return
         await self.channel_layer.group_discard(events.agent_group(self.agent.id), self.channel_name)

@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from helpdesk import logs
 from helpdesk.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -381,10 +382,9 @@ WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
 # The widget page is framed by customers' sites; every other page refuses framing.
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# JSON lines in production, text in the embedded default; every line carries the request,
+# socket, conversation, agent or visitor IDs it belongs to, and no tokens (helpdesk/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if EMBEDDED else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT is json or text")
+LOGGING = logs.config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
