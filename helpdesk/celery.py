@@ -36,7 +36,15 @@ def _bind_task(task_id: str | None = None, task: Any = None, **kwargs: Any) -> N
 
 
 @signals.task_postrun.connect
-def _unbind_task(**kwargs: Any) -> None:
-    from helpdesk import logs
+def _unbind_task(task: Any = None, state: str | None = None, **kwargs: Any) -> None:
+    from helpdesk import logs, metrics
 
+    metrics.task_finished(getattr(task, "name", "?"), state or "?")
     logs.bind(task=None, task_id=None)
+
+
+@signals.task_failure.connect
+def _count_failure(sender: Any = None, **kwargs: Any) -> None:
+    from helpdesk import metrics
+
+    metrics.task_failed(getattr(sender, "name", "?"))

@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from helpdesk import events, logs, payloads, ratelimit, selectors, services, tokens
+from helpdesk import events, logs, metrics, payloads, ratelimit, selectors, services, tokens
 from helpdesk.models import Agent, AgentGroup, Tag, Visitor
 from helpdesk.validation import (
     AgentMessageIn,
@@ -143,6 +143,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     async def hd_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])
+        metrics.frame_sent(self.scope, message["text"])
 
     async def hd_close(self, message: dict[str, Any]) -> None:
         await self.send_error("not_authenticated", "Your session has ended; sign in again.")
@@ -172,6 +173,7 @@ class VisitorConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         await self.accept()
+        metrics.socket_opened("visitor")
         self._hello_timer = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self._hello_timeout())
         )
@@ -203,6 +205,7 @@ class VisitorConsumer(JsonConsumer):
         self.visitor = visitor  # only now: a hello that failed above leaves the socket unbound
         logs.bind(visitor=visitor.id)
         await self.send_json(welcome)
+        metrics.hello()
 
     def _session(
         self, fields: dict[str, Any], address: str, origin: str
@@ -230,6 +233,7 @@ class VisitorConsumer(JsonConsumer):
         conversation, messages = selectors.visitor_catch_up(
             session.visitor, cursor, settings.VISITOR_HISTORY_LIMIT
         )
+        metrics.messages_delivered("catch_up", "visitor", len(messages))
         if conversation is not None and messages:
             offline_services.offline_mark_delivered_to_visitor(
                 conversation=conversation, up_to_seq=messages[-1].seq
@@ -256,6 +260,7 @@ class VisitorConsumer(JsonConsumer):
         presence.store().connect("visitor", session.visitor.id.hex, self.channel_name)
         return welcome
 
+    @metrics.acked("visitor")
     async def message_send(self, data: dict[str, Any]) -> None:
         assert self.visitor is not None
         client_id, body, _ = check_message(data)
@@ -300,6 +305,7 @@ class VisitorConsumer(JsonConsumer):
 
     async def disconnect(self, code: int) -> None:
         logs.socket_closed(code)
+        metrics.socket_closed("visitor")
         timer = getattr(self, "_hello_timer", None)
         if timer is not None:
             timer.cancel()
@@ -342,6 +348,7 @@ class AgentConsumer(JsonConsumer):
             await self.close(CLOSE_AUTH)
             return
         logs.bind(agent=self.agent.id)
+        metrics.socket_opened("agent")
         await self.channel_layer.group_add(events.agent_group(self.agent.id), self.channel_name)
         first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
         inbox = await db(selectors.agent_inbox)(self.agent)
@@ -477,6 +484,7 @@ class AgentConsumer(JsonConsumer):
             agent=self.agent, conversation=conversation, seq=fields["seq"]
         )
 
+    @metrics.acked("agent")
     async def message_send(self, data: dict[str, Any]) -> None:
         client_id, body, fields = check_message(data, AgentMessageIn)
         conversation = await self._conversation(fields["conversation_id"])
@@ -498,6 +506,7 @@ class AgentConsumer(JsonConsumer):
         logs.socket_closed(code)
         if self.agent is None:
             return
+        metrics.socket_closed("agent")
         await self.channel_layer.group_discard(events.agent_group(self.agent.id), self.channel_name)
         last = await db(presence.store().disconnect)("agent", str(self.agent.id), self.channel_name)
         await db(routing_services.agent_seen)(agent_id=self.agent.id, every=timedelta(0))

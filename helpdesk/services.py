@@ -15,7 +15,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from helpdesk import events, payloads, ratelimit, selectors, tokens
+from helpdesk import events, metrics, payloads, ratelimit, selectors, tokens
 from helpdesk.models import Agent, Channel, Conversation, Message, ReadCursor, Site, Tag, Visitor
 from offline import services as offline_services
 from offline.models import OfflineMessage
@@ -262,6 +262,7 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
                 "conversation": selectors.conversation_summary_after(conversation, message),
             },
         )
+    metrics.message_stored(conversation.channel, "visitor")
     if offline:
         # After the events, and robust: the message is committed whatever happens here.
         transaction.on_commit(lambda: _after_offline_agent_message(conversation), robust=True)
@@ -421,6 +422,7 @@ def message_send_by_agent(
     if conversation.assigned_agent_id == agent.id:
         conversation.agent_read_seq = message.seq
     conversation.save(update_fields=fields)
+    metrics.message_stored(conversation.channel, "agent")
     if not presence.is_online("visitor", conversation.visitor_id.hex):
         offline_services.offline_record(message=message, audience=OfflineMessage.Audience.VISITOR)
     events.send_event_on_commit(

@@ -58,8 +58,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTP
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-# /healthz answers the load balancer over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# /healthz answers the load balancer and /metrics Prometheus, over plain http inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 
 def _field_keys() -> tuple[list[str], str]:
@@ -381,6 +381,13 @@ WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
 
 # The widget page is framed by customers' sites; every other page refuses framing.
 X_FRAME_OPTIONS = "DENY"
+
+# Prometheus at /metrics, for whoever holds this bearer token (unset: no endpoint). With
+# PROMETHEUS_MULTIPROC_DIR set, every process of the machine writes its figures there and
+# /metrics adds them up (docs/operations.md).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if env_str("PROMETHEUS_MULTIPROC_DIR"):
+    Path(env_str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
 
 # JSON lines in production, text in the embedded default; every line carries the request,
 # socket, conversation, agent or visitor IDs it belongs to, and no tokens (helpdesk/logs.py).
