@@ -67,6 +67,13 @@ class Topology:
         )
 
     def start(self) -> Topology:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # nothing left running when the set-up itself fails
+            raise
+
+    def _start(self) -> Topology:
         self._server(self.master_port)
         self._server(self.replica_port, "--replicaof", "127.0.0.1", str(self.master_port))
         for port in self.sentinel_ports:

@@ -78,13 +78,15 @@ async def test_two_servers_and_a_worker_are_counted_together(
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
         METRICS_TOKEN=TOKEN,
     )
-    one = Server(env, tmp_path / "one.log").start()
-    two = Server(env, tmp_path / "two.log").start()
-    worker = celery_worker(
-        env, tmp_path / "worker.log", "--concurrency=1", f"--hostname=m-{queue}@%h"
-    )
+    one, two = Server(env, tmp_path / "one.log"), Server(env, tmp_path / "two.log")
+    worker = None
     sockets = []
     try:
+        one.start()
+        two.start()
+        worker = celery_worker(
+            env, tmp_path / "worker.log", "--concurrency=1", f"--hostname=m-{queue}@%h"
+        )
         baseline = await asyncio.to_thread(scrape, one)
         assert (
             value(baseline, "helpdesk_messages_stored_total", channel="web", sender="visitor") == 0
@@ -143,5 +145,6 @@ async def test_two_servers_and_a_worker_are_counted_together(
             await ws.close()
         one.stop()
         two.stop()
-        worker.terminate()
-        worker.wait(15)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(15)

@@ -213,10 +213,9 @@ async def test_the_redis_master_killed_mid_burst_loses_nothing(
         RATE_VISITOR_SESSIONS="0/3600",
         LOG_FORMAT="json",
     )
-    server = Server(env, tmp_path / "server.log").start()
+    server = Server(env, tmp_path / "server.log")
     worker_log, late_worker_log = tmp_path / "worker.log", tmp_path / "late-worker.log"
-    worker = celery_worker(env, worker_log, "--concurrency=1", f"--hostname=a-{queue}@%h")
-    late_worker = None
+    worker = late_worker = None
     broker, options = redis_ha.celery_broker(URL, sentinels=topology.sentinels, master=MASTER_NAME)
     probe = Celery("probe", broker=broker, broker_transport_options=options)
     presence = RedisPresence(
@@ -224,6 +223,8 @@ async def test_the_redis_master_killed_mid_burst_loses_nothing(
     )
     inbox = None
     try:
+        server.start()
+        worker = celery_worker(env, worker_log, "--concurrency=1", f"--hostname=a-{queue}@%h")
         cookie = await database_sync_to_async(session_cookie)(alice.user)
         conn = await websockets.connect(
             f"{server.ws}/ws/agent/",
