@@ -15,6 +15,7 @@ from django.urls import path  # noqa: E402
 
 from helpdesk.consumers import AgentConsumer, VisitorConsumer  # noqa: E402
 from helpdesk.logs import RequestIdMiddleware  # noqa: E402
+from helpdesk.metrics import CountSockets  # noqa: E402
 
 # Agent sockets carry a session cookie, so their Origin must be ours (no cross-site
 # hijacking). Visitor sockets authenticate with a token in their first frame and may come
@@ -29,8 +30,9 @@ websocket = URLRouter(
 )
 
 # One request ID per request and per socket, on every log line written for it (helpdesk/logs.py).
+# Sockets open are counted around the consumers (helpdesk/metrics.py).
 application = RequestIdMiddleware(
-    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
+    CountSockets(ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket}))
 )
 
 from django.conf import settings  # noqa: E402

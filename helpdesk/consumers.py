@@ -173,7 +173,6 @@ class VisitorConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         await self.accept()
-        metrics.socket_opened("visitor")
         self._hello_timer = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self._hello_timeout())
         )
@@ -304,8 +303,6 @@ class VisitorConsumer(JsonConsumer):
             await db(presence.store().connect)("visitor", self.visitor.id.hex, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
-        logs.socket_closed(code)
-        metrics.socket_closed("visitor")
         timer = getattr(self, "_hello_timer", None)
         if timer is not None:
             timer.cancel()
@@ -348,7 +345,6 @@ class AgentConsumer(JsonConsumer):
             await self.close(CLOSE_AUTH)
             return
         logs.bind(agent=self.agent.id)
-        metrics.socket_opened("agent")
         await self.channel_layer.group_add(events.agent_group(self.agent.id), self.channel_name)
         first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
         inbox = await db(selectors.agent_inbox)(self.agent)
@@ -503,10 +499,8 @@ class AgentConsumer(JsonConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
-        logs.socket_closed(code)
         if self.agent is None:
             return
-        metrics.socket_closed("agent")
         await self.channel_layer.group_discard(events.agent_group(self.agent.id), self.channel_name)
         last = await db(presence.store().disconnect)("agent", str(self.agent.id), self.channel_name)
         await db(routing_services.agent_seen)(agent_id=self.agent.id, every=timedelta(0))

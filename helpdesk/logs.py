@@ -49,11 +49,6 @@ def current() -> dict[str, str]:
 log = logging.getLogger("helpdesk.sockets")
 
 
-def socket_closed(code: object) -> None:
-    """One line per socket when it ends, with every ID bound on it."""
-    log.info("socket closed (code %s)", code)
-
-
 _UUID = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 
 
@@ -97,7 +92,7 @@ class RequestIdMiddleware:
         if scope["type"] == "websocket":
             kind = "agent" if scope.get("path", "").startswith("/ws/agent") else "visitor"
             start(request_id=request_id, socket=f"{kind}-{uuid.uuid4().hex[:12]}")
-            await self.app(scope, receive, send)
+            await self._socket(scope, receive, send)
             return
         start(request_id=request_id)
 
@@ -109,6 +104,28 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+    async def _socket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """One line when the socket ends, with every ID the consumer bound on the way (it
+        runs in this task), however it ends: a consumer that died on a send to a client
+        already gone never reaches its own disconnect handler."""
+        code: list[object] = ["none"]
+
+        async def receive_code() -> Any:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                code[0] = message.get("code", 1005)
+            return message
+
+        async def send_code(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "websocket.close":
+                code[0] = message.get("code", 1000)
+            await send(message)
+
+        try:
+            await self.app(scope, receive_code, send_code)
+        finally:
+            log.info("socket closed (code %s)", code[0])
 
 
 class ContextFilter(logging.Filter):

@@ -46,7 +46,7 @@ ACK_SECONDS = Histogram(
 )
 SOCKETS_OPEN = Gauge(
     "helpdesk_sockets_open",
-    "Sockets open now, by kind (visitor, agent).",
+    "Sockets open now (accepted, not yet ended), by kind (visitor, agent).",
     ["kind"],
     multiprocess_mode="livesum",
 )
@@ -130,12 +130,33 @@ def acked(side: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     return wrap
 
 
-def socket_opened(kind: str) -> None:
-    _child(SOCKETS_OPEN, kind).inc()
+class CountSockets:
+    """ASGI middleware: a socket counts from its accept until its application returns, or
+    raises (a consumer that died on a send to a client already gone never runs its own
+    disconnect handler, so the count cannot live there)."""
 
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
 
-def socket_closed(kind: str) -> None:
-    _child(SOCKETS_OPEN, kind).dec()
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        gauge = _child(SOCKETS_OPEN, _kind(scope))
+        accepted = False
+
+        async def counting_send(message: Mapping[str, Any]) -> None:
+            nonlocal accepted
+            await send(message)
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                gauge.inc()
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            if accepted:
+                gauge.dec()
 
 
 def hello() -> None:

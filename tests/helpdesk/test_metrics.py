@@ -177,3 +177,32 @@ def test_notifications_of_the_last_hour_by_channel_and_status(
         ("push", "failed"): 0,
         ("push", "pending"): 1,
     }
+
+
+async def test_a_socket_whose_consumer_dies_leaves_the_count():
+    """uvicorn drops the error of a send to a client already gone, and the consumer never
+    runs its disconnect handler: the count is kept around the application instead."""
+    from prometheus_client import REGISTRY
+
+    from helpdesk.metrics import CountSockets
+
+    def agents_open() -> float:
+        return REGISTRY.get_sample_value("helpdesk_sockets_open", {"kind": "agent"}) or 0.0
+
+    seen = []
+
+    async def dies_after_accept(scope, receive, send):
+        await send({"type": "websocket.accept"})
+        seen.append(agents_open())
+        raise ConnectionResetError("the client is gone")
+
+    async def send(message):
+        return None
+
+    before = agents_open()
+    with pytest.raises(ConnectionResetError):
+        await CountSockets(dies_after_accept)(
+            {"type": "websocket", "path": "/ws/agent/"}, None, send
+        )
+    assert seen == [before + 1]
+    assert agents_open() == before
