@@ -158,6 +158,20 @@ def session_cookie(agent: Agent) -> str:
     return client.cookies["sessionid"].value
 
 
+METRICS_TOKEN = "bench-only-metrics-token"  # noqa: S105 (a loopback bench stack)
+
+
+def scrape(server: Server) -> str:
+    """The server's /metrics text (every process of the stack)."""
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 (http on loopback)
+        f"{server.base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return response.read().decode()
+
+
 @contextmanager
 def stack(
     workers: int = 1,
@@ -169,7 +183,18 @@ def stack(
     """uvicorn (``processes`` ASGI processes on one port) plus Celery worker processes on
     the bench database, PostgreSQL and Redis."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    env = server_env(DB_CONN_MAX_AGE="60", **env_overrides)
+    # Production's metrics set-up: every process's figures in one directory, /metrics on
+    # the server adds them up (read it with scrape()).
+    metrics_dir = RESULTS / "metrics"
+    metrics_dir.mkdir(exist_ok=True)
+    for old in metrics_dir.glob("*.db"):
+        old.unlink()
+    env = server_env(
+        DB_CONN_MAX_AGE="60",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        METRICS_TOKEN=METRICS_TOKEN,
+        **env_overrides,
+    )
     server = Server(env, RESULTS / "uvicorn.log", app=app, workers=processes).start()
     procs = [
         celery_worker(

@@ -13,6 +13,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from helpdesk.consumers import AgentConsumer, VisitorConsumer  # noqa: E402
+from helpdesk.logs import RequestIdMiddleware  # noqa: E402
+from helpdesk.metrics import CountSockets  # noqa: E402
 
 # Agent sockets carry a session cookie, so their Origin must be ours (no cross-site
 # hijacking): the consumer checks it and answers forbidden_origin / 4403. Visitor sockets
@@ -25,7 +27,11 @@ websocket = URLRouter(
     ]
 )
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
+# One request ID per request and per socket, on every log line written for it (helpdesk/logs.py).
+# Sockets open are counted around the consumers (helpdesk/metrics.py).
+application = RequestIdMiddleware(
+    CountSockets(ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket}))
+)
 
 from django.conf import settings  # noqa: E402
 

@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from helpdesk import access, events, payloads, ratelimit, selectors, services, tokens
+from helpdesk import access, events, logs, metrics, payloads, ratelimit, selectors, services, tokens
 from helpdesk.access import Action, Actor
 from helpdesk.models import Agent, Visitor
 from helpdesk.validation import (
@@ -113,6 +113,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await self.send_error("not_authenticated", "Your session has ended; sign in again.")
             await self.close(CLOSE_AUTH)
             return
+        logs.frame(type_, data)
         try:
             await handler(data)
         except InvalidInput as exc:
@@ -142,6 +143,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     async def hd_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])
+        metrics.frame_sent(self.scope, message["text"])
 
     async def hd_close(self, message: dict[str, Any]) -> None:
         await self.send_error("not_authenticated", "Your session has ended; sign in again.")
@@ -200,7 +202,9 @@ class VisitorConsumer(JsonConsumer):
         welcome = await db(self._welcome)(session, fields.get("cursor"))
         self._hello_timer.cancel()
         self.visitor = visitor  # only now: a hello that failed above leaves the socket unbound
+        logs.bind(visitor=visitor.id)
         await self.send_json(welcome)
+        metrics.hello()
 
     def _session(
         self, fields: dict[str, Any], address: str, origin: str
@@ -228,6 +232,7 @@ class VisitorConsumer(JsonConsumer):
         conversation, messages = selectors.visitor_catch_up(
             session.visitor, cursor, settings.VISITOR_HISTORY_LIMIT
         )
+        metrics.messages_delivered("catch_up", "visitor", len(messages))
         if conversation is not None and messages:
             offline_services.offline_mark_delivered_to_visitor(
                 conversation=conversation, up_to_seq=messages[-1].seq
@@ -241,10 +246,12 @@ class VisitorConsumer(JsonConsumer):
         presence.store().connect("visitor", session.visitor.id.hex, self.channel_name)
         return welcome
 
+    @metrics.acked("visitor")
     async def message_send(self, data: dict[str, Any]) -> None:
         assert self.visitor is not None
         client_id, body, _ = check_message(data)
         result = await db(self._store_message)(client_id, body)
+        logs.bind(conversation=result.message.conversation_id)
         await self.send_json(
             {
                 "type": "message.ack",
@@ -344,6 +351,7 @@ class AgentConsumer(JsonConsumer):
             await self.send_error("not_authenticated", "Sign in as an agent first.")
             await self.close(CLOSE_AUTH)
             return
+        logs.bind(agent=self.agent.id)
         await self.channel_layer.group_add(events.agent_group(self.agent.id), self.channel_name)
         first = await db(presence.store().connect)("agent", str(self.agent.id), self.channel_name)
         inbox = await db(selectors.agent_inbox)(self.agent)
@@ -471,6 +479,7 @@ class AgentConsumer(JsonConsumer):
             agent=self.agent, conversation=conversation, seq=fields["seq"]
         )
 
+    @metrics.acked("agent")
     async def message_send(self, data: dict[str, Any]) -> None:
         client_id, body, fields = check_message(data, AgentMessageIn)
         # A resend of a stored reply is answered with it even if the agent may no longer

@@ -13,6 +13,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from helpdesk import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,7 @@ def hit(name: str, key: str, *, what: str) -> None:
         log.warning("rate limit %s not counted: %s", name, exc)
         return
     if n > count:
+        metrics.rate_limited(name)
         raise RateLimited(what, max(1, int(seconds - now % seconds)))
 
 
@@ -60,4 +63,7 @@ def blocked(name: str, key: str) -> int:
     except Exception as exc:
         log.warning("rate limit %s not read: %s", name, exc)
         return 0
-    return max(1, int(seconds - now % seconds)) if n >= count else 0
+    if n < count:
+        return 0
+    metrics.rate_limited(name)
+    return max(1, int(seconds - now % seconds))

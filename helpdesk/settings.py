@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from helpdesk import logs, redis_ha
 from helpdesk.env import env_bool, env_int, env_list, env_str, webhooks_signed
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -21,6 +22,21 @@ DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
+# Redis through Sentinel (docs/deployment.md): the master is asked of these; REDIS_URL then
+# gives only the database, the password and TLS.
+REDIS_SENTINELS = redis_ha.parse_sentinels(env_list("REDIS_SENTINELS", []))
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
+REDIS_SENTINEL_PASSWORD = env_str("REDIS_SENTINEL_PASSWORD")
+if REDIS_SENTINELS and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_SENTINELS needs REDIS_URL too (e.g. redis://mymaster/0: its database, password "
+        "and scheme are used, its host is not)"
+    )
+_SENTINEL = {
+    "sentinels": REDIS_SENTINELS,
+    "master": REDIS_SENTINEL_MASTER,
+    "sentinel_password": REDIS_SENTINEL_PASSWORD,
+}
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 
 # Off unless asked for: a demo reachable from elsewhere must not show tracebacks.
@@ -57,8 +73,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTP
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-# /healthz answers the load balancer over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# /healthz answers the load balancer and /metrics Prometheus, over plain http inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 
 def _field_keys() -> tuple[list[str], str]:
@@ -177,7 +193,7 @@ if REDIS_URL:
             # rediss:// URLs connect over TLS. With CHANNELS_ENCRYPTION_KEYS set, events are
             # encrypted on their way through Redis (the first key encrypts, all decrypt).
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [redis_ha.channel_layer_host(REDIS_URL, **_SENTINEL)],
                 "prefix": CHANNELS_PREFIX,
                 **(
                     {"symmetric_encryption_keys": env_list("CHANNELS_ENCRYPTION_KEYS", [])}
@@ -191,7 +207,14 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Celery: tasks run in-process in the embedded default; on the Redis broker otherwise.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+_BROKER, _BROKER_OPTIONS = (
+    redis_ha.celery_broker(REDIS_URL, **_SENTINEL) if REDIS_URL else ("memory://", {})
+)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _BROKER)
+if CELERY_BROKER_URL.startswith("sentinel://") and CELERY_BROKER_URL != _BROKER:
+    _BROKER_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
+elif CELERY_BROKER_URL != _BROKER:
+    _BROKER_OPTIONS = {}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 # Workers consume this queue: deployments (or test runs) sharing one Redis never take each
@@ -202,7 +225,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, **_BROKER_OPTIONS}
 _SWEEP = float(env_int("ROUTE_SWEEP_SECONDS", 30, minimum=1))
 CELERY_BEAT_SCHEDULE = {
     "route-waiting-conversations": {"task": "routing.tasks.route_waiting", "schedule": _SWEEP},
@@ -315,10 +338,24 @@ AUTH_PASSWORD_VALIDATORS = [
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "helpdesk.redis_ha.SentinelRedisCache"
+            if REDIS_SENTINELS
+            else "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CHANNELS_PREFIX,
-            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+            "OPTIONS": {
+                "socket_timeout": 2,
+                "socket_connect_timeout": 2,
+                **(
+                    {
+                        "sentinels": REDIS_SENTINELS,
+                        "master_name": REDIS_SENTINEL_MASTER,
+                        "sentinel_password": REDIS_SENTINEL_PASSWORD,
+                    }
+                    if REDIS_SENTINELS
+                    else {}
+                ),
+            },
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -395,10 +432,16 @@ WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
 # The widget page is framed by customers' sites; every other page refuses framing.
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# Prometheus at /metrics, for whoever holds this bearer token (unset: no endpoint). With
+# PROMETHEUS_MULTIPROC_DIR set, every process of the machine writes its figures there and
+# /metrics adds them up (docs/operations.md).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if env_str("PROMETHEUS_MULTIPROC_DIR"):
+    Path(env_str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
+
+# JSON lines in production, text in the embedded default; every line carries the request,
+# socket, conversation, agent or visitor IDs it belongs to, and no tokens (helpdesk/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if EMBEDDED else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT is json or text")
+LOGGING = logs.config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from helpdesk import api, views
+from helpdesk import api, monitoring, views
 from helpdesk.admin_reports import reports_view, shifts_view
 from helpdesk.auth import LockoutAuthenticationForm
 from notifications import views as notification_views
@@ -15,6 +15,7 @@ urlpatterns = [
     path("widget/", views.widget, name="widget"),
     path("demo/", views.demo, name="demo"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", monitoring.metrics_view, name="metrics"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=LockoutAuthenticationForm),

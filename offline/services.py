@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpdesk import crypto, events, payloads, selectors
+from helpdesk import crypto, events, metrics, payloads, selectors
 from helpdesk.models import Agent, Conversation, Message
 from offline.models import OfflineMessage
 
@@ -35,6 +35,7 @@ class FlushResult:
     batches: int
 
 
+@metrics.flush_timed
 def offline_flush_for_agent(*, agent_id: int) -> FlushResult:
     """Push everything waiting for the agent (of the conversations assigned to them), in
     delivery order. Taking waiting work first is the caller's (``offline.tasks``), so this
@@ -113,6 +114,7 @@ def _flush_chunk(
 ) -> tuple[int, int, bool]:
     size = settings.OFFLINE_FLUSH_BATCH
     claimed = _claim(agent_id, FLUSH_CHUNK)
+    metrics.messages_delivered("flush", "agent", len(claimed))
     more = len(claimed) == FLUSH_CHUNK
     new_conversations = {r["conversation_id"] for r in claimed} - described
     described |= new_conversations

@@ -19,6 +19,8 @@ from typing import Literal, Protocol
 import redis
 from django.conf import settings
 
+from helpdesk import redis_ha
+
 log = logging.getLogger(__name__)
 
 Kind = Literal["agent", "visitor"]
@@ -48,9 +50,26 @@ class PresenceStore(Protocol):
 
 
 class RedisPresence:
-    def __init__(self, url: str, prefix: str, ttl: int) -> None:
-        # Short timeouts: a Redis that is down must not hang a message on its way in.
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        ttl: int,
+        *,
+        sentinels: redis_ha.Sentinels | None = None,
+        master: str = "",
+        sentinel_password: str = "",
+    ) -> None:
+        # Short timeouts: a Redis that is down must not hang a message on its way in. With
+        # sentinels, a failed connection asks them for the master again (a failover).
+        self.client = redis_ha.client(
+            url,
+            sentinels=sentinels or [],
+            master=master,
+            sentinel_password=sentinel_password,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
         self.prefix = prefix
         self.ttl = ttl
         self._connect = self.client.register_script(_CONNECT)
@@ -138,7 +157,12 @@ class MemoryPresence:
 def store() -> PresenceStore:
     if settings.REDIS_URL:
         return RedisPresence(
-            settings.REDIS_URL, settings.CHANNELS_PREFIX, settings.PRESENCE_TTL_SECONDS
+            settings.REDIS_URL,
+            settings.CHANNELS_PREFIX,
+            settings.PRESENCE_TTL_SECONDS,
+            sentinels=settings.REDIS_SENTINELS,
+            master=settings.REDIS_SENTINEL_MASTER,
+            sentinel_password=settings.REDIS_SENTINEL_PASSWORD,
         )
     return MemoryPresence(settings.PRESENCE_TTL_SECONDS)
 

@@ -13,6 +13,11 @@ $PY manage.py migrate --noinput
 $PY manage.py seed_demo --base-url "$BASE"
 
 pids=()
+# Metrics of the processes started below only (docs/operations.md): a fresh directory.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+  find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+fi
 if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
   $PY manage.py collectstatic --noinput >/dev/null
   .venv/bin/celery -A helpdesk worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &

@@ -39,8 +39,9 @@ class Server:
         log: Path,
         app: str = "helpdesk.asgi:application",
         workers: int = 1,
+        log_level: str = "warning",
     ) -> None:
-        self.app, self.workers = app, workers
+        self.app, self.workers, self.log_level = app, workers, log_level
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -56,7 +57,7 @@ class Server:
             "--port",
             str(self.port),
             "--log-level",
-            "warning",
+            self.log_level,
             *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
         self.proc = subprocess.Popen(

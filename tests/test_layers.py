@@ -21,6 +21,9 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk",
             "helpdesk.celery",
             "helpdesk.env",
+            "helpdesk.logs",
+            "helpdesk.metrics",
+            "helpdesk.redis_ha",
             "helpdesk.settings",
             "helpdesk.crypto",
             "helpdesk.fields",
@@ -69,6 +72,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "doors: sockets, HTTP, pages, back office, tasks, commands",
         {
             "helpdesk.consumers",
+            "helpdesk.monitoring",
             "helpdesk.validation",
             "helpdesk.schema",
             "notifications.validation",

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 
-from helpdesk import access, events, jobs, payloads, selectors
+from helpdesk import access, events, jobs, metrics, payloads, selectors
 from helpdesk.models import Agent, Conversation, Message, Visitor
 from helpdesk.services.conversations import move_read_cursor
 from helpdesk.timeline import APPENDED, message_add_system, message_append
@@ -98,6 +98,7 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
                 "conversation": selectors.conversation_summary_after(conversation, message),
             },
         )
+    metrics.message_stored(conversation.channel, "visitor")
     if offline:
         # After the events, and robust: the message is committed whatever happens here.
         transaction.on_commit(lambda: _after_offline_agent_message(conversation), robust=True)
@@ -172,6 +173,7 @@ def message_send_by_agent(
     if conversation.assigned_agent_id == agent.id:
         conversation.agent_read_seq = message.seq
     conversation.save(update_fields=fields)
+    metrics.message_stored(conversation.channel, "agent")
     if not presence.is_online("visitor", conversation.visitor_id.hex):
         offline_services.offline_record(message=message, audience=OfflineMessage.Audience.VISITOR)
     events.send_event_on_commit(

@@ -95,6 +95,7 @@ HTTP_DOORS = {
     "widget/": "anyone (the site's frame-ancestors)",
     "demo/": "anyone",
     "healthz": "anyone",
+    "metrics": "a bearer METRICS_TOKEN (404 without one set)",
     "accounts/login/": "anyone",
     "accounts/logout/": "anyone",
     "admin/reports/": "staff, within reach",
