@@ -81,6 +81,18 @@ class JsonConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        """As Channels', except that a client gone mid-send (uvicorn raises
+        ``ClientDisconnected``, an ``OSError``) is not an error: the consumer goes on to
+        receive the disconnect, so ``disconnect()`` runs (presence, groups). Raised, it ended
+        the consumer without it, and the person stayed "online" until the presence TTL."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except OSError as exc:
+            log.debug("send to a closed socket dropped: %s", exc)
+
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content))
 

@@ -140,3 +140,21 @@ async def test_presence_outage_stores_the_message_offline(acme, alice, monkeypat
     assert ack["message"]["seq"] == 1
     assert await database_sync_to_async(OfflineMessage.objects.filter(state="pending").count)() == 1
     await sock.close()
+
+
+async def test_a_client_gone_mid_send_does_not_end_the_consumer_before_its_disconnect():
+    """uvicorn raises ClientDisconnected (an OSError) from a send to a socket that has just
+    gone; the consumer must live on to receive the disconnect and clean up."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    from helpdesk.consumers import VisitorConsumer
+
+    consumer = VisitorConsumer()
+    consumer.scope = {"type": "websocket", "path": "/ws/visitor/"}
+
+    async def gone(message):
+        raise ClientDisconnected()
+
+    consumer.base_send = gone
+    await consumer.send(text_data="{}")  # no exception
+    await consumer.hd_event({"type": "hd.event", "text": '{"type": "message"}'})
