@@ -229,6 +229,8 @@ def refusal(actor: Actor, action: Action, conversation: Conversation) -> str:
     """Why ``may`` said no, in words for the error's ``detail``."""
     if conversation.assigned_agent_id not in (None, actor.agent_id):
         return "This conversation is assigned to another agent."
+    if action == Action.CLAIM and conversation.assigned_agent_id is not None:
+        return "This conversation is yours already."
     if action in (Action.REPLY, Action.CLAIM) and actor.agent_id is None:
         return "Only agents reply to conversations."
     if action in (Action.REPLY, Action.CLAIM):

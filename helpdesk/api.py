@@ -13,15 +13,17 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from helpdesk import access, payloads, ratelimit, schema, selectors, services, tokens
+from helpdesk import access, files, payloads, ratelimit, schema, selectors, services, tokens
 from helpdesk.access import Action, Actor
 from helpdesk.models import Agent, Visitor
+from helpdesk.services.attachments import NotYours, attachment_upload
 from helpdesk.validation import (
     CenterIn,
     CursorIn,
@@ -30,10 +32,12 @@ from helpdesk.validation import (
     HistoryIn,
     InvalidInput,
     MessageIn,
+    NoteIn,
     OpenIn,
     ReceiptIn,
     ResumeConfirmIn,
     ResumeRequestIn,
+    SearchIn,
     check,
     check_message,
 )
@@ -169,7 +173,9 @@ class VisitorSessionView(APIView):
         fields = check(HelloIn, request.data)
         try:
             session = services.visitor_session_from_hello(
-                fields, address=request.META.get("REMOTE_ADDR", "")
+                fields,
+                address=request.META.get("REMOTE_ADDR", ""),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
         except services.UnknownSite:
             raise ApiError("unknown_site", "No site has this widget key.", 404) from None
@@ -211,7 +217,7 @@ class VisitorMessagesView(APIView):
             return Response(
                 {
                     "conversation_id": str(fields["conversation_id"]),
-                    "messages": [payloads.message(m, audience="visitor") for m in messages],
+                    "messages": selectors.message_payloads(messages, audience="visitor"),
                     "has_more": more,
                 }
             )
@@ -230,7 +236,7 @@ class VisitorMessagesView(APIView):
         return Response(
             {
                 "conversation_id": str(conversation.id) if conversation else None,
-                "messages": [payloads.message(m, audience="visitor") for m in messages],
+                "messages": selectors.message_payloads(messages, audience="visitor"),
             }
         )
 
@@ -239,18 +245,24 @@ class VisitorMessagesView(APIView):
         responses={
             200: schema.MessageEnvelope,
             201: schema.MessageEnvelope,
-            **schema.errors(400, 401, 429),
+            **schema.errors(400, 401, 404, 429),
         },
         summary="Send a message (idempotent by client_id)",
     )
     def post(self, request: Request) -> Response:
-        client_id, body, _ = check_message(request.data)
+        client_id, body, fields = check_message(request.data)
         ratelimit.hit("visitor_messages", request.user.visitor.id.hex, what="messages")
-        result = services.message_send_by_visitor(
-            visitor=request.user.visitor, client_id=client_id, body=body
-        )
+        try:
+            result = services.message_send_by_visitor(
+                visitor=request.user.visitor,
+                client_id=client_id,
+                body=body,
+                attachment_ids=fields["attachment_ids"],
+            )
+        except NotYours as exc:
+            raise ApiError("not_found", str(exc), 404) from None
         return Response(
-            {"message": payloads.message(result.message, audience="visitor")},
+            {"message": result.payload(audience="visitor")},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -394,13 +406,7 @@ class AgentMessagesView(APIView):
         )
         conversation = _agent_conversation(request.actor, fields["conversation_id"], Action.OPEN)
         return Response(
-            {
-                "conversation": selectors.conversation_summary(conversation.id),
-                "messages": [
-                    payloads.message(m, audience="agent")
-                    for m in selectors.messages_after(conversation.id, fields["after_seq"])
-                ],
-            }
+            selectors.agent_history(request.actor, conversation.id, fields["after_seq"])
         )
 
     @extend_schema(
@@ -414,7 +420,7 @@ class AgentMessagesView(APIView):
     )
     def post(self, request: Request, conversation_id: str) -> Response:
         conversation = _agent_conversation(request.actor, conversation_id, Action.OPEN)
-        client_id, body, _ = check_message(request.data)
+        client_id, body, fields = check_message(request.data)
         try:
             result = services.message_send_by_agent(
                 actor=request.actor,
@@ -422,10 +428,115 @@ class AgentMessagesView(APIView):
                 conversation=conversation,
                 client_id=client_id,
                 body=body,
+                attachment_ids=fields["attachment_ids"],
             )
         except services.NotAssigned as exc:
             raise ApiError("not_assigned", str(exc), 403) from None
+        except NotYours as exc:
+            raise ApiError("not_found", str(exc), 404) from None
         return Response(
-            {"message": payloads.message(result.message, audience="agent")},
+            {"message": result.payload(audience="agent")},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+
+
+# ---- attachments ---------------------------------------------------------------------------------
+
+
+def _upload(request: Request) -> files.Upload:
+    """The one file of a multipart upload (field ``file``), checked: ``file_too_large`` (413)
+    or ``unsupported_file`` (415) otherwise; nothing is stored then."""
+    upload = request.FILES.get("file")
+    if upload is None or len(request.FILES) != 1:
+        raise ApiError("invalid_message", "file: send one file, in the form field 'file'.", 400)
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+        raise ApiError("file_too_large", f"A file can be at most {limit} MB.", 413)
+    checked = files.Upload(
+        name=str(upload.name or "file"), content_type=upload.content_type or "", data=upload.read()
+    )
+    try:
+        files.check_upload(checked)
+    except files.Refused as exc:
+        raise ApiError(exc.code, exc.detail, 413 if exc.code == "file_too_large" else 415) from None
+    return checked
+
+
+class VisitorAttachmentsView(APIView):
+    """``POST`` multipart with one ``file`` → 201 the attachment, to send with
+    ``attachment_ids`` in the next message."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": schema.UploadIn},
+        responses={201: schema.AttachmentOut, **schema.errors(400, 401, 413, 415, 429)},
+        summary="Upload a file to send",
+    )
+    def post(self, request: Request) -> Response:
+        visitor = request.user.visitor
+        ratelimit.hit("visitor_uploads", visitor.id.hex, what="uploads")
+        attachment = attachment_upload(upload=_upload(request), visitor=visitor)
+        return Response(files.payload(attachment, audience="visitor"), status=201)
+
+
+class AgentAttachmentsView(APIView):
+    """As the visitor's, for a conversation the agent may reply to."""
+
+    permission_classes = [IsAgent]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": schema.UploadIn},
+        responses={201: schema.AttachmentOut, **schema.errors(400, 403, 404, 413, 415)},
+        summary="Upload a file to send in a reply",
+    )
+    def post(self, request: Request, conversation_id: str) -> Response:
+        conversation = _agent_conversation(request.actor, conversation_id, Action.REPLY)
+        attachment = attachment_upload(
+            upload=_upload(request),
+            agent=Agent.objects.get(pk=request.actor.agent_id),
+            conversation=conversation,
+        )
+        return Response(files.payload(attachment, audience="staff"), status=201)
+
+
+class AgentNotesView(APIView):
+    """``POST {"client_id", "body", "mention_ids"}`` → 201 the note (200 for a repeated
+    ``client_id``): staff only, never shown to the visitor."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        request=NoteIn,
+        responses={201: schema.NoteOut, 200: schema.NoteOut, **schema.errors(400, 403, 404)},
+        summary="Add an internal note",
+    )
+    def post(self, request: Request, conversation_id: str) -> Response:
+        conversation = _agent_conversation(request.actor, conversation_id, Action.OPEN)
+        fields = check(NoteIn, {**request.data, "conversation_id": conversation_id})
+        result = services.note_add(
+            agent=Agent.objects.get(pk=request.actor.agent_id),
+            conversation=conversation,
+            client_id=fields["client_id"],
+            body=fields["body"],
+            mention_ids=fields["mention_ids"],
+        )
+        return Response(payloads.note(result.note), status=201 if result.created else 200)
+
+
+class AgentSearchView(APIView):
+    """``GET ?q=`` → the messages that match, newest first, in conversations one may see."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        parameters=[SearchIn],
+        responses={200: schema.SearchOut, **schema.errors(400, 403)},
+        summary="Search message text",
+    )
+    def get(self, request: Request) -> Response:
+        fields = check(SearchIn, request.query_params.dict())
+        return Response(selectors.message_search(request.actor, fields["q"]))

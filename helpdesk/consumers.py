@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -22,6 +23,8 @@ from django.conf import settings
 from helpdesk import access, events, logs, metrics, payloads, ratelimit, selectors, services, tokens
 from helpdesk.access import Action, Actor
 from helpdesk.models import Agent, Visitor
+from helpdesk.services import typing as typing_services
+from helpdesk.services.attachments import NotYours
 from helpdesk.validation import (
     AgentMessageIn,
     CenterIn,
@@ -29,13 +32,20 @@ from helpdesk.validation import (
     EmailIn,
     HelloIn,
     InvalidInput,
+    NoteIn,
     OpenIn,
     ReadIn,
     ReceiptIn,
+    ReplyDeleteIn,
+    ReplyIn,
     ResolveIn,
+    SearchIn,
+    SnoozeIn,
     StatusIn,
     TagsIn,
     TransferIn,
+    TypingIn,
+    VisitorUpdateIn,
     check,
     check_message,
 )
@@ -48,6 +58,7 @@ log = logging.getLogger(__name__)
 db = database_sync_to_async
 
 HELLO_TIMEOUT_SECONDS = 10
+TYPING_EVERY_SECONDS = 1.0
 CLOSE_ORIGIN = 4403
 CLOSE_AUTH = 4401
 CLOSE_UNKNOWN_SITE = 4404
@@ -153,6 +164,16 @@ class JsonConsumer(AsyncWebsocketConsumer):
         """Every frame is authorised on its own, not only at connect."""
         return True
 
+    _typing_at: float = 0.0
+
+    def _typing_throttled(self, active: bool) -> bool:
+        """Typing frames pass at most once a second per socket; a stop always passes."""
+        now = time.monotonic()
+        if active and now - self._typing_at < TYPING_EVERY_SECONDS:
+            return True
+        self._typing_at = now if active else 0.0
+        return False
+
     async def hd_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])
         metrics.frame_sent(self.scope, message["text"])
@@ -180,6 +201,7 @@ class VisitorConsumer(JsonConsumer):
             "message.send": self.message_send,
             "visitor.email": self.visitor_email,
             "receipt": self.receipt,
+            "typing": self.typing,
             "ping": self.ping,
         }
 
@@ -203,10 +225,12 @@ class VisitorConsumer(JsonConsumer):
     async def hello(self, data: dict[str, Any]) -> None:
         fields = check(HelloIn, data)
         client = self.scope.get("client") or ("unknown", 0)
-        origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        agent = headers.get(b"user-agent", b"").decode("latin-1")
         # Two trips to the database thread, not five: after a deploy every widget says hello
         # again at once, and each trip queues behind all the others.
-        session = await db(self._session)(fields, client[0], origin)
+        session = await db(self._session)(fields, client[0], origin, agent)
         visitor = session.visitor
         # Subscribe before reading the catch-up, so nothing falls between the two.
         for group in (events.visitor_group(visitor.id), events.site_group(session.site.id)):
@@ -219,7 +243,7 @@ class VisitorConsumer(JsonConsumer):
         metrics.hello()
 
     def _session(
-        self, fields: dict[str, Any], address: str, origin: str
+        self, fields: dict[str, Any], address: str, origin: str, user_agent: str
     ) -> services.VisitorSession:
         """Who says hello: the site (its origin allowed), a new visitor counted per address,
         or the one their token names."""
@@ -230,7 +254,9 @@ class VisitorConsumer(JsonConsumer):
                 "forbidden_origin", "This site does not allow chat from this page.", CLOSE_ORIGIN
             )
         try:
-            return services.visitor_session_from_hello(fields, address=address, site=site)
+            return services.visitor_session_from_hello(
+                fields, address=address, site=site, user_agent=user_agent
+            )
         except services.UnknownSite:
             raise ClientError(
                 "unknown_site", "No site has this widget key.", CLOSE_UNKNOWN_SITE
@@ -252,7 +278,7 @@ class VisitorConsumer(JsonConsumer):
         welcome = {
             "type": "welcome",
             **services.visitor_welcome(session, conversation),
-            "messages": [payloads.message(m, audience="visitor") for m in messages],
+            "messages": selectors.message_payloads(messages, audience="visitor"),
         }
         # Online from now (the last step: a hello that failed leaves no presence behind).
         presence.store().connect("visitor", session.visitor.id.hex, self.channel_name)
@@ -261,24 +287,29 @@ class VisitorConsumer(JsonConsumer):
     @metrics.acked("visitor")
     async def message_send(self, data: dict[str, Any]) -> None:
         assert self.visitor is not None
-        client_id, body, _ = check_message(data)
-        result = await db(self._store_message)(client_id, body)
+        client_id, body, fields = check_message(data)
+        try:
+            result = await db(self._store_message)(client_id, body, fields["attachment_ids"])
+        except NotYours as exc:
+            raise ClientError("not_found", str(exc)) from None
         logs.bind(conversation=result.message.conversation_id)
         await self.send_json(
             {
                 "type": "message.ack",
                 "client_id": str(client_id),
-                "message": payloads.message(result.message, audience="visitor"),
+                "message": result.payload(audience="visitor"),
             }
         )
 
-    def _store_message(self, client_id: uuid.UUID, body: str) -> services.SendResult:
+    def _store_message(
+        self, client_id: uuid.UUID, body: str, attachment_ids: list[uuid.UUID]
+    ) -> services.SendResult:
         """Counted against the visitor's rate, then stored: one trip to the database thread
         (every trip queues behind all the process's others, so a message makes one)."""
         assert self.visitor is not None
         ratelimit.hit("visitor_messages", self.visitor.id.hex, what="messages")
         return services.message_send_by_visitor(
-            visitor=self.visitor, client_id=client_id, body=body
+            visitor=self.visitor, client_id=client_id, body=body, attachment_ids=attachment_ids
         )
 
     async def receipt(self, data: dict[str, Any]) -> None:
@@ -296,6 +327,16 @@ class VisitorConsumer(JsonConsumer):
             visitor=self.visitor, email=fields["email"]
         )
         await self.send_json({"type": "visitor.email", "email": fields["email"], "verified": False})
+
+    async def typing(self, data: dict[str, Any]) -> None:
+        """Never stored; at most one a second passes (the rest are dropped, not refused)."""
+        assert self.visitor is not None
+        fields = check(TypingIn, data)
+        if self._typing_throttled(fields["active"]):
+            return
+        await db(typing_services.typing_by_visitor)(
+            visitor=self.visitor, active=fields["active"], preview=fields["preview"]
+        )
 
     async def refresh_presence(self) -> None:
         if self.visitor is not None:
@@ -344,6 +385,15 @@ class AgentConsumer(JsonConsumer):
             "center.list": self.center_list,
             "center.counts": self.center_counts,
             "conversation.tags": self.conversation_tags,
+            "conversation.reopen": self.conversation_reopen,
+            "conversation.snooze": self.conversation_snooze,
+            "conversation.claim": self.conversation_claim,
+            "note.add": self.note_add,
+            "typing": self.typing,
+            "visitor.update": self.visitor_update,
+            "replies.save": self.replies_save,
+            "replies.delete": self.replies_delete,
+            "search.messages": self.search_messages,
             "ping": self.ping,
         }
 
@@ -374,6 +424,7 @@ class AgentConsumer(JsonConsumer):
                 "status": self.agent.status,
                 "conversations": inbox,
                 **await db(selectors.center_context)(self.actor),
+                "replies": await db(selectors.saved_replies_for)(self.actor),
             }
         )
         await db(routing_services.agent_seen)(agent_id=self.agent.id, every=timedelta(0))
@@ -443,21 +494,10 @@ class AgentConsumer(JsonConsumer):
     async def conversation_open(self, data: dict[str, Any]) -> None:
         fields = check(OpenIn, data)
         conversation = await self._conversation(fields["conversation_id"], Action.OPEN)
-        summary, messages = await db(self._history)(conversation.id, fields["after_seq"])
-        await self.send_json(
-            {
-                "type": "history",
-                "conversation": summary,
-                "messages": [payloads.message(m, audience="agent") for m in messages],
-            }
+        history = await db(selectors.agent_history)(
+            self.actor, conversation.id, fields["after_seq"]
         )
-
-    @staticmethod
-    def _history(conversation_id: Any, after_seq: int) -> tuple[dict[str, Any], list[Any]]:
-        return (
-            selectors.conversation_summary(conversation_id),
-            selectors.messages_after(conversation_id, after_seq),
-        )
+        await self.send_json({"type": "history", **history})
 
     async def center_list(self, data: dict[str, Any]) -> None:
         fields = check(CenterIn, data)
@@ -504,16 +544,121 @@ class AgentConsumer(JsonConsumer):
                 conversation=conversation,
                 client_id=client_id,
                 body=body,
+                attachment_ids=fields["attachment_ids"],
             )
         except services.NotAssigned as exc:
             raise ClientError("not_assigned", str(exc)) from None
+        except NotYours as exc:
+            raise ClientError("not_found", str(exc)) from None
         await self.send_json(
             {
                 "type": "message.ack",
                 "client_id": str(client_id),
-                "message": payloads.message(result.message, audience="agent"),
+                "message": result.payload(audience="agent"),
             }
         )
+
+    async def conversation_reopen(self, data: dict[str, Any]) -> None:
+        fields = check(ResolveIn, data)
+        conversation = await self._conversation(fields["conversation_id"], Action.RESOLVE)
+        try:
+            await db(services.conversation_reopen)(
+                conversation_id=conversation.id, by_name=self.agent.display_name, actor=self.actor
+            )
+        except routing_services.NotAllowed as exc:
+            raise ClientError("not_assigned", str(exc)) from None
+
+    async def conversation_snooze(self, data: dict[str, Any]) -> None:
+        fields = check(SnoozeIn, data)
+        conversation = await self._conversation(fields["conversation_id"], Action.RESOLVE)
+        try:
+            await db(services.conversation_snooze)(
+                conversation_id=conversation.id, until=fields["until"], actor=self.actor
+            )
+        except routing_services.NotAllowed as exc:
+            raise ClientError("not_assigned", str(exc)) from None
+
+    async def conversation_claim(self, data: dict[str, Any]) -> None:
+        fields = check(ResolveIn, data)
+        conversation = await self._conversation(fields["conversation_id"], Action.CLAIM)
+        try:
+            await db(services.conversation_claim)(
+                conversation_id=conversation.id, agent=self.agent, actor=self.actor
+            )
+        except routing_services.NotAllowed as exc:
+            raise ClientError("not_assigned", str(exc)) from None
+
+    async def note_add(self, data: dict[str, Any]) -> None:
+        """An internal note; mentions notify colleagues who may see the conversation."""
+        fields = check(NoteIn, data)
+        conversation = await self._conversation(fields["conversation_id"], Action.OPEN)
+        result = await db(services.note_add)(
+            agent=self.agent,
+            conversation=conversation,
+            client_id=fields["client_id"],
+            body=fields["body"],
+            mention_ids=fields["mention_ids"],
+        )
+        await self.send_json(
+            {
+                "type": "note.ack",
+                "client_id": str(fields["client_id"]),
+                "note": await db(payloads.note)(result.note),
+            }
+        )
+
+    async def typing(self, data: dict[str, Any]) -> None:
+        fields = check(TypingIn, data)
+        if fields.get("conversation_id") is None:
+            raise ClientError("invalid_message", "conversation_id: This field is required.")
+        conversation = await self._conversation(fields["conversation_id"], Action.REPLY)
+        if self._typing_throttled(fields["active"]):
+            return
+        await db(typing_services.typing_by_agent)(
+            agent=self.agent, conversation=conversation, active=fields["active"]
+        )
+
+    async def visitor_update(self, data: dict[str, Any]) -> None:
+        """Correct the visitor's name or email; every tab hears the new details."""
+        fields = check(VisitorUpdateIn, data)
+        conversation = await self._conversation(fields["conversation_id"], Action.TAG)
+        panel = await db(self._visitor_corrected)(conversation, fields)
+        await self.send_json(
+            {"type": "visitor", "conversation_id": str(conversation.id), "visitor": panel}
+        )
+
+    def _visitor_corrected(self, conversation: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        services.visitor_correct(
+            visitor=conversation.visitor, name=fields.get("name"), email=fields.get("email")
+        )
+        services.conversation_changed(
+            conversation=conversation, agent_ids=[self.agent.id], flush=False
+        )
+        return selectors.visitor_panel(self.actor, conversation)
+
+    async def replies_save(self, data: dict[str, Any]) -> None:
+        fields = check(ReplyIn, data)
+        reply_id = fields.pop("id")
+        try:
+            await db(services.saved_reply_save)(actor=self.actor, reply_id=reply_id, **fields)
+        except services.ReplyNotAllowed as exc:
+            raise ClientError("not_found", str(exc)) from None
+        await self.send_replies()
+
+    async def replies_delete(self, data: dict[str, Any]) -> None:
+        fields = check(ReplyDeleteIn, data)
+        if not await db(services.saved_reply_delete)(actor=self.actor, reply_id=fields["id"]):
+            raise ClientError("not_found", "No such saved reply of yours.")
+        await self.send_replies()
+
+    async def send_replies(self) -> None:
+        replies = await db(selectors.saved_replies_for)(self.actor)
+        await self.send_json({"type": "replies", "replies": replies})
+
+    async def search_messages(self, data: dict[str, Any]) -> None:
+        fields = check(SearchIn, data)
+        found = await db(selectors.message_search)(self.actor, fields["q"])
+        await self.send_json({"type": "search.results", **found})
 
     async def disconnect(self, code: int) -> None:
         if self.agent is None:

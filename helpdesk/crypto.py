@@ -146,3 +146,32 @@ def search_terms(*texts: str) -> set[str]:
 def search_token(word: str) -> str:
     """A short keyed hash of one word: enough to find, too short to be a useful fingerprint."""
     return blind(word, "search")[:12]
+
+
+_BLOB = b"HDv1"
+
+
+def seal_bytes(data: bytes, aad: str) -> bytes:
+    """A file's bytes, sealed like a field value: ``HDv1 ‖ len(key id) ‖ key id ‖ nonce ‖
+    ciphertext ‖ tag``, bound to ``aad`` (the attachment's identity)."""
+    ring = keyring()
+    nonce = os.urandom(12)
+    kid = ring.current.encode()
+    sealed = ring.ciphers[ring.current].encrypt(nonce, data, aad.encode())
+    return _BLOB + bytes([len(kid)]) + kid + nonce + sealed
+
+
+def unseal_bytes(blob: bytes, aad: str) -> bytes:
+    if not blob.startswith(_BLOB) or len(blob) < len(_BLOB) + 1:
+        raise CryptoError(f"{aad}: not an encrypted file")
+    n = blob[len(_BLOB)]
+    start = len(_BLOB) + 1
+    kid = blob[start : start + n].decode("ascii", "replace")
+    cipher = keyring().ciphers.get(kid)
+    if cipher is None:
+        raise CryptoError(f"{aad}: encrypted with key {kid!r}, which is not configured")
+    body = blob[start + n :]
+    try:
+        return cipher.decrypt(body[:12], body[12:], aad.encode())
+    except (InvalidTag, ValueError) as exc:
+        raise CryptoError(f"{aad}: does not decrypt (tampered with, or another file)") from exc

@@ -53,13 +53,20 @@ class ApiBodyLimitMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            if length > settings.FRAME_MAX_BYTES:
+            # Uploads: a file of ATTACHMENT_MAX_BYTES and its multipart wrapping.
+            limit = (
+                settings.ATTACHMENT_MAX_BYTES + 64 * 1024
+                if request.path.endswith("/attachments")
+                else settings.FRAME_MAX_BYTES
+            )
+            if length > limit:
                 return JsonResponse(
                     {
                         "error": {
-                            "code": "frame_too_large",
-                            "detail": f"A request body can be at most "
-                            f"{settings.FRAME_MAX_BYTES // 1024} KiB.",
+                            "code": "file_too_large"
+                            if request.path.endswith("/attachments")
+                            else "frame_too_large",
+                            "detail": f"A request body can be at most {limit // 1024} KiB.",
                         }
                     },
                     status=413,

@@ -161,6 +161,11 @@ class Site(models.Model):
         blank=True,
         related_name="sites",
     )
+    typing_preview = models.BooleanField(
+        default=False,
+        help_text="Agents see what the visitor is typing before it is sent. Off by default: "
+        "visitors may not expect it (say so in your privacy notice if you turn it on).",
+    )
     email_includes_reply = models.BooleanField(
         default=True,
         help_text="Follow-up emails quote the agent's reply; off: only say there is one.",
@@ -214,6 +219,11 @@ class Visitor(models.Model):
     language = models.CharField(max_length=35, blank=True)
     timezone = models.CharField(max_length=64, blank=True)
     page_url = models.URLField(max_length=500, blank=True)
+    # The pages seen, newest first (at most 10 of {"url", "title", "at"}), where they came
+    # from, and their browser: for the agent's panel. Encrypted: URLs can name people.
+    pages = EncryptedJSONField(default=list, blank=True, null=True)
+    referrer = EncryptedTextField(blank=True, null=True, default="")
+    user_agent = models.CharField(max_length=400, blank=True)
     attributes = EncryptedJSONField(default=dict, blank=True)
     # The host site's own user ID, set only when proven with the site's HMAC.
     external_id = models.CharField(max_length=255, blank=True)
@@ -253,7 +263,8 @@ class Visitor(models.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or f"Visitor {self.id.hex[:4]}"
+        """The best name known: the name, else the email address, else a short tag."""
+        return self.name or self.email or f"Visitor {self.id.hex[:4]}"
 
 
 class Priority(models.IntegerChoices):
@@ -314,6 +325,9 @@ class Conversation(models.Model):
     # Since when the visitor has been waiting for an answer; null when not waiting.
     waiting_since = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Snoozed by its agent: out of the open lists until then (or until the visitor writes),
+    # then back as unread.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -404,3 +418,126 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq}"
+
+
+class Attachment(models.Model):
+    """A file a visitor or an agent sent, stored encrypted (AES-GCM, like message bodies)
+    through Django's storage API; served only through short-lived signed URLs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Who uploaded it: a visitor (before their first message it belongs to no conversation
+    # yet), or an agent, for one conversation.
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, null=True, blank=True, related_name="uploads"
+    )
+    agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    # Set when a message carries it; until then only its uploader may send it.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    uploaded_by = models.CharField(max_length=10, choices=Message.Sender.choices)
+    name = EncryptedTextField()
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    file = models.CharField(max_length=200, help_text="Storage name of the encrypted bytes.")
+    thumbnail = models.CharField(max_length=200, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.content_type} {self.size} B"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class Note(models.Model):
+    """An internal note: staff only, beside the conversation's messages but never one of
+    them (no seq, no visitor path can reach it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, related_name="notes")
+    body = EncryptedTextField()
+    mentions = models.ManyToManyField(Agent, blank=True, related_name="mentioned_in")
+    client_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "agent", "client_id"],
+                name="note_client_id_unique",
+                condition=models.Q(client_id__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"note on {self.conversation_id}"
+
+
+class SavedReply(models.Model):
+    """A canned answer: an agent's own, or a team's (managed by its managers)."""
+
+    title = models.CharField(max_length=100)
+    body = models.TextField(
+        max_length=4000,
+        help_text="Placeholders: {visitor_name}, {agent_name}, {site_name}.",
+    )
+    language = models.CharField(
+        max_length=10, blank=True, help_text="e.g. en, zh-hans; empty: any language."
+    )
+    shortcut = models.SlugField(max_length=40, blank=True, help_text="Typed after /, e.g. refund")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="saved_replies",
+    )
+    group = models.ForeignKey(
+        AgentGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="saved_replies"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "saved replies"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(owner__isnull=False, group__isnull=True)
+                | models.Q(owner__isnull=True, group__isnull=False),
+                name="saved_reply_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MessageToken(models.Model):
+    """Search over encrypted bodies: short keyed hashes of a message's words (CJK: of its
+    character pairs), written with the message. Equal words hash equal, which is the leak
+    docs/security.md describes."""
+
+    token = models.CharField(max_length=12)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["token", "conversation"], name="message_token")]
+        constraints = [
+            models.UniqueConstraint(fields=["token", "message"], name="message_token_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.token

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from helpdesk import crypto
-from helpdesk.models import Conversation, Message
+from helpdesk.models import Conversation, Message, Note
 
 Audience = Literal["visitor", "agent"]
 
@@ -33,9 +33,12 @@ MESSAGE_FIELDS = (
 VISITOR_META = frozenset({"kind", "position", "next_open_at", "to_agent", "to_group", "group_name"})
 
 
-def message(m: Message, *, audience: Audience) -> dict[str, Any]:
-    """``m.agent`` must be loaded (select_related) for agent messages."""
-    return message_row(
+def message(
+    m: Message, *, audience: Audience, attachments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``m.agent`` must be loaded (select_related) for agent messages. ``attachments``: the
+    message's files as ``helpdesk.files.payload`` makes them (lists: ``files.with_attachments``)."""
+    shown = message_row(
         {
             "id": m.id,
             "conversation_id": m.conversation_id,
@@ -49,6 +52,9 @@ def message(m: Message, *, audience: Audience) -> dict[str, Any]:
         },
         audience=audience,
     )
+    if attachments:
+        shown["attachments"] = attachments
+    return shown
 
 
 def message_row(row: dict[str, Any], *, audience: Audience) -> dict[str, Any]:
@@ -64,6 +70,7 @@ def message_row(row: dict[str, Any], *, audience: Audience) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "client_id": str(row["client_id"]) if own_side and row["client_id"] else None,
         "meta": _meta(row["meta"] or {}, audience),
+        "attachments": [],
     }
 
 
@@ -110,4 +117,18 @@ def conversation(c: Conversation, last: Message | None = None) -> dict[str, Any]
         "waiting_since": iso(c.waiting_since),
         "last_message": shown,
         "created_at": iso(c.created_at),
+    }
+
+
+def note(n: Note) -> dict[str, Any]:
+    """An internal note (staff only). ``n.agent`` and ``n.mentions`` loaded."""
+    return {
+        "id": str(n.pk),
+        "conversation_id": str(n.conversation_id),
+        "agent_id": n.agent_id,
+        "agent_name": n.agent.display_name if n.agent_id else None,
+        "body": n.body,
+        "mentions": [{"id": a.pk, "name": a.display_name} for a in n.mentions.all()],
+        "client_id": str(n.client_id) if n.client_id else None,
+        "created_at": iso(n.created_at),
     }

@@ -151,3 +151,34 @@ class EndpointOut(serializers.Serializer):
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorOut, description="error") for code in codes}
+
+
+class UploadIn(serializers.Serializer):
+    file = serializers.FileField(help_text="One file (types and size: docs/protocol.md).")
+
+
+class AttachmentOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField(help_text="Signed; works for ATTACHMENT_URL_SECONDS.")
+    thumbnail_url = serializers.CharField(allow_null=True)
+
+
+class NoteOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    conversation_id = serializers.UUIDField()
+    agent_id = serializers.IntegerField(allow_null=True)
+    agent_name = serializers.CharField(allow_null=True)
+    body = serializers.CharField()
+    mentions = serializers.ListField(child=serializers.DictField())
+    client_id = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class SearchOut(serializers.Serializer):
+    query = serializers.CharField()
+    results = serializers.ListField(child=serializers.DictField())

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import (
@@ -23,21 +24,27 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+from ua_parser import parse as ua_parse
 
-from helpdesk import access, crypto, payloads
+from helpdesk import access, crypto, files, payloads, search
 from helpdesk.access import Actor
 from helpdesk.models import (
     Agent,
     AgentGroup,
     Conversation,
     Message,
+    MessageToken,
+    Note,
     ReadCursor,
+    SavedReply,
     Site,
     Tag,
     Visitor,
     normalise_origin,
 )
+from routing import presence
 
 
 def with_summary(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -73,8 +80,8 @@ def with_summary(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
     )
 
 
-STATES = ("unread", "pending", "replied", "resolved")
-SCOPES = ("mine", "groups", "all")
+STATES = ("unread", "pending", "replied", "snoozed", "resolved")
+SCOPES = ("mine", "queue", "groups", "all")
 
 
 def with_state(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -84,6 +91,7 @@ def with_state(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
     return qs.annotate(
         state=Case(
             When(status=Conversation.Status.RESOLVED, then=Value("resolved")),
+            When(snoozed_until__gt=Now(), then=Value("snoozed")),
             When(last_visitor_seq__gt=F("agent_read_seq"), then=Value("unread")),
             When(last_visitor_seq__gt=F("last_agent_seq"), then=Value("pending")),
             default=Value("replied"),
@@ -117,6 +125,8 @@ def conversation_state(c: Conversation) -> str:
     """``with_state``'s rule for a row in hand (tests hold the two equal)."""
     if c.status == Conversation.Status.RESOLVED:
         return "resolved"
+    if c.snoozed_until is not None and c.snoozed_until > timezone.now():
+        return "snoozed"
     if c.last_visitor_seq > c.agent_read_seq:
         return "unread"
     if c.last_visitor_seq > c.last_agent_seq:
@@ -182,6 +192,92 @@ def transfer_target_exists(*, agent_id: int | None, group_id: int | None) -> boo
 def tags_exist(tag_ids: list[int]) -> bool:
     """Every one of ``tag_ids`` is a tag (managers define them)."""
     return Tag.objects.filter(pk__in=tag_ids).count() == len(set(tag_ids))
+
+
+def message_payloads(messages: list[Message], *, audience: payloads.Audience) -> list[dict]:
+    """The protocol's shape of ``messages``, with their attachments (one query)."""
+    return files.with_attachments(
+        [payloads.message(m, audience=audience) for m in messages], audience=audience
+    )
+
+
+def agent_history(actor: Actor, conversation_id: uuid.UUID, after_seq: int) -> dict[str, Any]:
+    """What an agent opening a conversation gets: its summary, its messages after
+    ``after_seq`` (with their files), its internal notes, and who the visitor is. A fixed
+    number of queries, however long the conversation or the visitor's past."""
+    conversation = Conversation.objects.select_related("visitor").get(pk=conversation_id)
+    return {
+        "conversation": conversation_summary(conversation_id),
+        "messages": message_payloads(messages_after(conversation_id, after_seq), audience="agent"),
+        "notes": [payloads.note(n) for n in notes_of(conversation_id)],
+        "visitor": visitor_panel(actor, conversation),
+    }
+
+
+@lru_cache(maxsize=1024)
+def device_of(user_agent: str) -> dict[str, str] | None:
+    """Browser, system and device from a User-Agent (ua-parser's maintained rules)."""
+    if not user_agent:
+        return None
+    parsed = ua_parse(user_agent)
+
+    def name(part: Any) -> str:
+        if part is None or part.family in ("Other", None):
+            return ""
+        return " ".join(str(x) for x in (part.family, part.major) if x)
+
+    device = parsed.device.family if parsed.device and parsed.device.family != "Other" else ""
+    return {"browser": name(parsed.user_agent), "os": name(parsed.os), "device": device or ""}
+
+
+def visitor_panel(actor: Actor, conversation: Conversation) -> dict[str, Any]:
+    """Who the visitor is, beside the thread: what they told us, what the host site vouched
+    for, where they are and were, and their other conversations this person may see."""
+    v = conversation.visitor
+    past = (
+        access.visible(actor)
+        .filter(visitor_id=v.pk)
+        .exclude(pk=conversation.pk)
+        .order_by("-created_at")
+        .values("id", "status", "created_at", "last_message_at")[:20]
+    )
+    return {
+        "id": str(v.pk),
+        "name": v.name,
+        "display_name": v.display_name,
+        "email": v.email,
+        "email_verified": v.email_verified_at is not None,
+        "external_id": v.external_id,
+        "channel": v.channel,
+        "language": v.language,
+        "timezone": v.timezone,
+        "page_url": v.page_url,
+        "pages": v.pages or [],
+        "referrer": v.referrer,
+        "device": device_of(v.user_agent),
+        "attributes": v.attributes or {},
+        "first_seen": payloads.iso(v.created_at),
+        "last_seen": payloads.iso(v.last_seen_at),
+        "online": presence.is_online("visitor", v.pk.hex),
+        "past_conversations": [
+            {
+                "id": str(p["id"]),
+                "status": p["status"],
+                "created_at": payloads.iso(p["created_at"]),
+                "last_message_at": payloads.iso(p["last_message_at"]),
+            }
+            for p in past
+        ],
+    }
+
+
+def notes_of(conversation_id: uuid.UUID) -> list[Note]:
+    return list(
+        Note.objects.filter(conversation_id=conversation_id)
+        .select_related("agent")
+        .prefetch_related("mentions")
+        .order_by("created_at")
+    )
 
 
 def messages_after(
@@ -274,6 +370,8 @@ def _scope(actor: Actor, scope: str) -> QuerySet[Conversation]:
     everything I may see (those who oversee a team or site only)."""
     if scope == "mine":
         return Conversation.objects.filter(_mine_q(actor))
+    if scope == "queue":
+        return Conversation.objects.filter(_queue_q(actor))
     if scope == "groups":
         return Conversation.objects.filter(_groups_q(actor))
     if scope == "all":
@@ -283,10 +381,26 @@ def _scope(actor: Actor, scope: str) -> QuerySet[Conversation]:
     raise BadQuery(f"scope must be one of {', '.join(SCOPES)}.")
 
 
+def _open_q() -> Q:
+    """Open and not snoozed (a snooze that has run out counts as awake at once)."""
+    return Q(status=Conversation.Status.OPEN) & (
+        Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=Now())
+    )
+
+
 def _mine_q(actor: Actor) -> Q:
     if actor.agent_id is None:  # a manager without an agent profile has nothing of their own
         return Q(pk__in=[])
     return Q(assigned_agent_id=actor.agent_id)
+
+
+def _queue_q(actor: Actor) -> Q:
+    """Waiting for someone to take them, in my groups (and the groups I manage)."""
+    return Q(
+        status=Conversation.Status.OPEN,
+        assigned_agent__isnull=True,
+        group_id__in=sorted(actor.member_of | actor.manages),
+    )
 
 
 def _groups_q(actor: Actor) -> Q:
@@ -294,8 +408,9 @@ def _groups_q(actor: Actor) -> Q:
 
 
 def _search(qs: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
-    """Words of the visitor's name or email (whole words: they are encrypted), a tag's name,
-    or a conversation ID (whole or its first 8+ hex digits). Message bodies are not searched."""
+    """Words of the visitor's name or email (whole words: they are encrypted), words of a
+    message (every word in one message; Chinese by its character pairs: helpdesk.search), a
+    tag's name, or a conversation ID (whole or its first 8+ hex digits)."""
     q = q.strip()
     if not q:
         return qs
@@ -312,12 +427,54 @@ def _search(qs: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
             "conversation_id"
         )
     )
+    hits = _message_hits(q)
+    if hits is not None:
+        match |= Q(pk__in=hits.values("conversation_id"))
     hexdigits = q.replace("-", "").lower()
     if 8 <= len(hexdigits) <= 32 and all(c in "0123456789abcdef" for c in hexdigits):
         low = uuid.UUID(hexdigits.ljust(32, "0"))
         high = uuid.UUID(hexdigits.ljust(32, "f"))
         match |= Q(pk__gte=low, pk__lte=high)
     return qs.filter(match)
+
+
+def _message_hits(q: str) -> QuerySet[Any] | None:
+    """Messages holding every term of ``q``, as (message_id, conversation_id) rows."""
+    tokens = set(search.tokens(q))
+    if not tokens:
+        return None
+    return (
+        MessageToken.objects.filter(token__in=sorted(tokens))
+        .values("message_id", "conversation_id")
+        .annotate(n=Count("token", distinct=True))
+        .filter(n=len(tokens))
+    )
+
+
+def message_search(actor: Actor, q: str, *, limit: int = 20) -> dict[str, Any]:
+    """The messages that match ``q`` (newest first) in conversations ``actor`` may see, each
+    with its conversation's summary. Three queries; bodies decrypted for the page only."""
+    hits = _message_hits(q.strip())
+    if hits is None:
+        return {"query": q, "results": []}
+    rows = list(
+        Message.objects.filter(
+            pk__in=hits.values("message_id"), conversation__in=access.visible(actor)
+        )
+        .select_related("agent")
+        .order_by("-created_at")[:limit]
+    )
+    summaries = {s["id"]: s for s in conversation_summaries({m.conversation_id for m in rows})}
+    return {
+        "query": q,
+        "results": [
+            {
+                "message": payloads.message(m, audience="agent"),
+                "conversation": summaries[str(m.conversation_id)],
+            }
+            for m in rows
+        ],
+    }
 
 
 def _sort_keys(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -373,10 +530,8 @@ def message_center(
             pk__in=Conversation.tags.through.objects.filter(tag_id=tag).values("conversation_id")
         )
     listed = with_summary(_sort_keys(base))
-    if state == "open":
-        listed = listed.filter(status=Conversation.Status.OPEN)
-    else:
-        listed = listed.filter(state=state)
+    # "open": open and awake; else one state.
+    listed = listed.filter(_open_q()) if state == "open" else listed.filter(state=state)
     if cursor:
         listed = _after(listed, cursor)
     page = list(listed.order_by("-priority", "wait_key", F("active_key").desc(), "pk")[: limit + 1])
@@ -395,14 +550,15 @@ def center_counts(
     """Per state within the scope (after search and tag), and open conversations per scope."""
     if base is None:
         base = _scope(actor, scope)
-    open_ = Q(status=Conversation.Status.OPEN)
+    open_ = _open_q()
     by_state = with_state(base).aggregate(
         open=Count("pk", filter=open_),
         **{s: Count("pk", filter=Q(state=s)) for s in STATES},
     )
-    everything = access.visible(actor) if scope == "all" else _scope(actor, "groups")
+    everything = access.visible(actor)  # every scope is within it
     by_scope = everything.aggregate(
         mine=Count("pk", filter=open_ & _mine_q(actor)),
+        queue=Count("pk", filter=open_ & _queue_q(actor)),
         groups=Count("pk", filter=open_ & _groups_q(actor)),
         **({"all": Count("pk", filter=open_)} if scope == "all" else {}),
     )
@@ -416,3 +572,24 @@ def center_context(actor: Actor) -> dict[str, Any]:
         "tags": [{"id": t.pk, "name": t.name, "color": t.color} for t in Tag.objects.all()],
         "manager": actor.oversees_any,
     }
+
+
+def saved_replies_for(actor: Actor) -> list[dict[str, Any]]:
+    """The saved replies an agent may use: their own and their teams' (one query)."""
+    qs = SavedReply.objects.filter(
+        Q(owner_id=actor.user_id) | Q(group_id__in=sorted(actor.member_of | actor.manages))
+    ).select_related("group")
+    return [
+        {
+            "id": r.pk,
+            "title": r.title,
+            "body": r.body,
+            "language": r.language,
+            "shortcut": r.shortcut,
+            "team": {"id": r.group_id, "name": r.group.name} if r.group_id else None,
+            "editable": r.owner_id == actor.user_id
+            or actor.superuser
+            or r.group_id in actor.manages,
+        }
+        for r in qs.order_by("title")
+    ]

@@ -231,6 +231,7 @@ CELERY_BEAT_SCHEDULE = {
     "route-waiting-conversations": {"task": "routing.tasks.route_waiting", "schedule": _SWEEP},
     "requeue-unattended": {"task": "routing.tasks.requeue_unattended", "schedule": _SWEEP},
     "overflow": {"task": "routing.tasks.overflow", "schedule": _SWEEP},
+    "wake-snoozed": {"task": "helpdesk.tasks.wake_snoozed", "schedule": 60.0},
     "notifications-scan": {
         "task": "notifications.tasks.scan",
         "schedule": float(env_int("NOTIFY_SCAN_SECONDS", 30, minimum=1)),
@@ -370,6 +371,8 @@ RATE_LIMITS = {
     # Confirmation emails: per visitor, and per address (whoever asks), so nobody can make
     # the server mail strangers.
     "visitor_emails": env_str("RATE_VISITOR_EMAILS", "5/3600"),
+    # Files one visitor may upload.
+    "visitor_uploads": env_str("RATE_VISITOR_UPLOADS", "30/3600"),
     "email_confirmations": env_str("RATE_EMAIL_CONFIRMATIONS", "5/86400"),
     # Failed sign-ins per username, then per IP: past them, sign-in is locked for the window.
     "login_failures": env_str("RATE_LOGIN_FAILURES", "5/900"),
@@ -418,14 +421,63 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Attachments (encrypted before they are stored): the filesystem in DATA_DIR by default;
+# S3-compatible object storage when ATTACHMENTS_S3_BUCKET is set (django-storages).
+ATTACHMENTS_S3_BUCKET = env_str("ATTACHMENTS_S3_BUCKET")
+if ATTACHMENTS_S3_BUCKET:
+    _attachments: dict[str, object] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENTS_S3_BUCKET,
+            "endpoint_url": env_str("ATTACHMENTS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("ATTACHMENTS_S3_REGION") or None,
+            "access_key": env_str("ATTACHMENTS_S3_ACCESS_KEY") or None,
+            "secret_key": env_str("ATTACHMENTS_S3_SECRET_KEY") or None,
+            "default_acl": "private",
+            "querystring_auth": False,  # never handed out: we serve the decrypted bytes
+            "file_overwrite": False,
+        },
+    }
+else:
+    _attachments = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "files"), "base_url": None},
+    }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "attachments": _attachments,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# What may be sent: content types, or a family with "/*". No SVG or HTML (they run scripts).
+ATTACHMENT_TYPES = env_list(
+    "ATTACHMENT_TYPES",
+    [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "audio/mpeg",
+        "audio/mp4",
+        "video/mp4",
+    ],
+)
+ATTACHMENTS_PER_MESSAGE = 10
+# How long a file's signed URL works; clients get fresh ones with every history.
+ATTACHMENT_URL_SECONDS = env_int("ATTACHMENT_URL_SECONDS", 3600, minimum=60)
 # The embedded default serves static files straight from the apps, no collectstatic step.
 WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from helpdesk import events
-from helpdesk.models import Agent
+from helpdesk.models import Agent, Attachment
+from helpdesk.services.attachments import attachment_files_delete
 
 
 @receiver(user_logged_out)
@@ -19,3 +22,10 @@ def close_sockets_on_logout(sender: Any, user: Any, **kwargs: Any) -> None:
     agent_id = Agent.objects.filter(user=user).values_list("pk", flat=True).first()
     if agent_id is not None:
         events.close_sockets([events.agent_group(agent_id)])
+
+
+@receiver(post_delete, sender=Attachment)
+def delete_stored_file(sender: Any, instance: Attachment, **kwargs: Any) -> None:
+    """A deleted attachment (its message pruned, its visitor erased) leaves no bytes behind,
+    once the deletion has committed."""
+    transaction.on_commit(lambda: attachment_files_delete(instance), robust=True)

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
-from helpdesk import events, jobs, payloads, selectors
-from helpdesk.models import Conversation, Message
+from helpdesk import events, jobs, payloads, search, selectors
+from helpdesk.models import Conversation, Message, MessageToken
 
 
 def message_append(conversation: Conversation, **fields: object) -> Message:
@@ -37,7 +37,19 @@ def message_append(conversation: Conversation, **fields: object) -> Message:
         if conversation.first_response_at is None and conversation.first_visitor_at:
             conversation.first_response_at = now
             conversation.first_response_agent_id = message.agent_id
+    if message.sender != Message.Sender.SYSTEM:
+        message_index(message)
     return message
+
+
+def message_index(message: Message) -> None:
+    """The message's search tokens (helpdesk.search), one multi-row insert."""
+    rows = [
+        MessageToken(token=t, message_id=message.pk, conversation_id=message.conversation_id)
+        for t in search.tokens(message.body)
+    ]
+    if rows:
+        MessageToken.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 # What every caller of message_append saves.
@@ -88,6 +100,8 @@ def system_text(meta: dict[str, Any], visitor_timezone: str) -> str:
         return f"All our agents are busy right now. You are number {meta['position']} in the queue."
     if kind == "resolved":
         return "This conversation is closed. Write again any time and we'll pick it up."
+    if kind == "reopened":
+        return "This conversation has been reopened."
     if kind == "requeued":
         return "We're connecting you with another agent."
     if kind == "overflowed":

@@ -39,6 +39,14 @@ urlpatterns = [
     path("v/verify/<str:token>/", views.verify_email, name="verify-email"),
     path("r/", views.resume, name="resume-link"),
     path("r/<str:token>/", views.resume, name="resume"),
+    path("api/v1/visitor/attachments", api.VisitorAttachmentsView.as_view()),
+    path(
+        "api/v1/agent/conversations/<str:conversation_id>/attachments",
+        api.AgentAttachmentsView.as_view(),
+    ),
+    path("files/<str:token>/", views.attachment_file, name="attachment-file"),
+    path("api/v1/agent/conversations/<str:conversation_id>/notes", api.AgentNotesView.as_view()),
+    path("api/v1/agent/search", api.AgentSearchView.as_view()),
     path("api/v1/agent/conversations", api.AgentConversationsView.as_view()),
     path(
         "api/v1/agent/conversations/<str:conversation_id>/messages", api.AgentMessagesView.as_view()

@@ -21,7 +21,12 @@ class InvalidInput(Exception):
 
 class MessageIn(serializers.Serializer):
     client_id = serializers.UUIDField()
+    # Required, and may be "" when the message carries files.
     body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    # Uploads (POST …/attachments) this message carries; a message may be only files.
+    attachment_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, default=list, max_length=10
+    )
 
 
 class CursorIn(serializers.Serializer):
@@ -37,6 +42,8 @@ class HelloIn(serializers.Serializer):
     language = serializers.CharField(max_length=35, required=False, default="", allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
     page_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
+    page_title = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    referrer = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
     attributes = serializers.DictField(
         child=serializers.CharField(max_length=200, allow_blank=True), required=False, default=dict
     )
@@ -113,7 +120,7 @@ def check_message(
 ) -> tuple[uuid.UUID, str, dict[str, Any]]:
     fields = check(serializer_class, data)
     body: str = fields["body"].strip()
-    if not body:
+    if not body and not fields["attachment_ids"]:
         raise InvalidInput("empty_body", "A message cannot be empty.")
     if len(body) > settings.MESSAGE_MAX_CHARS:
         raise InvalidInput(
@@ -168,3 +175,49 @@ class HistoryIn(serializers.Serializer):
     conversation_id = serializers.UUIDField()
     before_seq = serializers.IntegerField(min_value=1)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+
+
+class NoteIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    client_id = serializers.UUIDField()
+    body = serializers.CharField(max_length=4000, trim_whitespace=True)
+    mention_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=20
+    )
+
+
+class TypingIn(serializers.Serializer):
+    """From either side; ``conversation_id`` on the agent's socket, ``preview`` on the
+    visitor's (shown only where the site allows it)."""
+
+    conversation_id = serializers.UUIDField(required=False)
+    active = serializers.BooleanField(default=True)
+    preview = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class SnoozeIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    until = serializers.DateTimeField(allow_null=True)
+
+
+class VisitorUpdateIn(serializers.Serializer):
+    conversation_id = serializers.UUIDField()
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+
+
+class ReplyIn(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    title = serializers.CharField(max_length=100)
+    body = serializers.CharField(max_length=4000)
+    language = serializers.CharField(max_length=10, required=False, default="", allow_blank=True)
+    shortcut = serializers.SlugField(max_length=40, required=False, default="", allow_blank=True)
+    group_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+
+class ReplyDeleteIn(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1)
+
+
+class SearchIn(serializers.Serializer):
+    q = serializers.CharField(max_length=100)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -14,9 +15,9 @@ from django.templatetags.static import static
 from django.urls import URLPattern
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from helpdesk import access, payloads, selectors, tokens
+from helpdesk import access, files, selectors, tokens
 from helpdesk.env import webhooks_signed
-from helpdesk.models import Site
+from helpdesk.models import Attachment, Site
 from notifications import services as notification_services
 
 
@@ -44,11 +45,8 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
         conversation = access.conversation_for(actor, conversation_id)
         if conversation is None:
             raise Http404("No such conversation in your inbox.")
-        selected = selectors.conversation_summary(conversation.id)
-        messages = [
-            payloads.message(m, audience="agent")
-            for m in selectors.messages_after(conversation.id, 0)
-        ]
+        history = selectors.agent_history(actor, conversation.id, 0)
+        selected, messages = history["conversation"], history["messages"]
     initial = {
         "agent": {"id": agent.id, "name": agent.display_name},
         "conversations": selectors.agent_inbox(agent),
@@ -162,4 +160,43 @@ def resume(request: HttpRequest, token: str = "") -> HttpResponse:
     response = render(request, "helpdesk/resume.html", context)
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
+    """A file behind a signed URL (``helpdesk.files.url_for``), decrypted. A staff URL also
+    needs a signed-in person who may see the conversation; a visitor URL is enough on its
+    own until it expires. Expired or forged: 403 ``link_expired``; a file one may not see:
+    404, as if there were none."""
+    grant = files.grant_of(token)
+    if grant is None:
+        return JsonResponse(
+            {"error": {"code": "link_expired", "detail": "This file link has expired."}},
+            status=403,
+        )
+    attachment = Attachment.objects.filter(pk=grant.attachment_id).first()
+    if attachment is None:
+        raise Http404("No such file.")
+    if grant.staff:
+        actor = access.actor_for(request.user)
+        if (
+            actor is None
+            or attachment.conversation_id is None
+            or access.conversation_for(actor, attachment.conversation_id) is None
+        ):
+            raise Http404("No such file.")
+    data = files.attachment_bytes(attachment, thumbnail=grant.thumbnail)
+    thumbnail = grant.thumbnail and bool(attachment.thumbnail)
+    kind = (
+        ("image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg")
+        if thumbnail
+        else attachment.content_type
+    )
+    response = HttpResponse(data, content_type=kind)
+    disposition = "inline" if kind.startswith("image/") else "attachment"
+    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(attachment.name)}"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=300"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"  # the widget's frame shows it
     return response

@@ -20,6 +20,7 @@ class Notification(models.Model):
         ESCALATION = "escalation", "Manager: conversation waiting"
         DIGEST = "digest", "Manager: waited outside business hours"
         VISITOR_REPLY = "visitor_reply", "Visitor: unseen agent reply"
+        MENTION = "mention", "Agent: mentioned in an internal note"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

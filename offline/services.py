@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpdesk import crypto, events, metrics, payloads, selectors
+from helpdesk import crypto, events, files, metrics, payloads, selectors
 from helpdesk.models import Agent, Conversation, Message
 from offline.models import OfflineMessage
 
@@ -122,16 +122,20 @@ def _flush_chunk(
         s["id"]: s
         for s in (selectors.conversation_summaries(new_conversations) if new_conversations else [])
     }
-    frames = [claimed[i : i + size] for i in range(0, len(claimed), size)] or [[]]
+    # One query for every file of the chunk, however many frames it makes.
+    shown = files.with_attachments(
+        [payloads.message_row(r, audience="agent") for r in claimed], audience="agent"
+    )
+    frames = [shown[i : i + size] for i in range(0, len(shown), size)] or [[]]
     for n, frame in enumerate(frames, start=1):
         # Each conversation's summary travels with the first frame that carries its messages.
-        ids = list(dict.fromkeys(str(r["conversation_id"]) for r in frame))
+        ids = list(dict.fromkeys(m["conversation_id"] for m in frame))
         event = {
             "type": "flush",
             "batch": batches_before + n,
             "final": not more and n == len(frames),
             "conversations": [summaries.pop(i) for i in ids if i in summaries],
-            "messages": [payloads.message_row(r, audience="agent") for r in frame],
+            "messages": frame,
         }
         events.send_event_on_commit([events.agent_group(agent_id)], event)
     return len(claimed), len(frames), more

@@ -51,6 +51,8 @@ LAYERS: list[tuple[str, set[str]]] = [
         "reads: who may see what, selectors, reports",
         {
             "helpdesk.access",
+            "helpdesk.files",
+            "helpdesk.search",
             "helpdesk.selectors",
             "helpdesk.reports",
             "routing.selectors",
@@ -89,6 +91,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.apps",
             "helpdesk.signals",
             "helpdesk.periodic",
+            "helpdesk.tasks",
             "helpdesk.management",
             "helpdesk.management.*",
             "routing.admin",

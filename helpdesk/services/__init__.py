@@ -8,12 +8,19 @@ on is ``helpdesk.timeline``.
 from helpdesk.services.conversations import (
     agent_came_online,
     agent_went_offline,
+    conversation_claim,
     conversation_mark_read,
+    conversation_reopen,
     conversation_resolve,
     conversation_set_tags,
+    conversation_snooze,
     conversation_tag_add,
+    conversations_wake,
     move_read_cursor,
 )
+from helpdesk.services.notes import NoteResult, note_add
+from helpdesk.services.replies import NotAllowed as ReplyNotAllowed
+from helpdesk.services.replies import saved_reply_delete, saved_reply_save
 from helpdesk.services.sending import (
     NotAssigned,
     SendResult,
@@ -27,6 +34,7 @@ from helpdesk.services.visitors import (
     VisitorSession,
     identity_hash,
     identity_verified,
+    visitor_correct,
     visitor_session_from_hello,
     visitor_session_start,
     visitor_welcome,
@@ -35,6 +43,8 @@ from helpdesk.timeline import conversation_changed, message_add_system, system_t
 
 __all__ = [
     "NotAssigned",
+    "NoteResult",
+    "ReplyNotAllowed",
     "SendResult",
     "UnknownSite",
     "VisitorContext",
@@ -42,17 +52,25 @@ __all__ = [
     "agent_came_online",
     "agent_went_offline",
     "conversation_changed",
+    "conversation_claim",
     "conversation_mark_read",
+    "conversation_reopen",
     "conversation_resolve",
     "conversation_set_tags",
+    "conversation_snooze",
     "conversation_tag_add",
+    "conversations_wake",
     "identity_hash",
     "identity_verified",
     "message_add_system",
     "message_send_by_agent",
     "message_send_by_visitor",
     "move_read_cursor",
+    "note_add",
+    "saved_reply_delete",
+    "saved_reply_save",
     "system_text",
+    "visitor_correct",
     "visitor_receipt",
     "visitor_session_from_hello",
     "visitor_session_start",

@@ -4,10 +4,12 @@ online or going offline."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
+from django.utils import timezone
 
 from helpdesk import access, events, jobs, selectors
 from helpdesk.models import Agent, Conversation, ReadCursor, Tag
@@ -46,6 +48,114 @@ def conversation_resolve(
         conversation_changed(conversation=conversation, agent_ids=told, flush=False)
     if previous:
         jobs.enqueue_on_commit(jobs.FLUSH_AGENT, previous)  # room freed
+    return conversation
+
+
+@transaction.atomic
+def conversation_reopen(
+    *, conversation_id: uuid.UUID, by_name: str, actor: access.Actor
+) -> Conversation:
+    """A resolved conversation open again, with the one who reopened it (when they may reply
+    to it) or its agent. Only the visitor's latest conversation reopens: an older one would
+    leave the visitor's next message going elsewhere. Raises ``NotAllowed``."""
+    conversation = (
+        Conversation.objects.select_for_update().select_related("visitor").get(pk=conversation_id)
+    )
+    if not access.may(actor, access.Action.RESOLVE, conversation):
+        raise routing_services.NotAllowed(
+            access.refusal(actor, access.Action.RESOLVE, conversation)
+        )
+    if conversation.status == Conversation.Status.OPEN:
+        conversation_changed(
+            conversation=conversation, agent_ids=[a for a in [actor.agent_id] if a], flush=False
+        )
+        return conversation
+    newer = Conversation.objects.filter(
+        visitor_id=conversation.visitor_id, created_at__gt=conversation.created_at
+    ).exists()
+    if newer:
+        raise routing_services.NotAllowed(
+            "The visitor has started a newer conversation: answer them there."
+        )
+    conversation.status = Conversation.Status.OPEN
+    fields = ["status"]
+    if conversation.assigned_agent_id is None and actor.agent_id is not None:
+        conversation.assigned_agent_id = actor.agent_id
+        fields.append("assigned_agent")
+    conversation.save(update_fields=fields)
+    message_add_system(conversation=conversation, kind="reopened", by=by_name)
+    told = [a for a in dict.fromkeys((conversation.assigned_agent_id, actor.agent_id)) if a]
+    conversation_changed(conversation=conversation, agent_ids=told, flush=False)
+    return conversation
+
+
+@transaction.atomic
+def conversation_snooze(
+    *, conversation_id: uuid.UUID, until: datetime | None, actor: access.Actor
+) -> Conversation:
+    """Out of the open lists until ``until`` (None: wake it now); it comes back unread then
+    (``conversations_wake``), or at once when the visitor writes. Raises ``NotAllowed``."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if not access.may(actor, access.Action.RESOLVE, conversation):
+        raise routing_services.NotAllowed(
+            access.refusal(actor, access.Action.RESOLVE, conversation)
+        )
+    conversation.snoozed_until = until
+    conversation.save(update_fields=["snoozed_until"])
+    told = [a for a in dict.fromkeys((conversation.assigned_agent_id, actor.agent_id)) if a]
+    conversation_changed(conversation=conversation, agent_ids=told, flush=False)
+    return conversation
+
+
+def conversations_wake(*, now: datetime | None = None) -> int:
+    """Snoozes that have run out: back in the lists, as unread for their agent (beat)."""
+    now = now or timezone.now()
+    woken = 0
+    due = Conversation.objects.filter(snoozed_until__lte=now).values_list("pk", flat=True)[:500]
+    for conversation_id in list(due):
+        with transaction.atomic():
+            conversation = (
+                Conversation.objects.select_for_update(skip_locked=True)
+                .filter(pk=conversation_id, snoozed_until__lte=now)
+                .first()
+            )
+            if conversation is None:
+                continue
+            conversation.snoozed_until = None
+            # Unread again: its agent's read cursor goes back before the last visitor message.
+            conversation.agent_read_seq = min(
+                conversation.agent_read_seq, max(conversation.last_visitor_seq - 1, 0)
+            )
+            conversation.save(update_fields=["snoozed_until", "agent_read_seq"])
+            if conversation.assigned_agent_id:
+                conversation_changed(
+                    conversation=conversation,
+                    agent_ids=[conversation.assigned_agent_id],
+                    flush=False,
+                )
+            woken += 1
+    return woken
+
+
+@transaction.atomic
+def conversation_claim(
+    *, conversation_id: uuid.UUID, agent: Agent, actor: access.Actor
+) -> Conversation:
+    """Take a waiting conversation of one's groups (the Unassigned view's Claim): as a reply
+    would, checked under the row lock (two agents claiming at once: one wins). Raises
+    ``NotAllowed``."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if not access.may(actor, access.Action.CLAIM, conversation):
+        raise routing_services.NotAllowed(access.refusal(actor, access.Action.CLAIM, conversation))
+    conversation.assigned_agent = agent
+    conversation.assigned_at = timezone.now()
+    conversation.save(update_fields=["assigned_agent", "assigned_at"])
+    Conversation.objects.filter(pk=conversation.pk).update(
+        agent_read_seq=selectors.read_cursor_of(agent.pk)
+    )
+    routing_services.pending_work_follows(conversation_id=conversation.pk, agent_id=agent.pk)
+    conversation.refresh_from_db()
+    conversation_changed(conversation=conversation, agent_ids=[agent.pk], flush=False)
     return conversation
 
 

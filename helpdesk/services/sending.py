@@ -5,14 +5,16 @@ delivered and seen receipts."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 
-from helpdesk import access, events, jobs, metrics, payloads, selectors
-from helpdesk.models import Agent, Conversation, Message, Visitor
+from helpdesk import access, events, files, jobs, metrics, payloads, selectors
+from helpdesk.models import Agent, Attachment, Conversation, Message, Visitor
+from helpdesk.services.attachments import attachments_claim
 from helpdesk.services.conversations import move_read_cursor
 from helpdesk.timeline import APPENDED, message_add_system, message_append
 from offline import services as offline_services
@@ -30,11 +32,32 @@ class NotAssigned(Exception):
 class SendResult:
     message: Message
     created: bool
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def payload(self, *, audience: payloads.Audience) -> dict[str, Any]:
+        """The stored message as its sender's ack shows it (no query)."""
+        return payloads.message(
+            self.message,
+            audience=audience,
+            attachments=files.payloads_of(self.attachments, audience),
+        )
+
+
+def _existing(message: Message) -> SendResult:
+    """A resend: the stored message, with whatever files it carried."""
+    return SendResult(message, created=False, attachments=list(message.attachments.all()))
 
 
 @transaction.atomic
-def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str) -> SendResult:
-    """Store a visitor's message (once per ``client_id``), route, record if offline, notify."""
+def message_send_by_visitor(
+    *,
+    visitor: Visitor,
+    client_id: uuid.UUID,
+    body: str,
+    attachment_ids: list[uuid.UUID] | None = None,
+) -> SendResult:
+    """Store a visitor's message (once per ``client_id``) with the files it names (their own
+    uploads), route, record if offline, notify. Raises ``attachments.NotYours``."""
     # One visitor's sends are serialised: a resend can't race its original.
     visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
     existing = (
@@ -45,7 +68,7 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
         .first()
     )
     if existing is not None:
-        return SendResult(existing, created=False)
+        return _existing(existing)
     conversation = (
         Conversation.objects.select_for_update()
         .filter(visitor=visitor, status=Conversation.Status.OPEN)
@@ -62,9 +85,11 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
     message = message_append(
         conversation, sender=Message.Sender.VISITOR, body=body, client_id=client_id
     )
+    sent = attachments_claim(message=message, attachment_ids=attachment_ids or [], visitor=visitor)
     if conversation.waiting_since is None:
         conversation.waiting_since = message.created_at
-    conversation.save(update_fields=[*APPENDED, "waiting_since"])
+    conversation.snoozed_until = None  # the visitor wrote: a snoozed conversation is back
+    conversation.save(update_fields=[*APPENDED, "waiting_since", "snoozed_until"])
     if started:
         outcome = routing_services.conversation_classify(
             conversation=conversation, first_message=body
@@ -85,16 +110,17 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
         offline_services.offline_record(message=message, audience=OfflineMessage.Audience.AGENT)
         if started:
             Conversation.objects.filter(pk=conversation.pk).update(started_offline=True)
+    result = SendResult(message, created=True, attachments=sent)
     events.send_event_on_commit(
         [events.visitor_group(visitor.id)],
-        {"type": "message", "message": payloads.message(message, audience="visitor")},
+        {"type": "message", "message": result.payload(audience="visitor")},
     )
     if agent_id is not None:
         events.send_event_on_commit(
             [events.agent_group(agent_id)],
             {
                 "type": "message",
-                "message": payloads.message(message, audience="agent"),
+                "message": result.payload(audience="agent"),
                 "conversation": selectors.conversation_summary_after(conversation, message),
             },
         )
@@ -102,7 +128,7 @@ def message_send_by_visitor(*, visitor: Visitor, client_id: uuid.UUID, body: str
     if offline:
         # After the events, and robust: the message is committed whatever happens here.
         transaction.on_commit(lambda: _after_offline_agent_message(conversation), robust=True)
-    return SendResult(message, created=True)
+    return result
 
 
 def _tell_visitor_the_wait(conversation: Conversation) -> None:
@@ -136,13 +162,15 @@ def message_send_by_agent(
     client_id: uuid.UUID,
     body: str,
     actor: access.Actor | None = None,
+    attachment_ids: list[uuid.UUID] | None = None,
 ) -> SendResult:
-    """Store an agent's reply (once per ``client_id``); a reply to a waiting one claims it.
+    """Store an agent's reply (once per ``client_id``), with the files it names (their own
+    uploads to this conversation); a reply to a waiting one claims it.
     Whether ``agent`` may reply (``access``) is decided under the row lock: two agents
     claiming at once can't both win. ``actor``: the agent's standing, when the caller has
     read it (else it is read here).
 
-    Raises ``NotAssigned``."""
+    Raises ``NotAssigned``, ``attachments.NotYours``."""
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     existing = (
         Message.objects.filter(
@@ -152,7 +180,7 @@ def message_send_by_agent(
         .first()
     )
     if existing is not None:
-        return SendResult(existing, created=False)
+        return _existing(existing)
     actor = actor or access.actor_for(agent.user)
     if actor is None or actor.agent_id != agent.id:
         raise NotAssigned("Only agents reply to conversations.")
@@ -161,6 +189,7 @@ def message_send_by_agent(
     message = message_append(
         conversation, sender=Message.Sender.AGENT, agent=agent, body=body, client_id=client_id
     )
+    sent = attachments_claim(message=message, attachment_ids=attachment_ids or [], agent=agent)
     fields = [*APPENDED, "waiting_since", "agent_read_seq"]
     conversation.waiting_since = None
     if conversation.assigned_agent_id is None:
@@ -176,19 +205,20 @@ def message_send_by_agent(
     metrics.message_stored(conversation.channel, "agent")
     if not presence.is_online("visitor", conversation.visitor_id.hex):
         offline_services.offline_record(message=message, audience=OfflineMessage.Audience.VISITOR)
+    result = SendResult(message, created=True, attachments=sent)
     events.send_event_on_commit(
         [events.visitor_group(conversation.visitor_id)],
-        {"type": "message", "message": payloads.message(message, audience="visitor")},
+        {"type": "message", "message": result.payload(audience="visitor")},
     )
     events.send_event_on_commit(
         [events.agent_group(a) for a in {agent.id, conversation.assigned_agent_id} if a],
         {
             "type": "message",
-            "message": payloads.message(message, audience="agent"),
+            "message": result.payload(audience="agent"),
             "conversation": selectors.conversation_summary_after(conversation, message),
         },
     )
-    return SendResult(message, created=True)
+    return result
 
 
 def visitor_receipt(

@@ -36,10 +36,13 @@ class VisitorContext:
     timezone: str = ""
     page_url: str = ""
     attributes: dict[str, Any] | None = None
+    page_title: str = ""
+    referrer: str = ""
+    user_agent: str = ""
 
 
 def visitor_session_from_hello(
-    fields: dict[str, Any], *, address: str, site: Site | None = None
+    fields: dict[str, Any], *, address: str, site: Site | None = None, user_agent: str = ""
 ) -> VisitorSession:
     """``visitor_session_start`` from validated ``HelloIn`` fields (socket and HTTP alike).
     A hello without a token is a new chat, counted per ``address`` (``RateLimited``).
@@ -63,6 +66,9 @@ def visitor_session_from_hello(
             timezone=fields["timezone"],
             page_url=fields["page_url"],
             attributes=fields["attributes"],
+            page_title=fields.get("page_title", ""),
+            referrer=fields.get("referrer", ""),
+            user_agent=user_agent[:400],
         ),
     )
 
@@ -142,13 +148,54 @@ def visitor_session_start(
             "timezone": context.timezone,
             "page_url": context.page_url,
             "attributes": context.attributes or {},
+            "pages": _pages_seen(visitor, context),
         }
+        if context.user_agent:
+            updates["user_agent"] = context.user_agent
+        if context.referrer and not visitor.referrer:  # where they first came from
+            updates["referrer"] = context.referrer[:500]
     for field, value in updates.items():
         setattr(visitor, field, value)
     visitor.save(update_fields=list(updates))  # save(): encrypted fields and their indexes
     return VisitorSession(
         site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
     )
+
+
+PAGES_KEPT = 10
+
+
+def _pages_seen(visitor: Visitor, context: VisitorContext) -> list[dict[str, Any]]:
+    """The visitor's pages, newest first: this one added unless it is the newest already."""
+    pages = list(visitor.pages or []) if visitor.pk and not visitor._state.adding else []
+    if context.page_url and (not pages or pages[0].get("url") != context.page_url):
+        pages.insert(
+            0,
+            {
+                "url": context.page_url,
+                "title": context.page_title[:200],
+                "at": timezone.now().isoformat(),
+            },
+        )
+    return pages[:PAGES_KEPT]
+
+
+def visitor_correct(
+    *, visitor: Visitor, name: str | None = None, email: str | None = None
+) -> Visitor:
+    """An agent corrects the visitor's name or email (the caller checked they may see one of
+    the visitor's conversations). A changed email address is unconfirmed: follow-ups wait
+    for the visitor to confirm it."""
+    fields = []
+    if name is not None and name != visitor.name:
+        visitor.name = name[:100]
+        fields.append("name")
+    if email is not None and email.casefold() != (visitor.email or "").casefold():
+        visitor.email, visitor.email_verified_at = email, None
+        fields += ["email", "email_verified_at"]
+    if fields:
+        visitor.save(update_fields=fields)
+    return visitor
 
 
 @transaction.atomic

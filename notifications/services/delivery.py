@@ -56,6 +56,9 @@ def sendable(now: datetime) -> QuerySet[Notification]:
 def _still_relevant(n: Notification) -> bool:
     """Checked again at send time, against the database and presence as they are now."""
     conv = n.conversation
+    if n.reason == Reason.MENTION:  # wherever the conversation stands, a colleague asked
+        agent_id = int(n.recipient.split(":")[1])
+        return n.channel == Channel.PUSH or not presence.online_agent_ids([agent_id])
     if conv.status != Conversation.Status.OPEN:
         return False
     if n.reason == Reason.AGENT_UNREAD:
@@ -180,6 +183,15 @@ def _context(recipient: str, items: list[Notification]) -> dict[str, Any]:
         "base": settings.PUBLIC_BASE_URL,
         "count": len(unique),
     }
+    if items[0].reason == Reason.MENTION:
+        agent_id = int(ident)
+        context["notes"] = [
+            note
+            for n in unique
+            for note in n.conversation.notes.filter(mentions=agent_id)
+            .select_related("agent")
+            .order_by("-created_at")[:1]
+        ]
     if items[0].reason == Reason.VISITOR_REPLY:
         visitor = items[0].conversation.visitor
         conv = items[0].conversation
@@ -222,6 +234,15 @@ def _push_payload(recipient: str, items: list[Notification]) -> dict[str, object
     name = _template_name(items)
     kind = recipient.partition(":")[0]
     base, conv = settings.PUBLIC_BASE_URL, items[0].conversation
+    if items[0].reason == Reason.MENTION and context["notes"]:
+        note = context["notes"][0]
+        return {
+            "title": render_to_string(f"notifications/{name}_subject.txt", context).strip(),
+            "body": f"{note.agent.display_name if note.agent else ''}: {note.body}"[:300],
+            "url": f"{base}/inbox/{note.conversation_id}/",
+            "tag": f"helpdesk-mention-{note.conversation_id}",
+            "conversations": [str(note.conversation_id)],
+        }
     if context["count"] == 1 and kind in ("agent", "visitor"):
         # The line worth reading on a lock screen: the visitor's last message, or the reply.
         sender = Message.Sender.VISITOR if kind == "agent" else Message.Sender.AGENT

@@ -72,12 +72,21 @@ AGENT_DOORS = {
     "conversation.open": "see",
     "conversation.read": "see",
     "conversation.tags": "see",
+    "note.add": "see",
+    "visitor.update": "see",
     "message.send": "reply",
+    "typing": "reply",
+    "conversation.claim": "claim",
     "conversation.transfer": "manage",
     "conversation.resolve": "manage",
+    "conversation.reopen": "manage",
+    "conversation.snooze": "manage",
     "center.list": "list",
     "center.counts": "list",
+    "search.messages": "list",
     "status.set": "self",
+    "replies.save": "self",
+    "replies.delete": "self",
     "ping": "self",
 }
 VISITOR_DOORS = {
@@ -85,6 +94,7 @@ VISITOR_DOORS = {
     "message.send": "own conversation",
     "visitor.email": "own visitor",
     "receipt": "own conversation (another's: not_found)",
+    "typing": "own conversation",
     "ping": "self",
 }
 # Every URL of the URLconf, and who may use it (tests below and in test_access.py).
@@ -115,6 +125,11 @@ HTTP_DOORS = {
     "r/<str:token>/": "the signed link",
     "api/v1/agent/conversations": "agent, visible set",
     "api/v1/agent/conversations/<str:conversation_id>/messages": "agent, conversation seen",
+    "api/v1/agent/conversations/<str:conversation_id>/attachments": "agent who may reply",
+    "api/v1/agent/conversations/<str:conversation_id>/notes": "agent, conversation seen",
+    "api/v1/agent/search": "agent, visible set",
+    "api/v1/visitor/attachments": "visitor token (rate limited)",
+    "files/<str:token>/": "the signed URL (staff: and a person who sees it)",
     "sw.js": "anyone",
     "widget/sw.js": "anyone",
     "widget/push/": "anyone",
@@ -213,12 +228,16 @@ def world(settings: Any) -> World:
     )
 
 
+WAITING = {"W", "BW", "T", "G"}
+
+
 def outcome(person: str, conv: str, kind: str) -> str:
     """What the door must answer: ``ok``, ``not_found`` or ``not_assigned``."""
     seen, reply, manage = EXPECTED[person]
     if conv not in seen:
         return "not_found"
-    allowed = {"see": seen, "reply": reply, "manage": manage}[kind]
+    claim = reply & WAITING  # a claim is a reply's claim, without the reply
+    allowed = {"see": seen, "reply": reply, "manage": manage, "claim": claim}[kind]
     return "ok" if conv in allowed else "not_assigned"
 
 
@@ -260,19 +279,32 @@ def frame_for(door: str, conv: Conversation, world: World) -> dict[str, Any]:
         "conversation.open": {"after_seq": 0},
         "conversation.read": {"seq": 1},
         "conversation.tags": {"tag_ids": []},
+        "note.add": {"client_id": str(uuid.uuid4()), "body": "for the team"},
+        "visitor.update": {"name": "Corrected"},
         "message.send": {"client_id": str(uuid.uuid4()), "body": "hi"},
+        "typing": {"active": False},
+        "conversation.claim": {},
         "conversation.transfer": {"to_group_id": world.groups["sales"].pk, "reason": "x"},
         "conversation.resolve": {},
+        "conversation.reopen": {},
+        "conversation.snooze": {"until": "2999-01-01T00:00:00Z"},
     }
     return {"type": door, "conversation_id": str(conv.pk), **frames[door]}
 
 
 ANSWER = {
     "conversation.open": "history",
+    "note.add": "note.ack",
+    "visitor.update": "visitor",
     "message.send": "message.ack",
+    "conversation.claim": "conversation",
     "conversation.transfer": "conversation",
     "conversation.resolve": "conversation",
+    "conversation.reopen": "conversation",
+    "conversation.snooze": "conversation",
 }
+# Answered, and nothing the snapshot shows changed: the same conversations go on.
+KEEPS = {"conversation.open", "note.add", "visitor.update"}
 
 
 @pytest.mark.parametrize("person", list(EXPECTED))
@@ -280,7 +312,7 @@ async def test_the_agent_socket_follows_the_rule_for_every_action(world, person)
     user = world.people[person]
     sock, _ = await agent_socket(user)
     convs = await database_sync_to_async(world.conversations)()
-    doors = [d for d, kind in AGENT_DOORS.items() if kind in ("see", "reply", "manage")]
+    doors = [d for d, kind in AGENT_DOORS.items() if kind in ("see", "reply", "manage", "claim")]
     for door in doors:
         for name in CONVERSATIONS:
             expected = outcome(person, name, AGENT_DOORS[door])
@@ -306,7 +338,7 @@ async def _answered(sock, world, convs, person, door, name, expected, before):
             assert frame["type"] == "pong", (person, door, name, frame)
             return convs
         await sock.expect(ANSWER[door])
-        if door == "conversation.open":
+        if door in KEEPS:
             return convs
         return await database_sync_to_async(world.conversations)()  # it changed: afresh
     error = await sock.expect("error")

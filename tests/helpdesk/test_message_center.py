@@ -164,8 +164,15 @@ def test_filters_and_their_counts(acme, alice, bob, mia):
 
     mine, counts = names()
     assert sorted(mine) == ["Pat", "Rey", "Una"]
-    assert counts["states"] == {"open": 3, "unread": 1, "pending": 1, "replied": 1, "resolved": 1}
-    assert counts["scopes"] == {"mine": 3, "groups": 4}
+    assert counts["states"] == {
+        "open": 3,
+        "unread": 1,
+        "pending": 1,
+        "replied": 1,
+        "snoozed": 0,
+        "resolved": 1,
+    }
+    assert counts["scopes"] == {"mine": 3, "queue": 0, "groups": 4}
     assert names(state="unread")[0] == ["Una"]
     assert names(state="pending")[0] == ["Pat"]
     assert names(state="replied")[0] == ["Rey"]
