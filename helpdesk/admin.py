@@ -14,7 +14,17 @@ from helpdesk import access
 from helpdesk import services as helpdesk_services
 from helpdesk.access import Action, Actor
 from helpdesk.admin_access import ScopedAdmin, actor_of
-from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Tag, Visitor
+from helpdesk.models import (
+    Agent,
+    AgentGroup,
+    Conversation,
+    Message,
+    Note,
+    SavedReply,
+    Site,
+    Tag,
+    Visitor,
+)
 from routing import services as routing_services
 from routing.models import Shift, ShiftException
 
@@ -150,6 +160,23 @@ class MessageInline(admin.TabularInline):
         return super().get_queryset(request).select_related("agent")
 
 
+class NoteInline(admin.TabularInline):
+    """Internal notes, read-only (agents write them in the inbox)."""
+
+    model = Note
+    fields = ["created_at", "agent", "body"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Note]:
+        return super().get_queryset(request).select_related("agent")
+
+
 class TransferActionForm(ActionForm):
     to_agent = forms.ModelChoiceField(
         Agent.objects.filter(user__is_active=True), required=False, label="to agent"
@@ -195,7 +222,7 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
         "last_message_at",
         "created_at",
     ]
-    inlines = [MessageInline]
+    inlines = [MessageInline, NoteInline]
     date_hierarchy = "created_at"
     action_form = TransferActionForm
     actions = ["transfer", "resolve", "add_tag"]
@@ -275,3 +302,19 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
             except routing_services.NotAllowed:
                 pass  # changed hands meanwhile
         self.message_user(request, f"Transferred {done} conversation(s) to {to_agent or to_group}.")
+
+
+@admin.register(SavedReply)
+class SavedReplyAdmin(ScopedAdmin, admin.ModelAdmin):
+    """Team replies of the groups one manages, and one's own (agents keep theirs in the
+    inbox too)."""
+
+    list_display = ["title", "shortcut", "language", "group", "owner"]
+    list_filter = ["group", "language"]
+    search_fields = ["title", "shortcut", "body"]
+    list_select_related = ["group", "owner"]
+    raw_id_fields = ["owner"]
+    choices = {"group": access.groups_overseen}
+
+    def scope(self, actor: Actor) -> Q:
+        return Q(owner_id=actor.user_id) | Q(group__in=access.groups_overseen(actor).values("pk"))
