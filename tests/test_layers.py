@@ -76,6 +76,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.validation",
             "helpdesk.schema",
             "notifications.validation",
+            "notifications.schema",
             "helpdesk.api",
             "helpdesk.views",
             "helpdesk.urls",
