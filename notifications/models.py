@@ -280,7 +280,7 @@ class ChannelSettings(models.Model):
         default=list,
         blank=True,
         help_text=(
-            'Up to three, each {"id": "<template ID>", "fields": {"thing1": "site", "thing2": '
+            'Up to three, each {"id": "the template ID", "fields": {"thing1": "site", "thing2": '
             '"reply", "time3": "time"}}: which of our values fills each of the template\'s '
             "keywords (site, reply, agent, time, count)."
         ),
