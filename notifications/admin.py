@@ -161,7 +161,7 @@ class ChannelSettingsAdmin(ScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description="Saved credentials")
     def saved(self, obj: ChannelSettings) -> str:
-        fcm = obj.fcm_service_account or {}
+        fcm = obj.fcm_key
         return " · ".join(
             [
                 f"FCM: project {fcm.get('project_id')}, {fcm.get('client_email')}"

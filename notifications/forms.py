@@ -182,7 +182,7 @@ class ChannelSettingsForm(forms.ModelForm):
         return templates
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         instance = self.instance
         try:
             if data.get("remove_fcm_key"):

@@ -8,6 +8,8 @@ the ladder step.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -318,8 +320,14 @@ class ChannelSettings(models.Model):
         return f"Apps and mini-program of {self.site}"
 
     @property
+    def fcm_key(self) -> dict[str, Any]:
+        """The FCM service account key (decrypted), or {} when none is saved."""
+        key = self.fcm_service_account
+        return dict(key) if isinstance(key, dict) else {}
+
+    @property
     def fcm_ready(self) -> bool:
-        return bool(self.fcm_service_account)
+        return bool(self.fcm_key)
 
     @property
     def apns_ready(self) -> bool:

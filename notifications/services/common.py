@@ -4,6 +4,7 @@ without retries, a site's app and mini-program settings."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from helpdesk.models import Visitor
 from notifications.models import (
@@ -51,5 +52,5 @@ class ChannelNotConfigured(Exception):
     settings)."""
 
 
-def channel_settings(site_id: object) -> ChannelSettings | None:
+def channel_settings(site_id: Any) -> ChannelSettings | None:
     return ChannelSettings.objects.filter(site_id=site_id).first()

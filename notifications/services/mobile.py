@@ -189,7 +189,7 @@ def _app_transport(conf: ChannelSettings, platform: str) -> FcmTransport | ApnsT
     if not platform_ready(conf, platform):
         raise TransportError(f"the site has no {platform} credentials", permanent=True)
     if platform == Device.Platform.FCM:
-        return FcmTransport(conf.fcm_service_account)
+        return FcmTransport(conf.fcm_key)
     return ApnsTransport(
         key=conf.apns_key,
         key_id=conf.apns_key_id,
