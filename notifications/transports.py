@@ -449,11 +449,19 @@ class WechatTransport:
         token = cache.get(self._cache_key())
         if token and token != stale:
             return str(token)
-        data = self._call(
-            "POST",
-            "/cgi-bin/stable_token",
-            json={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-        )
+        try:
+            data = self._call(
+                "POST",
+                "/cgi-bin/stable_token",
+                json={
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.secret,
+                },
+            )
+        except TransportError as exc:
+            exc.maybe_sent = False  # asking for a token sends nobody anything
+            raise
         if not data.get("access_token"):
             raise self._error("access token", data)
         expires = int(data.get("expires_in", 7200))

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
@@ -23,6 +24,7 @@ from notifications import services
 from notifications.models import ChannelSettings, Notification, SubscribeConsent, WechatIdentity
 from notifications.services import delivery
 from notifications.services.wechat import MAX_CONSENTS
+from notifications.transports import WechatTransport
 from offline import services as offline_services
 from tests.conversations import assign, visitor_writes
 from tests.factories import VisitorFactory
@@ -315,6 +317,31 @@ def test_no_answer_from_wechat_is_never_sent_again(
     services.scan()
     assert wechat.none_pending() and len(wechat.calls_to(SUBSCRIBE)) == 1
     assert SubscribeConsent.objects.filter(used_at__isnull=True).count() == 1  # one spent
+
+
+def test_no_access_token_in_time_sends_nothing_and_keeps_the_consent(
+    clock, wechat, mini_program, acme, alice, settings
+):
+    settings.PUSH_TIMEOUT_SECONDS = 1
+    wechat.hang_seconds = 2
+    conv = mini_conversation(acme, alice)
+    link(conv.visitor, "o-vic")
+    wechat.grant("o-vic", REPLY_TEMPLATE)
+    consent(conv.visitor, REPLY_TEMPLATE)
+    # The token kept since the link is gone (expired): the send must ask for one.
+    cache.delete(WechatTransport(appid=wechat.appid, secret=wechat.secret)._cache_key())
+    wechat.fail_next["/cgi-bin/stable_token"] = "hang"
+    reply(alice, conv, "It ships today.")
+    clock.shift(timedelta(minutes=3))
+    services.scan()
+    row = Notification.objects.get()
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert SubscribeConsent.objects.get().used_at is None  # asking for a token sent nothing
+    clock.shift(timedelta(seconds=30))
+    services.scan()
+    assert wechat.next().body["template_id"] == REPLY_TEMPLATE
+    row.refresh_from_db()
+    assert row.status == "sent"
 
 
 def test_a_send_left_midway_by_a_dead_worker_is_not_repeated(
