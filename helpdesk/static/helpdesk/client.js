@@ -445,7 +445,16 @@
       for (const w of waiting) w[0]();
       const quiet = (error) => this.emit("error", error);
       const d = this.device;
-      if (d && d.visitor !== this.visitorId) this.registerDevice(d).catch(quiet);
+      if (d && d.visitor !== this.visitorId) {
+        this.registerDevice(d).catch((error) => {
+          // Refused for good (a bad token, no credentials any more): not tried on every welcome.
+          if (error.status === 400 || error.status === 409) {
+            this.device = null;
+            this.store.remove("device");
+          }
+          quiet(error);
+        });
+      }
       if (this.wechat && this.wechat.visitor !== this.visitorId && this.adapter.wechatLogin) {
         this.linkWechat().catch(quiet);
       }
