@@ -19,7 +19,7 @@ from django.utils import timezone
 from helpdesk import access, reports
 from helpdesk.access import Actor
 from helpdesk.admin_access import actor_of
-from helpdesk.models import Agent, AgentGroup, Site
+from helpdesk.models import Agent, AgentGroup, Channel, Site
 from routing.shifts import week_grid as shift_grid
 
 
@@ -112,12 +112,13 @@ def _group_names() -> dict[int, str]:
 
 
 def _response_rows(resp: dict[str, Any]) -> list[dict[str, Any]]:
-    """The responses table as CSV rows: overall, per group, per agent."""
+    """The responses table as CSV rows: overall, per group, per agent, per channel."""
     groups = _group_names()
     names = dict(Agent.objects.values_list("pk", "display_name"))
     rows = [{"by": "all", "name": "all", **resp["overall"]}]
     rows += [{"by": "group", "name": groups.get(k, "-"), **v} for k, v in resp["by_group"].items()]
     rows += [{"by": "agent", "name": names.get(k, "-"), **v} for k, v in resp["by_agent"].items()]
+    rows += [{"by": "channel", "name": k, **v} for k, v in resp["by_channel"].items()]
     return rows
 
 
@@ -205,6 +206,15 @@ def reports_view(request: HttpRequest) -> HttpResponse:
                     "count": v["count"],
                 }
                 for k, v in resp["by_group"].items()
+            ],
+            "channels": [
+                {
+                    "name": Channel(k).label,
+                    "median": _minutes(v["median"]),
+                    "p90": _minutes(v["p90"]),
+                    "count": v["count"],
+                }
+                for k, v in sorted(resp["by_channel"].items())
             ],
         },
         "agents": [{**a, "median": _minutes(a["median_first_response"])} for a in team],

@@ -42,6 +42,9 @@ from helpdesk.validation import (
     check_message,
 )
 from notifications import services as notification_services
+from notifications.schema import DeviceOut, WechatOut
+from notifications.transports import TransportError
+from notifications.validation import ConsentsIn, DeviceIn, WechatLoginIn, check_device
 
 
 class ApiError(exceptions.APIException):
@@ -540,3 +543,111 @@ class AgentSearchView(APIView):
     def get(self, request: Request) -> Response:
         fields = check(SearchIn, request.query_params.dict())
         return Response(selectors.message_search(request.actor, fields["q"]))
+
+
+# ---- app push and WeChat mini-programs (docs/protocol.md, "Push to apps and mini-programs") ----
+
+
+def _channel_missing(what: str) -> ApiError:
+    return ApiError(
+        "channel_not_configured",
+        f"This site has no {what} credentials yet (back office: app and mini-program settings).",
+        409,
+    )
+
+
+class VisitorDevicesView(APIView):
+    """``POST {"platform": "fcm"|"apns", "token"}``: push replies to this phone's app;
+    ``DELETE`` with the same body: stop (the app's sign-out). Only ever the token's visitor's."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    @extend_schema(
+        request=DeviceIn,
+        responses={201: DeviceOut, **schema.errors(400, 401, 409)},
+        summary="Register this phone for app push",
+    )
+    def post(self, request: Request) -> Response:
+        fields = check_device(request.data)
+        try:
+            notification_services.device_register(visitor=request.user.visitor, **fields)
+        except notification_services.ChannelNotConfigured:
+            raise _channel_missing(fields["platform"].upper()) from None
+        return Response(fields, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DeviceIn, responses={204: None, **schema.errors(400, 401, 404)})
+    def delete(self, request: Request) -> Response:
+        fields = check_device(request.data)
+        if not notification_services.device_unregister(visitor=request.user.visitor, **fields):
+            raise ApiError("not_found", "No such device of yours.", 404)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _wechat_answer(call: Any) -> Response:
+    try:
+        return Response(call())
+    except notification_services.ChannelNotConfigured:
+        raise _channel_missing("WeChat mini-program") from None
+    except notification_services.WechatNotLinked:
+        raise ApiError(
+            "wechat_not_linked", "Sign in with wx.login first (POST …/wechat/login).", 409
+        ) from None
+    except notification_services.UnknownTemplate as exc:
+        raise ApiError(
+            "unknown_template", f"accepted: {exc} is not one of this site's templates.", 400
+        ) from None
+
+
+class VisitorWechatLoginView(APIView):
+    """``POST {"code"}`` (from ``wx.login()``): the server asks WeChat who the visitor is
+    (their openid, kept encrypted); answers the templates to ask consent for."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    @extend_schema(
+        request=WechatLoginIn,
+        responses={200: WechatOut, **schema.errors(400, 401, 409, 429, 503)},
+        summary="Link this visitor to their WeChat user (mini-programs)",
+    )
+    def post(self, request: Request) -> Response:
+        fields = check(WechatLoginIn, request.data)
+        visitor = request.user.visitor
+        ratelimit.hit("wechat_logins", visitor.id.hex, what="WeChat sign-ins")
+        try:
+            return _wechat_answer(
+                lambda: notification_services.wechat_link(visitor=visitor, code=fields["code"])
+            )
+        except TransportError as exc:
+            if exc.reason in ("40029", "40163", "40226"):
+                raise ApiError("invalid_code", "WeChat refused the code.", 400) from None
+            raise ApiError("wechat_unavailable", f"WeChat did not help: {exc}", 503) from None
+
+
+class VisitorWechatConsentsView(APIView):
+    """``POST {"accepted": [template IDs]}``: what ``wx.requestSubscribeMessage`` answered
+    "accept" for; each allows one subscribe message. ``GET``: the templates and what is left."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    @extend_schema(
+        responses={200: WechatOut, **schema.errors(401, 409)},
+        summary="The templates to ask consent for, and the messages consents allow",
+    )
+    def get(self, request: Request) -> Response:
+        visitor = request.user.visitor
+        return _wechat_answer(lambda: notification_services.wechat_status(visitor=visitor))
+
+    @extend_schema(
+        request=ConsentsIn,
+        responses={200: WechatOut, **schema.errors(400, 401, 409)},
+        summary="Report subscribe-message consents (mini-programs)",
+    )
+    def post(self, request: Request) -> Response:
+        accepted = check(ConsentsIn, request.data)["accepted"]
+        visitor = request.user.visitor
+        return _wechat_answer(
+            lambda: notification_services.wechat_consents_record(visitor=visitor, accepted=accepted)
+        )

@@ -143,8 +143,8 @@ def volume(f: Filters) -> list[dict[str, Any]]:
 
 def first_responses(f: Filters) -> list[dict[str, Any]]:
     """One row per answered conversation: seconds from the visitor's first message to the
-    first agent reply (within business hours only, if asked), who replied, its group, and
-    whether it started with nobody online. Read from columns the conversation keeps."""
+    first agent reply (within business hours only, if asked), who replied, its group, its
+    channel, and whether it started with nobody online. Read from columns the conversation keeps."""
     rows = (
         f.conversations()
         .filter(first_visitor_at__isnull=False, first_response_at__isnull=False)
@@ -154,15 +154,15 @@ def first_responses(f: Filters) -> list[dict[str, Any]]:
             )
         )
     )
-    columns = ["wait", "first_response_agent_id", "group_id", "started_offline"]
-    if not f.business_hours:  # the common case: four plain columns
+    columns = ["wait", "first_response_agent_id", "group_id", "started_offline", "channel"]
+    if not f.business_hours:  # the common case: plain columns
         return [
-            {"seconds": w.total_seconds(), "agent_id": a, "group_id": g, "offline": o}
-            for w, a, g, o in rows.values_list(*columns)
+            {"seconds": w.total_seconds(), "agent_id": a, "group_id": g, "offline": o, "channel": c}
+            for w, a, g, o, c in rows.values_list(*columns)
         ]
     hours = routing_selectors.HoursCache()
     result = []
-    for wait, agent_id, group_id, offline, site_id, asked, answered in rows.values_list(
+    for wait, agent_id, group_id, offline, channel, site_id, asked, answered in rows.values_list(
         *columns, "site_id", "first_visitor_at", "first_response_at"
     ):
         seconds = wait.total_seconds()
@@ -170,7 +170,13 @@ def first_responses(f: Filters) -> list[dict[str, Any]]:
         if team is not None:
             seconds = open_seconds(team, asked, answered)
         result.append(
-            {"seconds": seconds, "agent_id": agent_id, "group_id": group_id, "offline": offline}
+            {
+                "seconds": seconds,
+                "agent_id": agent_id,
+                "group_id": group_id,
+                "offline": offline,
+                "channel": channel,
+            }
         )
     return result
 
@@ -242,6 +248,8 @@ def responses(f: Filters) -> dict[str, Any]:
         "started_offline": summary([r["seconds"] for r in rows if r["offline"]]),
         "by_group": _summaries_by(rows, "group_id"),
         "by_agent": _summaries_by(rows, "agent_id"),
+        # Web, app and mini-program: how fast each channel's visitors were first answered.
+        "by_channel": _summaries_by(rows, "channel"),
         "offline_until_delivered": duration_summary(offline, "wait"),
     }
 

@@ -302,6 +302,20 @@ if not VAPID_PUBLIC_KEY and EMBEDDED:
     VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY = keys_in(DATA_DIR)
 # Without keys (production, unset) Web Push is off; `manage.py vapid_keys` makes a pair.
 
+# App push and WeChat mini-program messages (docs/notifications.md). Each site's credentials
+# are kept in the back office (encrypted); these say only where the services are, so tests
+# and private deployments can point them at stand-ins or proxies.
+FCM_BASE_URL = env_str("FCM_BASE_URL", "https://fcm.googleapis.com")
+# Where the FCM service account's OAuth token is fetched; empty: its own ``token_uri``.
+FCM_TOKEN_URL = env_str("FCM_TOKEN_URL")
+# Empty: api.push.apple.com, or api.sandbox.push.apple.com for a site set to the sandbox.
+APNS_BASE_URL = env_str("APNS_BASE_URL")
+WECHAT_API_BASE_URL = env_str("WECHAT_API_BASE_URL", "https://api.weixin.qq.com")
+for _name in ("FCM_BASE_URL", "FCM_TOKEN_URL", "APNS_BASE_URL", "WECHAT_API_BASE_URL"):
+    _value = globals()[_name]
+    if _value and not _value.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(f"{_name}={_value!r} is not an http(s) URL")
+
 # Email: console in the embedded default; any Django or django-anymail backend by path.
 # ANYMAIL_* variables become keys of the ANYMAIL dict (e.g. ANYMAIL_MAILGUN_API_KEY).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -377,6 +391,8 @@ RATE_LIMITS = {
     # Failed sign-ins per username, then per IP: past them, sign-in is locked for the window.
     "login_failures": env_str("RATE_LOGIN_FAILURES", "5/900"),
     "login_failures_ip": env_str("RATE_LOGIN_FAILURES_IP", "30/900"),
+    # WeChat sign-ins (wx.login codes we exchange with WeChat) per visitor.
+    "wechat_logins": env_str("RATE_WECHAT_LOGINS", "30/3600"),
 }
 for _name, _rate in RATE_LIMITS.items():
     _count, _, _seconds = _rate.partition("/")

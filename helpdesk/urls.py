@@ -58,4 +58,8 @@ urlpatterns = [
     path("notifications/", notification_views.settings_page, name="notification-settings"),
     path("api/v1/push/subscriptions", notification_views.StaffSubscriptionsView.as_view()),
     path("api/v1/visitor/push", notification_views.VisitorSubscriptionsView.as_view()),
+    # App push and WeChat mini-programs: phones, the WeChat user, subscribe consents.
+    path("api/v1/visitor/devices", api.VisitorDevicesView.as_view()),
+    path("api/v1/visitor/wechat/login", api.VisitorWechatLoginView.as_view()),
+    path("api/v1/visitor/wechat/consents", api.VisitorWechatConsentsView.as_view()),
 ]

@@ -1,9 +1,11 @@
-"""Input checks for push subscriptions (the browser's ``PushSubscription.toJSON()``)."""
+"""Input checks for push subscriptions (the browser's ``PushSubscription.toJSON()``), app
+devices and WeChat consents."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,3 +72,46 @@ def check_endpoint(data: Any) -> str:
         return str(check(EndpointIn, data)["endpoint"])
     except InvalidInput as exc:
         raise InvalidInput("invalid_subscription", exc.detail) from None
+
+
+class DeviceIn(serializers.Serializer):
+    platform = serializers.ChoiceField(
+        choices=["fcm", "apns"],
+        help_text="fcm: an FCM registration token (Android, or iOS through Firebase); apns: "
+        "an APNs device token (iOS), in hex.",
+    )
+    token = serializers.CharField(max_length=512)
+
+
+# What each platform's tokens look like: FCM's are URL-safe text with colons, APNs's hex.
+TOKEN_SHAPES = {
+    "fcm": re.compile(r"[A-Za-z0-9_:.\-]{20,512}"),
+    "apns": re.compile(r"(?:[0-9a-fA-F]{2}){32,100}"),
+}
+
+
+def check_device(data: Any) -> dict[str, str]:
+    """platform and token, or ``InvalidInput`` (``invalid_device``) saying what is wrong."""
+    try:
+        fields = check(DeviceIn, data)
+    except InvalidInput as exc:
+        raise InvalidInput("invalid_device", exc.detail) from None
+    if not TOKEN_SHAPES[fields["platform"]].fullmatch(fields["token"]):
+        kind = "hex, 64 to 200 digits" if fields["platform"] == "apns" else "an FCM token"
+        raise InvalidInput("invalid_device", f"token: not {kind}.")
+    return {"platform": fields["platform"], "token": fields["token"]}
+
+
+class WechatLoginIn(serializers.Serializer):
+    code = serializers.CharField(
+        max_length=128, help_text="What wx.login() gave the mini-program (valid 5 minutes, once)."
+    )
+
+
+class ConsentsIn(serializers.Serializer):
+    accepted = serializers.ListField(
+        child=serializers.CharField(max_length=128),
+        max_length=10,
+        allow_empty=True,
+        help_text='The template IDs wx.requestSubscribeMessage answered "accept" for.',
+    )

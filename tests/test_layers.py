@@ -78,6 +78,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.validation",
             "helpdesk.schema",
             "notifications.validation",
+            "notifications.schema",
             "helpdesk.api",
             "helpdesk.views",
             "helpdesk.urls",

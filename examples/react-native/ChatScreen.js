@@ -3,6 +3,12 @@
 // this file (./helpdesk/), and install @react-native-async-storage/async-storage. The library
 // keeps the conversation in AsyncStorage, closes its socket when the app goes to the
 // background and, back in front, catches up by cursor and sends what was written meanwhile.
+//
+// Push: pass the phone's push token as `pushToken` and replies the visitor has not seen reach
+// the phone as a notification. With Firebase (@react-native-firebase/messaging), Android and
+// iOS alike: `{ platform: "fcm", token: await messaging().getToken() }`; with APNs directly
+// (iOS): `{ platform: "apns", token: <the device token in hex> }`. The site's FCM or APNs
+// credentials are set in the helpdesk's back office (docs/protocol.md, "Push to apps").
 import AsyncStorage from "@react-native-async-storage/async-storage";
 import React, { useEffect, useRef, useState } from "react";
 import { AppState, FlatList, KeyboardAvoidingView, Platform, Pressable, StyleSheet, Text, TextInput, View } from "react-native";
@@ -11,7 +17,7 @@ import HelpdeskClient from "./helpdesk/client";
 const HELPDESK_URL = "https://helpdesk.example.com";
 const SITE_KEY = "wk_yourSiteKey";
 
-export default function ChatScreen({ user }) {
+export default function ChatScreen({ user, pushToken }) {
   const clientRef = useRef(null);
   const [items, setItems] = useState([]);
   const [draft, setDraft] = useState("");
@@ -59,11 +65,13 @@ export default function ChatScreen({ user }) {
       }),
     ];
     client.start().then(() => client.setVisible(true)); // this screen shows the conversation
+    // Registered once the server knows the visitor; again by itself for the next visitor here.
+    if (pushToken) client.registerDevice(pushToken).catch((error) => console.warn("push", error.code));
     return () => {
       offs.forEach((off) => off());
       client.close();
     };
-  }, [user]);
+  }, [user, pushToken]);
 
   const send = () => {
     const body = draft.trim();

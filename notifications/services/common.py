@@ -1,13 +1,15 @@
 """What several kinds of notification share: the recipient's language, sending one email
-without retries."""
+without retries, a site's app and mini-program settings."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from helpdesk.models import Visitor
 from notifications.models import (
     AgentPreferences,
+    ChannelSettings,
     ManagerPreferences,
     Notification,
 )
@@ -43,3 +45,12 @@ def send_quietly(mail: Email) -> None:
         EmailTransport().send(mail)
     except TransportError as exc:
         log.warning("verification email to %s failed: %s", mail.to, exc)
+
+
+class ChannelNotConfigured(Exception):
+    """The site has no credentials for this channel (back office: app and mini-program
+    settings)."""
+
+
+def channel_settings(site_id: Any) -> ChannelSettings | None:
+    return ChannelSettings.objects.filter(site_id=site_id).first()

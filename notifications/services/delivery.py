@@ -1,5 +1,6 @@
 """Delivery: pending notifications sent per recipient and channel, claimed with SKIP LOCKED,
-checked again at send time, one email (or push) listing every conversation concerned."""
+checked again at send time, one email (or push, or mini-program message) listing every
+conversation concerned."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from notifications.models import (
     PushSubscription,
 )
 from notifications.services.common import recipient_language
+from notifications.services.mobile import send_native
 from notifications.services.push import push_enabled
 from notifications.services.resume import resume_link
 from notifications.transports import (
@@ -41,6 +43,10 @@ MAX_ATTEMPTS = 5
 
 
 RETRY_BASE_SECONDS = 30  # then 60, 120, 240… (at most an hour) between attempts
+
+# Channels without an idempotency key, where a resend would reach the person twice: a send
+# that may have gone out (its worker died mid-send) is never repeated.
+AT_MOST_ONCE = (Channel.WECHAT, Channel.WECHAT_CS)
 
 
 def sendable(now: datetime) -> QuerySet[Notification]:
@@ -95,8 +101,10 @@ def deliver(*, recipient: str, channel: str = Channel.EMAIL, now: datetime | Non
     try:
         if channel == Channel.PUSH:
             provider_id, partial = _send_push(recipient, items, message_id)
-        else:
+        elif channel == Channel.EMAIL:
             provider_id = EmailTransport().send(_compose(recipient, items, message_id))
+        else:
+            provider_id, partial = send_native(channel, recipient, items, message_id)
     except TransportError as exc:
         attempts = max(n.attempts for n in items)
         failed = exc.permanent or attempts >= MAX_ATTEMPTS
@@ -130,6 +138,14 @@ def _claim_for_sending(
         .order_by("created_at")
     )
     unfinished = [n for n in rows if n.status == Status.SENDING]
+    if unfinished and channel in AT_MOST_ONCE:
+        # It may have arrived, and WeChat would show a resend as a second message.
+        Notification.objects.filter(pk__in=[n.pk for n in unfinished]).update(
+            status=Status.FAILED,
+            error="The send stopped midway (its worker died); it may have arrived, so it "
+            "is not sent again.",
+        )
+        return None
     if unfinished:
         # A worker died mid-send: send that message again, as it was, with its ID.
         message_id = unfinished[0].provider_message_id
@@ -152,7 +168,9 @@ def _claim_for_sending(
         Notification.objects.filter(pk__in=[n.pk for n in rows if n not in items]).update(
             status=Status.SKIPPED
         )
-        message_id = new_message_id() if channel == Channel.EMAIL else uuid.uuid4().hex
+        # A retry keeps the ID of the first attempt: a push replaces what may have arrived.
+        earlier = next((n.provider_message_id for n in items if n.provider_message_id), "")
+        message_id = new_message_id() if channel == Channel.EMAIL else earlier or uuid.uuid4().hex
     if not items:
         return None
     for n in items:

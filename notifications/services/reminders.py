@@ -29,6 +29,7 @@ from notifications.models import (
     PushSubscription,
 )
 from notifications.services.delivery import sendable
+from notifications.services.mobile import NATIVE, native_channels
 from notifications.services.push import push_enabled, users_with_push
 from offline.models import OfflineMessage
 from routing import presence
@@ -312,11 +313,18 @@ def _due_digests(now: datetime, hours: routing_selectors.HoursCache, audiences: 
 
 
 def _due_visitor_followups(now: datetime) -> int:
-    """An agent reply the visitor has not seen: email if they confirmed an address, a push
-    to every browser where they turned notifications on."""
+    """An agent reply the visitor has not seen. On their phone if they have a channel there
+    (``mobile.native_channels``: their app, else their mini-program), else by email if they
+    confirmed an address; email also when the phone channel failed for good. And a push to
+    every browser where they turned notifications on. One phone message per reply, however
+    the visitor's channels change meanwhile."""
     email_after = timedelta(seconds=settings.NOTIFY_VISITOR_EMAIL_AFTER_SECONDS)
     push_after = timedelta(seconds=settings.NOTIFY_VISITOR_PUSH_AFTER_SECONDS)
-    reachable = Q(conversation__visitor__email_verified_at__isnull=False)
+    reachable = (
+        Q(conversation__visitor__email_verified_at__isnull=False)
+        | Q(conversation__visitor__devices__isnull=False)
+        | Q(conversation__visitor__wechat__isnull=False)
+    )
     if push_enabled():
         reachable |= Q(conversation__visitor__push_subscriptions__isnull=False)
     unseen = (
@@ -332,25 +340,46 @@ def _due_visitor_followups(now: datetime) -> int:
     first: dict[uuid.UUID, OfflineMessage] = {}
     for row in unseen.order_by("created_at"):
         first.setdefault(row.conversation_id, row)
+    if not first:
+        return 0
+    visitors = {r.conversation.visitor_id for r in first.values()}
     subscribed = (
         set(
-            PushSubscription.objects.filter(
-                visitor_id__in={r.conversation.visitor_id for r in first.values()}
-            ).values_list("visitor_id", flat=True)
+            PushSubscription.objects.filter(visitor_id__in=visitors).values_list(
+                "visitor_id", flat=True
+            )
         )
         if push_enabled()
         else set()
     )
+    phone = native_channels(visitors, now)
+    # What each reply already had: its phone message (and how that went), its email.
+    tried: dict[tuple[uuid.UUID, int], str] = {}
+    emailed: set[tuple[uuid.UUID, int]] = set()
+    for conv_id, level, channel, status in Notification.objects.filter(
+        reason=Reason.VISITOR_REPLY,
+        conversation_id__in=first,
+        channel__in=(*NATIVE, Channel.EMAIL),
+    ).values_list("conversation_id", "level", "channel", "status"):
+        if channel == Channel.EMAIL:
+            emailed.add((conv_id, level))
+        else:
+            tried[(conv_id, level)] = status
     rows = []
     for row in first.values():
         visitor = row.conversation.visitor
+        key = (row.conversation_id, row.message.seq)
         base = {
             "recipient": f"visitor:{visitor.pk}",
             "reason": Reason.VISITOR_REPLY,
             "conversation": row.conversation,
             "level": row.message.seq,
         }
-        if visitor.email_verified_at and row.created_at < now - email_after:
+        native = phone.get(visitor.pk)
+        if native and key not in tried and key not in emailed and row.created_at < now - push_after:
+            rows.append(Notification(channel=native, **base))
+        by_email = tried.get(key) == Status.FAILED or (key not in tried and native is None)
+        if visitor.email_verified_at and by_email and row.created_at < now - email_after:
             # The visitor's address stays encrypted on the visitor; it is read at send time.
             rows.append(Notification(channel=Channel.EMAIL, **base))
         if visitor.pk in subscribed and row.created_at < now - push_after:

@@ -136,6 +136,9 @@ HTTP_DOORS = {
     "notifications/": "agent or staff",
     "api/v1/push/subscriptions": "agent or staff",
     "api/v1/visitor/push": "visitor token",
+    "api/v1/visitor/devices": "visitor token (its own phones; tests/notifications/test_app_push.py)",
+    "api/v1/visitor/wechat/login": "visitor token (rate limited; test_wechat.py)",
+    "api/v1/visitor/wechat/consents": "visitor token (its own consents; test_wechat.py)",
 }
 
 
@@ -474,3 +477,72 @@ def test_reports_count_only_what_one_sees(world):
     assert conversations == len(EXPECTED["mia"][0])
     page = client.get("/admin/reports/").content.decode()
     assert "Globex" not in page and "Sales" not in page and "Charlie" not in page
+
+
+def test_app_and_mini_program_credentials_are_the_site_administrators_alone(world):
+    """Like the identity secret: Sam (Acme's administrator) edits Acme's, sees nobody
+    else's; Mia, a group manager given the same model permissions, sees none; the secrets are
+    never shown back, and are encrypted in the database."""
+    from django.db import connection
+
+    from notifications.models import ChannelSettings
+
+    acme, globex = world.sites["acme"], world.sites["globex"]
+    perms = Permission.objects.filter(codename__endswith="_channelsettings")
+    for name in ("mia", "sam"):
+        world.people[name].user_permissions.add(*perms)
+    ChannelSettings.objects.create(site=globex, wechat_appid="wxglobex", wechat_secret="g-secret")
+    sam = Client()
+    sam.force_login(world.people["sam"])
+    added = sam.post(
+        "/admin/notifications/channelsettings/add/",
+        {
+            "site": str(acme.pk),
+            "wechat_appid": "wxacme",
+            "wechat_secret_text": "acme-secret-0123456789",
+            "wechat_templates": '[{"id": "tmpl-1", "fields": {"thing1": "reply"}}]',
+            "wechat_page": "pages/chat/chat",
+            "wechat_state": "formal",
+            "apns_key_id": "",
+        },
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    mine = ChannelSettings.objects.get(site=acme)
+    assert mine.wechat_secret == "acme-secret-0123456789" and mine.template_ids() == ["tmpl-1"]
+    page = sam.get(f"/admin/notifications/channelsettings/{acme.pk}/change/").content.decode()
+    assert "acme-secret-0123456789" not in page and "AppSecret: saved" in page
+    listing = sam.get("/admin/notifications/channelsettings/").content.decode()
+    assert "Acme" in listing and "Globex" not in listing
+    assert sam.get(f"/admin/notifications/channelsettings/{globex.pk}/change/").status_code == 302
+    # Sam cannot make settings for a site he does not administer.
+    sam.post(
+        "/admin/notifications/channelsettings/add/",
+        {"site": str(globex.pk), "wechat_appid": "wxevil", "wechat_state": "formal"},
+    )
+    assert ChannelSettings.objects.get(site=globex).wechat_appid == "wxglobex"
+    # Left empty, a secret stays; "remove" deletes it.
+    sam.post(
+        f"/admin/notifications/channelsettings/{acme.pk}/change/",
+        {
+            "wechat_appid": "wxacme2",
+            "wechat_templates": "[]",
+            "wechat_page": "p",
+            "wechat_state": "trial",
+        },
+    )
+    mine.refresh_from_db()
+    assert (mine.wechat_appid, mine.wechat_secret) == ("wxacme2", "acme-secret-0123456789")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wechat_secret FROM notifications_channelsettings")
+        stored = " ".join(row[0] for row in cursor.fetchall())
+    assert "acme-secret" not in stored and "g-secret" not in stored
+
+    mia = Client()
+    mia.force_login(world.people["mia"])
+    assert "Acme" not in mia.get("/admin/notifications/channelsettings/").content.decode()
+    for site in (acme, globex):
+        assert mia.get(f"/admin/notifications/channelsettings/{site.pk}/change/").status_code == 302
+    root = Client()
+    root.force_login(world.people["root"])
+    listing = root.get("/admin/notifications/channelsettings/").content.decode()
+    assert "Acme" in listing and "Globex" in listing

@@ -107,3 +107,48 @@ test("to the background and back with AppState: the reply written meanwhile arri
   await a.close();
   assert.equal(appState.listeners.size, 0, "close() leaves no AppState listener behind");
 });
+
+test("app push: the phone registers once the server knows the visitor, follows the next visitor on it, and unregisters", async (t) => {
+  const storage = new AsyncStorage();
+  const fcmToken = `fcm:${"A".repeat(40)}-${Date.now()}`;
+  const a = app(storage, new AppState());
+  const ra = record(a);
+  t.after(() => a.close());
+  await a.start();
+  // Asked before any welcome: it waits for the visitor's token, then registers.
+  const registered = a.registerDevice({ platform: "fcm", token: fcmToken });
+  assert.deepEqual(await registered, { platform: "fcm", token: fcmToken });
+  assert.ok(a.token, "registered with the token of the welcome");
+  await a.store.settled(); // AsyncStorage writes on a later turn
+  assert.deepEqual(JSON.parse(storage.map.get(`helpdesk:${server.siteKey}:device`)), {
+    platform: "fcm",
+    token: fcmToken,
+    visitor: a.visitorId,
+  });
+  await assert.rejects(a.registerDevice({ platform: "apns", token: "not hex" }), { code: "invalid_device", status: 400 });
+  const first = { token: a.token, visitor: a.visitorId };
+  await a.close();
+
+  // Someone else on this phone: a new visitor (the old token is gone); the phone moves to them.
+  storage.map.delete(`helpdesk:${server.siteKey}:token`);
+  const b = app(storage, new AppState());
+  const rb = record(b);
+  t.after(() => b.close());
+  await b.start();
+  await welcomed(rb);
+  assert.notEqual(b.visitorId, first.visitor);
+  await rb.until("the phone registered for the new visitor", (e) => e.type === "device");
+  await b.store.settled();
+  assert.equal(JSON.parse(storage.map.get(`helpdesk:${server.siteKey}:device`)).visitor, b.visitorId);
+  // The previous visitor may no longer remove it: it is not theirs.
+  const old = await fetch(`${server.url}/api/v1/visitor/devices`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${first.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ platform: "fcm", token: fcmToken }),
+  });
+  assert.equal(old.status, 404);
+  assert.equal(await b.unregisterDevice(), true);
+  assert.equal(b.device, null);
+  assert.equal(await storage.getItem(`helpdesk:${server.siteKey}:device`), null);
+  assert.equal(await b.unregisterDevice(), false); // nothing left to remove
+});

@@ -58,6 +58,34 @@ test("a mini-program visitor chats through wx: its socket, its requests and its 
   assert.equal(asked[0].header.Authorization, `Bearer ${b.token}`);
 });
 
+test("a mini-program links the visitor to WeChat and reports the consents given inside a tap", async (t) => {
+  const wx = createWx();
+  const a = miniProgram(wx);
+  const ra = record(a);
+  t.after(() => a.close());
+  await a.start();
+  const linked = await a.linkWechat(); // waits for the welcome, then wx.login
+  assert.equal(linked.linked, true, "the server exchanged the wx.login code with WeChat");
+  assert.equal(wx.state.logins, 1);
+  const [reply, order] = linked.templates;
+  assert.ok(reply && order, `the site's templates: ${JSON.stringify(linked.templates)}`);
+  assert.deepEqual(linked.available, { [reply]: 0, [order]: 0 });
+
+  // WeChat shows its dialog only in a tap: outside one it fails and nothing is reported.
+  await assert.rejects(a.requestConsent(), { code: "consent_failed" });
+  wx.state.choices = { [order]: "reject" };
+  const answer = await wx.tap(() => a.requestConsent());
+  assert.deepEqual(answer.accepted, [reply]);
+  assert.deepEqual(answer.status.available, { [reply]: 1, [order]: 0 });
+  assert.deepEqual(wx.state.asked, [[reply, order]]);
+  wx.state.choices = {};
+  await wx.tap(() => a.requestConsent([reply])); // each accept allows one more message
+  assert.deepEqual((await a.wechatStatus()).available, { [reply]: 2, [order]: 0 });
+  assert.deepEqual(a.wechat.available, { [reply]: 2, [order]: 0 });
+  await assert.rejects(a.reportConsent(["tmpl-not-the-sites"]), { code: "unknown_template", status: 400 });
+  assert.ok(ra.of("wechat").length >= 4);
+});
+
 test("the app goes to the background: the socket is cut; back in the foreground every message arrives exactly once", async (t) => {
   const alice = await Agent.login();
   await alice.connect();
@@ -180,4 +208,10 @@ test("the example page (examples/miniprogram) chats with the real server", async
   page.onEmailInput({ detail: { value: "page@example.com" } });
   page.onEmail();
   await screen.until("the email saved", (e) => e.args[0].emailSaved === true);
+
+  // "Notify me of the reply": linked at load, the consent asked in the tap, the notices shown.
+  await screen.until("the notify button", (e) => e.args[0].notify === "ask");
+  wx.tap(() => page.onNotifyMe());
+  const on = await screen.until("the notices promised", (e) => e.args[0].notify === "on");
+  assert.equal(on.args[0].notices, 2, "both templates accepted: two notices");
 });

@@ -1,4 +1,4 @@
-// Types of the helpdesk client (client.js), version 1.0.0. docs/protocol.md describes every
+// Types of the helpdesk client (client.js), version 1.1.0. docs/protocol.md describes every
 // frame; "Apps and mini-programs" there describes this library.
 
 export const VERSION: string;
@@ -89,7 +89,30 @@ export interface ClientEvents {
   error: (error: HelpdeskError) => void;
   /** Every frame from the server, before the client handles it (the extension point). */
   frame: (frame: Frame) => void;
+  /** This phone was registered for app push (also again, for a new visitor on the device). */
+  device: (device: Device) => void;
+  /** The mini-program's WeChat link or consents changed (linkWechat, reportConsent, …). */
+  wechat: (status: WechatStatus) => void;
 }
+
+/** A phone registered for app push: an FCM registration token, or an APNs device token (hex). */
+export interface Device {
+  platform: "fcm" | "apns";
+  token: string;
+}
+
+/** The mini-program's WeChat user, and the subscribe-message consents (docs/protocol.md). */
+export interface WechatStatus {
+  /** The server knows the visitor's openid (linkWechat). */
+  linked: boolean;
+  /** The site's subscribe-message templates: ask consent for these. */
+  templates: string[];
+  /** Per template: messages the consents given so far still allow (each allows one). */
+  available: Record<string, number>;
+}
+
+/** What wx.requestSubscribeMessage answers: per template ID, "accept", "reject", "ban" or "filter". */
+export type SubscribeResult = Record<string, string>;
 
 /** Strings under keys; each call may return a value or a promise of one. */
 export interface StorageAdapter {
@@ -133,6 +156,10 @@ export interface Adapter {
   http: HttpAdapter | null;
   /** Wires wake()/pause() to the platform's events; returns what undoes it. */
   lifecycle: ((client: VisitorClient) => (() => void) | null) | null;
+  /** Mini-programs: a wx.login code. */
+  wechatLogin?: () => Promise<string>;
+  /** Mini-programs: wx.requestSubscribeMessage, called synchronously. */
+  requestSubscribe?: (templateIds: string[]) => Promise<SubscribeResult>;
 }
 
 /** What the hello may carry besides the token and cursor (docs/protocol.md, hello). */
@@ -196,6 +223,10 @@ export class VisitorClient {
   /** Welcomed on the current socket. */
   online: boolean;
   state: ConnectionState;
+  /** This phone, once registered for app push (kept on the device). */
+  device: (Device & { visitor: string | null }) | null;
+  /** The mini-program's WeChat status, once asked (linkWechat, wechatStatus, reportConsent). */
+  wechat: (WechatStatus & { visitor: string | null }) | null;
   readonly outbox: Outbox;
   readonly connection: Connection;
 
@@ -212,6 +243,17 @@ export class VisitorClient {
   requestResumeCode(email: string): Promise<{ sent: boolean }>;
   confirmResumeCode(email: string, code: string): Promise<{ token: string; visitorId: string }>;
   useToken(token: string): void;
+  /** App push to this phone. HelpdeskError "invalid_device", "channel_not_configured" (409). */
+  registerDevice(device: Device): Promise<Device>;
+  /** No more pushes to this phone; false when it was not registered (or is someone else's now). */
+  unregisterDevice(): Promise<boolean>;
+  /** Mini-programs: wx.login, and the server learns the visitor's openid from WeChat. */
+  linkWechat(): Promise<WechatStatus>;
+  wechatStatus(): Promise<WechatStatus>;
+  /** Mini-programs, inside a tap handler: wx.requestSubscribeMessage, then reportConsent. */
+  requestConsent(templateIds?: string[]): Promise<{ accepted: string[]; status: WechatStatus }>;
+  /** What wx.requestSubscribeMessage answered, or the accepted template IDs. */
+  reportConsent(result: SubscribeResult | string[]): Promise<WechatStatus>;
   pause(): void;
   wake(options?: { fresh?: boolean }): void;
   /** For good. Resolves once what the client wrote has reached the storage. */
@@ -301,6 +343,12 @@ export interface WxLike {
     success?: (res: { statusCode: number; data: unknown }) => void;
     fail?: (error: unknown) => void;
   }): unknown;
+  login?(options: { success?: (res: { code: string }) => void; fail?: (error: unknown) => void }): void;
+  requestSubscribeMessage?(options: {
+    tmplIds: string[];
+    success?: (res: SubscribeResult) => void;
+    fail?: (error: { errMsg?: string; errCode?: number }) => void;
+  }): void;
   getStorageSync(key: string): unknown;
   setStorageSync(key: string, value: string): void;
   removeStorageSync(key: string): void;

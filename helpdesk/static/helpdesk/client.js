@@ -26,7 +26,7 @@
 })(typeof self !== "undefined" ? self : typeof globalThis !== "undefined" ? globalThis : this, function (core) {
   "use strict";
 
-  const VERSION = "1.0.0";
+  const VERSION = "1.1.0";
   const CACHE_LIMIT = 200;
   const CLOSE_AUTH = 4401;
   const CLOSE_ORIGIN = 4403;
@@ -77,6 +77,9 @@
       this._helloHadToken = false;
       this._started = null;
       this._unlisten = null;
+      this._tokenWaiters = []; // calls that need a visitor token, until the first welcome
+      this.device = null; // {platform, token, visitor}: this phone, registered for app push
+      this.wechat = null; // {linked, templates, available}: the mini-program's WeChat user
 
       // `connection`: timings of the socket (pingMs, idleMs, wakeCheckMs, backoffMinMs, backoffMaxMs).
       this.connection = new Connection(Object.assign({}, o.connection, {
@@ -102,6 +105,7 @@
         .then(() => after(s.getRaw("token"), (v) => (this.token = v || null)))
         .then(() => after(s.getRaw("visitor"), (v) => (this.visitorId = v || null)))
         .then(() => after(s.getRaw("email"), (v) => (this.email = v == null ? null : v)))
+        .then(() => after(s.get("device"), (v) => (this.device = v && v.platform && v.token ? v : null)))
         .then(() => after(s.get("cursor"), (v) => (this.cursor = isCursor(v) ? v : null)))
         .then(() => after(s.get("messages"), (v) => (Array.isArray(v) ? v : [])))
         .then((cached) => {
@@ -207,6 +211,74 @@
       if (this._started) this.connection.resync();
     }
 
+    // ---- push to apps and mini-programs (docs/protocol.md, "Push to apps and mini-programs") --
+
+    // This phone gets a push when a reply waits unseen: `token` from FCM (platform "fcm":
+    // Android, or iOS through Firebase) or APNs ("apns": the device token in hex). Kept on the
+    // device and registered again for whoever is the visitor here next (a sign-in, a reset).
+    registerDevice(device) {
+      const d = { platform: String((device && device.platform) || ""), token: String((device && device.token) || "") };
+      return this._withToken().then(() =>
+        this._http("POST", "devices", d, true).then((data) => {
+          this.device = Object.assign({}, d, { visitor: this.visitorId });
+          this.store.set("device", this.device);
+          this.emit("device", { platform: d.platform, token: d.token });
+          return data;
+        })
+      );
+    }
+    // No more pushes to this phone (the app's sign-out).
+    unregisterDevice() {
+      const d = this.device;
+      if (!d) return Promise.resolve(false);
+      this.device = null;
+      this.store.remove("device");
+      const body = { platform: d.platform, token: d.token };
+      return this._http("DELETE", "devices", body, true).then(
+        () => true,
+        (error) => {
+          if (error.code === "not_found") return false; // already someone else's, or gone
+          throw error;
+        }
+      );
+    }
+
+    // Mini-programs: tell the server who this visitor is to WeChat (a wx.login code, which
+    // the server exchanges for the openid). Resolves {linked, templates, available}.
+    linkWechat() {
+      const login = this.adapter.wechatLogin;
+      if (!login) return Promise.reject(new HelpdeskError("unsupported", "This adapter has no wx.login."));
+      return this._withToken()
+        .then(() => login())
+        .then((code) => this._http("POST", "wechat/login", { code }, true))
+        .then((status) => this._wechatStatus(status));
+    }
+    // The templates to ask consent for, and how many messages the consents given still allow.
+    wechatStatus() {
+      return this._withToken()
+        .then(() => this._http("GET", "wechat/consents", null, true))
+        .then((status) => this._wechatStatus(status));
+    }
+    // Call from a tap handler: WeChat shows its consent dialog only for a user's tap, so
+    // wx.requestSubscribeMessage is called at once, before anything asynchronous. Resolves
+    // {accepted, status} once the server has the consents (each allows one message).
+    requestConsent(templateIds) {
+      const ids = templateIds || (this.wechat && this.wechat.templates) || [];
+      const ask = this.adapter.requestSubscribe;
+      if (!ask) return Promise.reject(new HelpdeskError("unsupported", "This adapter cannot ask for consent."));
+      if (!ids.length) return Promise.reject(new HelpdeskError("wechat_not_linked", "No templates yet: linkWechat() first."));
+      const answer = ask(ids); // synchronously, inside the tap
+      return answer.then((result) => this.reportConsent(result).then((status) => ({ accepted: acceptedIn(result), status })));
+    }
+    // What wx.requestSubscribeMessage answered ({<template id>: "accept" | "reject" | …}), or
+    // the accepted template IDs: the server keeps one consent per accepted template.
+    reportConsent(result) {
+      const accepted = acceptedIn(result);
+      return this._withToken()
+        .then(() => this._http("POST", "wechat/consents", { accepted }, true))
+        .then((status) => this._wechatStatus(status));
+    }
+
     // The app went to the background (the socket closes) and came back (it reconnects now).
     pause() {
       this.online = false;
@@ -224,6 +296,9 @@
       this.outbox.dispose();
       if (this._unlisten) this._unlisten();
       this._unlisten = null;
+      const waiting = this._tokenWaiters;
+      this._tokenWaiters = [];
+      for (const w of waiting) w[1](new HelpdeskError("closed", "The client is closed."));
       if (this.state !== "closed") this._status("closed");
       return this.store.settled();
     }
@@ -358,7 +433,43 @@
         this._status("online");
         this.emit("welcome", frame);
         this._sendReceipt();
+        this._afterWelcome();
       });
+    }
+
+    // Calls that waited for a visitor token go now; a phone or a WeChat link made for the
+    // previous visitor on this device is made again for this one.
+    _afterWelcome() {
+      const waiting = this._tokenWaiters;
+      this._tokenWaiters = [];
+      for (const w of waiting) w[0]();
+      const quiet = (error) => this.emit("error", error);
+      const d = this.device;
+      if (d && d.visitor !== this.visitorId) {
+        this.registerDevice(d).catch((error) => {
+          // Refused for good (a bad token, no credentials any more): not tried on every welcome.
+          if (error.status === 400 || error.status === 409) {
+            this.device = null;
+            this.store.remove("device");
+          }
+          quiet(error);
+        });
+      }
+      if (this.wechat && this.wechat.visitor !== this.visitorId && this.adapter.wechatLogin) {
+        this.linkWechat().catch(quiet);
+      }
+    }
+
+    _withToken() {
+      if (this.token) return Promise.resolve();
+      if (this.state === "closed") return Promise.reject(new HelpdeskError("closed", "The client is closed."));
+      return new Promise((resolve, reject) => this._tokenWaiters.push([resolve, reject]));
+    }
+
+    _wechatStatus(status) {
+      this.wechat = Object.assign({}, status, { visitor: this.visitorId });
+      this.emit("wechat", status);
+      return status;
     }
 
     _onMessage(message, ackedClientId) {
@@ -502,6 +613,13 @@
     }
   }
 
+  // The template IDs accepted, from wx.requestSubscribeMessage's answer or a list.
+  function acceptedIn(result) {
+    if (Array.isArray(result)) return result.map(String);
+    if (!result || typeof result !== "object") return [];
+    return Object.keys(result).filter((key) => key !== "errMsg" && result[key] === "accept");
+  }
+
   // ---- adapters -----------------------------------------------------------------------------------
   function fetchHttp(fetchImpl) {
     return {
@@ -625,6 +743,25 @@
             wx.request(call);
           });
         },
+      },
+      // wx.login: a code the server exchanges with WeChat for this user's openid.
+      wechatLogin() {
+        return new Promise((resolve, reject) => {
+          wx.login({
+            success: (res) => (res && res.code ? resolve(res.code) : reject(new HelpdeskError("wechat_login_failed", "wx.login gave no code."))),
+            fail: (error) => reject(new HelpdeskError("wechat_login_failed", (error && error.errMsg) || "wx.login failed.")),
+          });
+        });
+      },
+      // wx.requestSubscribeMessage, called at once (it must run inside the user's tap).
+      requestSubscribe(tmplIds) {
+        return new Promise((resolve, reject) => {
+          wx.requestSubscribeMessage({
+            tmplIds,
+            success: (res) => resolve(res),
+            fail: (error) => reject(new HelpdeskError("consent_failed", (error && error.errMsg) || "No consent asked.")),
+          });
+        });
       },
       lifecycle(client) {
         const hide = () => {

@@ -10,6 +10,11 @@
  *   every socket still open (no close frame). With freeze, the app's JavaScript is suspended:
  *   every callback waits until show(); with silent, a cut socket never reports its close
  *   (its task still looks open, the worst the platform can do).
+ * - wx.login gives a new code each time, "<openid>.<nonce>": the WeChat API stand-in of the
+ *   Python side (tests/wechatapi.py) exchanges it, once, for this user's openid;
+ * - wx.requestSubscribeMessage works only inside a tap (tap(fn) is the user's finger) and
+ *   answers what the user chooses (state.choices: template ID → "accept" / "reject"; accept
+ *   by default).
  */
 "use strict";
 
@@ -22,7 +27,18 @@ function createWx() {
   const listeners = { show: new Set(), hide: new Set(), network: new Set() };
   const held = []; // callbacks waiting for the app to come back (frozen)
   const tasks = new Set();
-  const state = { frozen: false, background: false, maxOpen: 0, opened: 0, requests: [] };
+  const state = {
+    frozen: false,
+    background: false,
+    maxOpen: 0,
+    opened: 0,
+    requests: [],
+    openid: `o-${Math.random().toString(36).slice(2, 12)}`,
+    logins: 0,
+    tapping: false,
+    choices: {},
+    asked: [],
+  };
 
   function deliver(fn) {
     if (state.frozen) held.push(fn);
@@ -129,6 +145,22 @@ function createWx() {
         );
       return { abort() {} };
     },
+    login({ success, fail } = {}) {
+      state.logins += 1;
+      const code = `${state.openid}.${Math.random().toString(36).slice(2, 10)}`;
+      setTimeout(() => deliver(() => (success ? success({ code, errMsg: "login:ok" }) : fail && fail({}))), 0);
+    },
+    requestSubscribeMessage({ tmplIds, success, fail } = {}) {
+      if (!state.tapping) {
+        const errMsg = "requestSubscribeMessage:fail can only be invoked by user TAP gesture.";
+        setTimeout(() => deliver(() => fail && fail({ errMsg, errCode: 10003 })), 0);
+        return;
+      }
+      state.asked.push(tmplIds.slice());
+      const res = { errMsg: "requestSubscribeMessage:ok" };
+      for (const id of tmplIds) res[id] = state.choices[id] || "accept";
+      setTimeout(() => deliver(() => success && success(res)), 0);
+    },
     getStorageSync: (key) => (storage.has(key) ? storage.get(key) : ""),
     setStorageSync: (key, value) => {
       storage.set(key, value);
@@ -160,6 +192,15 @@ function createWx() {
       for (const cb of Array.from(listeners.show)) cb({ scene: 1001, path: "pages/chat/chat" });
     },
     listenerCount: () => listeners.show.size + listeners.hide.size + listeners.network.size,
+    // The user's finger: what runs synchronously inside fn runs "in a tap".
+    tap(fn) {
+      state.tapping = true;
+      try {
+        return fn();
+      } finally {
+        state.tapping = false;
+      }
+    },
   };
   return wx;
 }

@@ -46,6 +46,18 @@ async function chat(client: HelpdeskClient.VisitorClient): Promise<string> {
   return `${entry.client_id} ${saved.verified} ${older.hasMore} ${first?.id} ${cursor?.seq}`;
 }
 
+async function push(client: HelpdeskClient.VisitorClient): Promise<number> {
+  const device: HelpdeskClient.Device = await client.registerDevice({ platform: "fcm", token: "t" });
+  const status: HelpdeskClient.WechatStatus = await client.linkWechat();
+  const { accepted } = await client.requestConsent(status.templates);
+  await client.reportConsent({ [status.templates[0]]: "accept", errMsg: "requestSubscribeMessage:ok" });
+  const after: HelpdeskClient.WechatStatus = await client.reportConsent(accepted);
+  client.on("wechat", (s) => console.log(s.available[s.templates[0]] + 1));
+  client.on("device", (d) => console.log(d.platform));
+  const removed: boolean = await client.unregisterDevice();
+  return device.token.length + after.templates.length + (removed ? 1 : 0);
+}
+
 const outbox = new HelpdeskClient.Outbox(new HelpdeskClient.Store(HelpdeskClient.storage.memory()));
 const kept = outbox.add({ body: "Hi", conversation_id: "c1" });
 const verdict: "later" | "failed" | null = outbox.refused({ type: "error", code: "rate_limited", client_id: kept.client_id }, () => {});
@@ -57,7 +69,11 @@ web.send(42);
 web.on("typing", () => {});
 // @ts-expect-error a listener of "message" gets a Message, not a number
 web.on("message", (n: number) => n);
+// @ts-expect-error a phone is "fcm" or "apns"
+mini.registerDevice({ platform: "gcm", token: "t" });
+// @ts-expect-error the status's counts are numbers
+mini.on("wechat", (s) => s.available.x.toUpperCase());
 // @ts-expect-error the site key is required
 HelpdeskClient.create({ adapter: HelpdeskClient.adapters.browser() });
 
-export { chat, mini, app, verdict, version };
+export { chat, push, mini, app, verdict, version };

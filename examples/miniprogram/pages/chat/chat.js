@@ -3,6 +3,12 @@
 // mini-program; app.js says which helpdesk and site. The library keeps the conversation in
 // wx storage, closes its socket when the app goes to the background and, back in front,
 // catches up by cursor and sends what was written meanwhile: every message exactly once.
+//
+// Replies while the mini-program is closed: the page links the visitor to their WeChat user
+// (wx.login) and offers "Notify me of the reply", which asks WeChat's consent for the site's
+// subscribe-message templates. Each consent lets the helpdesk send one subscribe message, so
+// the button stays for more. The site's AppID, AppSecret and templates are set in the
+// helpdesk's back office (docs/protocol.md, "Push to apps and mini-programs").
 const HelpdeskClient = require("../../libs/helpdesk/client.js");
 
 let client = null;
@@ -18,6 +24,8 @@ Page({
     emailSaved: false,
     hasMore: true,
     bottom: "",
+    notify: "", // "": the site sends no WeChat notices; "ask": none promised; "on": some
+    notices: 0, // replies WeChat will let us tell the visitor of
   },
 
   onLoad() {
@@ -39,7 +47,24 @@ Page({
       this.setData({ agentsOnline: welcome.agents_online, maxBody: client.maxBody, emailSaved: client.email !== null });
       wx.setNavigationBarTitle({ title: welcome.site.name });
     });
+    client.on("wechat", (status) => this.showNotices(status));
     client.start();
+    client.linkWechat().catch(() => this.setData({ notify: "" })); // no mini-program settings yet
+  },
+
+  // Tapped: WeChat's consent dialog shows only inside a tap, so the client asks at once.
+  onNotifyMe() {
+    client.requestConsent().then(
+      ({ accepted }) => {
+        if (!accepted.length) wx.showToast({ title: "No notice then", icon: "none" });
+      },
+      (error) => wx.showToast({ title: error.detail, icon: "none" })
+    );
+  },
+
+  showNotices(status) {
+    const notices = Object.keys(status.available).reduce((sum, id) => sum + status.available[id], 0);
+    this.setData({ notify: status.templates.length ? (notices ? "on" : "ask") : "", notices });
   },
 
   // Receipts: "seen" only while the page is on screen.
