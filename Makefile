@@ -24,11 +24,7 @@ test: $(STAMP)
 
 # After changing a page's text: collect the strings into the .po files (then translate them).
 messages: $(STAMP)
-	$(PY) manage.py makemessages --locale zh_Hans --locale en --no-obsolete \
-	  --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'var/*'
-	$(PY) manage.py makemessages --domain djangojs --locale zh_Hans --locale en --no-obsolete \
-	  --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'tests/*' --ignore 'examples/*' \
-	  --ignore 'var/*' --ignore 'helpdesk/static/helpdesk/client*.js'
+	./scripts/collect-messages.sh
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

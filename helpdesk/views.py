@@ -158,7 +158,8 @@ def js_catalog(request: HttpRequest, language: str) -> HttpResponse:
     if language not in i18n.SUPPORTED:
         raise Http404("No such language.")
     with translation.override(language):
-        response = JavaScriptCatalog.as_view()(request)
+        # Our strings only (locale/): not the admin's, which its own pages load.
+        response = JavaScriptCatalog.as_view(packages=["helpdesk"])(request)
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
