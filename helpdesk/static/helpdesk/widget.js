@@ -623,7 +623,10 @@
   });
   client.on("failed", (failure) => {
     const li = liByClient.get(failure.client_id);
-    if (li && !li.dataset.id) setState(li, "failed", failure.detail || _("Not sent"));
+    if (!li || li.dataset.id) return;
+    // In the visitor's words; the server's English reason stays in the tooltip.
+    setState(li, "failed", failure.code === "body_too_long" ? _("Too long to send") : _("Not sent"));
+    if (failure.detail) li.querySelector(".hd-mark").title = failure.detail;
   });
   client.on("seen", markSeen);
   client.on("reset", (info) => clearHistory(info.outboxDropped));
