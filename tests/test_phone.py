@@ -313,6 +313,36 @@ def test_every_screen_fits_speaks_the_language_and_passes_axe(
     assert errors == []
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_nothing_overflows_from_360_to_430_px(busy_day, server, browser, language):
+    """The phones people hold: every width from the smallest common one to the largest."""
+    people = PEOPLE[language]
+    visitor = browser.new_context(viewport={"width": 360, "height": 740}, **people).new_page()
+    visitor.goto(f"{server.base}/demo/")
+    visitor.click("#hd-launcher")
+    frame = next(f for f in visitor.frames if "/widget/" in f.url)
+    frame.locator("#hd-status").filter(has_text=WORDS[language]["back"]).wait_for()
+    agent = browser.new_context(viewport={"width": 360, "height": 740}, **people).new_page()
+    agent.goto(f"{server.base}/inbox/")
+    agent.fill("#id_username", "alice")
+    agent.fill("#id_password", "pw-for-tests-1")
+    agent.click("#login-submit")
+    agent.locator("#conversation-list a.conv").nth(2).wait_for()
+    for width in (360, 375, 390, 414, 430):
+        for page in (visitor, agent):
+            page.set_viewport_size({"width": width, "height": 740})
+        agent.goto(f"{server.base}/inbox/")
+        agent.locator("#conversation-list a.conv").nth(2).wait_for()
+        fits(agent, f"the inbox list at {width} px")
+        agent.locator("#conversation-list a.conv", has_text="Wilhelmina").click()
+        agent.locator("#thread-messages li.msg--visitor").first.wait_for()
+        fits(agent, f"the inbox thread at {width} px")
+        in_view(agent, "#thread-back", "#resolve-send", "#details-toggle", "#reply-send")
+        fits(visitor, f"the demo page at {width} px")
+        fits(frame, f"the widget at {width} px")
+        in_view(frame, "#hd-input", "#hd-send", "#hd-close")
+
+
 def test_a_reply_reaches_the_closed_widget_as_a_preview_with_its_author(
     busy_day,
     server,
