@@ -136,12 +136,12 @@ def speaks(target, language: str) -> None:
     assert target.evaluate("document.documentElement.lang") == WORDS[language]["lang"]
 
 
-def axe(target, what: str, include: str | None = None) -> None:
+def axe(target, what: str, include: list[str] | None = None) -> None:
     """No serious or critical violation (axe-core, every rule it runs by default)."""
     target.evaluate(AXE.read_text() + "\n;true")
     found = target.evaluate(
         """async (include) => {
-             const result = await axe.run(include ? { include: [include] } : document,
+             const result = await axe.run(include ? { include: include.map((s) => [s]) } : document,
                                           { resultTypes: ["violations"] });
              return result.violations
                .filter((v) => v.impact === "serious" || v.impact === "critical")
@@ -370,7 +370,7 @@ def test_a_reply_reaches_the_closed_widget_as_a_preview_with_its_author(
     preview.filter(has_text="Alice").filter(has_text="What is the new address?").wait_for()
     assert visitor.locator("#hd-badge").inner_text() == "1"
     assert visitor.get_attribute("#hd-launcher", "aria-label") == "Chat with us: 1 unread reply"
-    axe(visitor, "the launcher and its preview", include="#hd-preview")
+    axe(visitor, "the launcher and its preview", include=["#hd-launcher", "#hd-preview"])
     shot(visitor, "en-1440-launcher-preview")
     visitor.click("#hd-preview-open")  # opens the chat at the reply
     reply = frame.locator("li.hd-msg--agent", has_text="new address")
