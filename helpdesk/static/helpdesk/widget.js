@@ -275,7 +275,9 @@
     bell.classList.toggle("is-on", next === "on");
   }
   async function setUpBell() {
-    if (!push || !bell || !HelpdeskPush.supported()) return;
+    // Push belongs to a visitor: none until the server has one (it may wait for the first
+    // message); each welcome asks again.
+    if (!push || !bell || !HelpdeskPush.supported() || !client.token) return;
     if (inForeignFrame) {
       showBell(local.getRaw("push") === "on" ? "on" : "off");
     } else {
