@@ -90,7 +90,6 @@
   const $ = (id) => document.getElementById(id);
   const list = $("hd-messages");
   const input = $("hd-input");
-  const sendButton = $("hd-send");
   const form = $("hd-form");
   const statusLine = $("hd-status");
   const conn = $("hd-conn");
