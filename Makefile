@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install
+.PHONY: run test lint bench install messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+	./scripts/messages.sh
 	./scripts/node-deps.sh
 
 run: $(STAMP)
@@ -20,6 +21,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	./scripts/test.sh
+
+# After changing a page's text: collect the strings into the .po files (then translate them).
+messages: $(STAMP)
+	./scripts/collect-messages.sh
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

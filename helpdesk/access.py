@@ -36,6 +36,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast
+from django.utils.translation import gettext
 
 from helpdesk.models import Agent, AgentGroup, Conversation, Site, Visitor
 
@@ -228,16 +229,16 @@ def may(
 def refusal(actor: Actor, action: Action, conversation: Conversation) -> str:
     """Why ``may`` said no, in words for the error's ``detail``."""
     if conversation.assigned_agent_id not in (None, actor.agent_id):
-        return "This conversation is assigned to another agent."
+        return gettext("This conversation is assigned to another agent.")
     if action == Action.CLAIM and conversation.assigned_agent_id is not None:
-        return "This conversation is yours already."
+        return gettext("This conversation is yours already.")
     if action in (Action.REPLY, Action.CLAIM) and actor.agent_id is None:
-        return "Only agents reply to conversations."
+        return gettext("Only agents reply to conversations.")
     if action in (Action.REPLY, Action.CLAIM):
-        return "This conversation waits for an agent with the skills it needs."
+        return gettext("This conversation waits for an agent with the skills it needs.")
     if action == Action.EXPORT:
-        return "Only a manager of its team or an administrator of its site may export it."
-    return "Only its agent or a manager of its team may do this."
+        return gettext("Only a manager of its team or an administrator of its site may export it.")
+    return gettext("Only its agent or a manager of its team may do this.")
 
 
 # ---- what else the doors list ------------------------------------------------------------------

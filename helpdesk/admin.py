@@ -9,8 +9,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from helpdesk import access
+from helpdesk import access, admin_labels
 from helpdesk import services as helpdesk_services
 from helpdesk.access import Action, Actor
 from helpdesk.admin_access import ScopedAdmin, actor_of
@@ -22,15 +24,25 @@ from helpdesk.models import (
     Note,
     SavedReply,
     Site,
+    SiteText,
     Tag,
     Visitor,
 )
 from routing import services as routing_services
 from routing.models import Shift, ShiftException
 
-admin.site.site_header = "Helpdesk back office"
-admin.site.site_title = "Helpdesk back office"
-admin.site.index_title = "Sites, teams and conversations"
+admin_labels.translate_models()  # the back office in the reader's language
+admin.site.site_header = _("Helpdesk back office")
+admin.site.site_title = _("Helpdesk back office")
+admin.site.index_title = _("Sites, teams and conversations")
+
+
+class SiteTextInline(admin.TabularInline):
+    """The greeting and offline message in each language the widget speaks."""
+
+    model = SiteText
+    extra = 0
+    fields = ["language", "greeting", "offline"]
 
 
 @admin.register(Site)
@@ -38,6 +50,7 @@ class SiteAdmin(ScopedAdmin, admin.ModelAdmin):
     """A site's settings (its identity secret among them) are its administrators' alone."""
 
     filter_horizontal = ["administrators"]
+    inlines = [SiteTextInline]
 
     def scope(self, actor: Actor) -> Q:
         return Q(pk__in=sorted(actor.administers))
@@ -47,16 +60,16 @@ class SiteAdmin(ScopedAdmin, admin.ModelAdmin):
     readonly_fields = ["widget_key", "embed_snippet", "identity_secret", "identity_example"]
     list_select_related = ["default_group"]
 
-    @admin.display(description="Embed code")
+    @admin.display(description=_("Embed code"))
     def embed_snippet(self, site: Site) -> str:
         return (
             f'<script src="https://YOUR-HELPDESK-HOST/static/helpdesk/embed.js" '
             f'data-site-key="{site.widget_key}" async></script>'
         )
 
-    @admin.display(description="Signed-in users (identity verification)")
+    @admin.display(description=_("Signed-in users (identity verification)"))
     def identity_example(self, site: Site) -> str:
-        return (
+        return gettext(
             "Keep the identity secret on your server. For a signed-in user, add to the tag: "
             'data-user-id="<your user ID>" data-user-hash="<HMAC-SHA256 hex of the ID, keyed '
             'with the identity secret>" (Python: hmac.new(secret.encode(), user_id.encode(), '
@@ -177,13 +190,21 @@ class NoteInline(admin.TabularInline):
         return super().get_queryset(request).select_related("agent")
 
 
+# What each action is called in the messages above.
+ACTION_WORDS = {
+    Action.RESOLVE: _("resolve"),
+    Action.TRANSFER: _("transfer"),
+    Action.TAG: _("tag"),
+}
+
+
 class TransferActionForm(ActionForm):
     to_agent = forms.ModelChoiceField(
-        Agent.objects.filter(user__is_active=True), required=False, label="to agent"
+        Agent.objects.filter(user__is_active=True), required=False, label=_("to agent")
     )
-    to_group = forms.ModelChoiceField(AgentGroup.objects.all(), required=False, label="or group")
-    reason = forms.CharField(required=False, max_length=300)
-    tag = forms.ModelChoiceField(Tag.objects.all(), required=False, label="tag")
+    to_group = forms.ModelChoiceField(AgentGroup.objects.all(), required=False, label=_("or group"))
+    reason = forms.CharField(required=False, max_length=300, label=_("reason"))
+    tag = forms.ModelChoiceField(Tag.objects.all(), required=False, label=_("tag"))
 
 
 @admin.register(Conversation)
@@ -240,13 +261,19 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
         if len(allowed) < len(chosen):
             self.message_user(
                 request,
-                f"{len(chosen) - len(allowed)} conversation(s) left as they were: "
-                f"only its agent or a manager of its team may {action.value} it.",
+                gettext(
+                    "%(count)s conversation(s) left as they were: only its agent or a manager "
+                    "of its team may %(action)s it."
+                )
+                % {
+                    "count": len(chosen) - len(allowed),
+                    "action": ACTION_WORDS.get(action, action.value),
+                },
                 messages.WARNING,
             )
         return allowed
 
-    @admin.action(description="Resolve", permissions=["change"])
+    @admin.action(description=_("Resolve"), permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         by = request.user.get_full_name() or request.user.get_username()
         actor = actor_of(request)
@@ -260,30 +287,36 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
                 done += 1
             except routing_services.NotAllowed:
                 pass  # changed hands meanwhile
-        self.message_user(request, f"Resolved {done} conversation(s).")
+        self.message_user(request, gettext("Resolved %(count)s conversation(s).") % {"count": done})
 
-    @admin.action(description="Add the tag chosen", permissions=["change"])
+    @admin.action(description=_("Add the tag chosen"), permissions=["change"])
     def add_tag(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         """The same tags as the inbox's; the agents' message centers follow live."""
         form = TransferActionForm(request.POST)
         form.is_valid()
         tag = form.cleaned_data.get("tag")
         if tag is None:
-            self.message_user(request, "Choose a tag.", messages.ERROR)
+            self.message_user(request, gettext("Choose a tag."), messages.ERROR)
             return
         conversations = self._allowed(request, queryset, Action.TAG)
         for conversation in conversations:
             helpdesk_services.conversation_tag_add(conversation=conversation, tag=tag)
-        self.message_user(request, f"Tagged {len(conversations)} conversation(s) {tag}.")
+        self.message_user(
+            request,
+            gettext("Tagged %(count)s conversation(s) %(tag)s.")
+            % {"count": len(conversations), "tag": tag},
+        )
 
-    @admin.action(description="Transfer to the agent or group chosen", permissions=["change"])
+    @admin.action(description=_("Transfer to the agent or group chosen"), permissions=["change"])
     def transfer(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         """The same service as the inbox; the history records who moved it and why."""
         form = TransferActionForm(request.POST)
         form.is_valid()
         to_agent, to_group = form.cleaned_data.get("to_agent"), form.cleaned_data.get("to_group")
         if bool(to_agent) == bool(to_group):
-            self.message_user(request, "Choose an agent or a group (one of them).", messages.ERROR)
+            self.message_user(
+                request, gettext("Choose an agent or a group (one of them)."), messages.ERROR
+            )
             return
         by = request.user.get_full_name() or request.user.get_username()
         actor = actor_of(request)
@@ -301,7 +334,11 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
                 done += 1
             except routing_services.NotAllowed:
                 pass  # changed hands meanwhile
-        self.message_user(request, f"Transferred {done} conversation(s) to {to_agent or to_group}.")
+        self.message_user(
+            request,
+            gettext("Transferred %(count)s conversation(s) to %(to)s.")
+            % {"count": done, "to": to_agent or to_group},
+        )
 
 
 @admin.register(SavedReply)

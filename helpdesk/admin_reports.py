@@ -14,22 +14,32 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from helpdesk import access, reports
 from helpdesk.access import Actor
 from helpdesk.admin_access import actor_of
 from helpdesk.models import Agent, AgentGroup, Channel, Site
+from notifications.models import Notification
 from routing.shifts import week_grid as shift_grid
 
 
 class ReportFilters(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    site = forms.ModelChoiceField(Site.objects.all(), required=False)
-    group = forms.ModelChoiceField(AgentGroup.objects.all(), required=False)
-    agent = forms.ModelChoiceField(Agent.objects.all(), required=False)
-    business_hours = forms.BooleanField(required=False, label="Business hours only")
+    start = forms.DateField(
+        required=False, label=gettext_lazy("Start"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        required=False, label=gettext_lazy("End"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    site = forms.ModelChoiceField(Site.objects.all(), required=False, label=gettext_lazy("Site"))
+    group = forms.ModelChoiceField(
+        AgentGroup.objects.all(), required=False, label=gettext_lazy("Group")
+    )
+    agent = forms.ModelChoiceField(Agent.objects.all(), required=False, label=gettext_lazy("Agent"))
+    business_hours = forms.BooleanField(required=False, label=gettext_lazy("Business hours only"))
 
     def __init__(self, data: Any, *, actor: Actor) -> None:
         super().__init__(data)
@@ -44,9 +54,9 @@ class ReportFilters(forms.Form):
         data["end"] = data.get("end") or today
         data["start"] = data.get("start") or data["end"] - timedelta(days=27)
         if data["start"] > data["end"]:
-            raise forms.ValidationError("The start is after the end.")
+            raise forms.ValidationError(_("The start is after the end."))
         if (data["end"] - data["start"]).days > 366:
-            raise forms.ValidationError("At most a year at a time.")
+            raise forms.ValidationError(_("At most a year at a time."))
         return data
 
 
@@ -60,14 +70,19 @@ def _zone(site: Site | None) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+def _label(field: str, value: str) -> str:
+    """A notification's reason, channel or status in words (the reader's language)."""
+    return str(dict(Notification._meta.get_field(field).flatchoices).get(value, value))
+
+
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 60:
-        return f"{seconds:.0f} s"
+        return _("%(value)s s") % {"value": f"{seconds:.0f}"}
     if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+        return _("%(value)s min") % {"value": f"{seconds / 60:.1f}"}
+    return _("%(value)s h") % {"value": f"{seconds / 3600:.1f}"}
 
 
 def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,8 +101,14 @@ def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:
                 "h": height,
                 "oy": 180 - offline,
                 "oh": offline,
-                "label": d["day"].strftime("%d %b"),
-                "title": f"{d['day']:%a %d %b}: {d['messages']} messages, {d['offline']} offline",
+                # Translators: a day on the chart's axis (Django date format).
+                "label": formats.date_format(d["day"], _("j M")),
+                "title": _("%(day)s: %(messages)s messages, %(offline)s offline")
+                % {
+                    "day": formats.date_format(d["day"], _("D j M")),
+                    "messages": d["messages"],
+                    "offline": d["offline"],
+                },
                 "show_label": i % max(1, len(days) // 7) == 0,
             }
         )
@@ -175,7 +196,7 @@ def reports_view(request: HttpRequest) -> HttpResponse:
     top_rate = max([c["rate"] for row in demand["grid"] for c in row] + [0.0001])
     context = {
         **admin.site.each_context(request),
-        "title": "Reports",
+        "title": _("Reports"),
         "form": form,
         "filters": f,
         "zone": str(f.zone),
@@ -218,17 +239,31 @@ def reports_view(request: HttpRequest) -> HttpResponse:
             ],
         },
         "agents": [{**a, "median": _minutes(a["median_first_response"])} for a in team],
-        "waited_past": resp["waited_past"],
+        "waited_past": {
+            _("Longer than %(minutes)s min") % {"minutes": t // 60}: n
+            for t, n in zip(reports.WAIT_THRESHOLDS, resp["waited_past"].values(), strict=True)
+        },
         "unanswered": resp["unanswered"],
         "heat": [
             {
                 "day": day,
-                "cells": [{**c, "alpha": round(min(1, c["rate"] / top_rate), 2)} for c in row],
+                "cells": [
+                    {**c, "alpha": round(0.8 * min(1, c["rate"] / top_rate), 2)} for c in row
+                ],
             }
-            for day, row in zip(WEEKDAYS, demand["grid"], strict=True)
+            for day, row in zip(WEEKDAYS_ABBR.values(), demand["grid"], strict=True)
         ],
         "demand": demand,
-        "service": service,
+        # The notifications' kinds in words (the CSV keeps their codes).
+        "service": [
+            {
+                **row,
+                "reason": _label("reason", row["reason"]),
+                "channel": _label("channel", row["channel"]),
+                "status": _label("status", row["status"]),
+            }
+            for row in service
+        ],
         "query": request.GET.urlencode(),
     }
     return render(request, "admin/reports.html", context)
@@ -255,7 +290,7 @@ def shifts_view(request: HttpRequest) -> HttpResponse:
     rows = shift_grid(names, week, zone)
     context = {
         **admin.site.each_context(request),
-        "title": "Shifts",
+        "title": _("Shifts"),
         "groups": groups,
         "group": group,
         "week": week,

@@ -6,4 +6,4 @@ class HelpdeskConfig(AppConfig):
     verbose_name = "Helpdesk"
 
     def ready(self) -> None:
-        from helpdesk import signals  # noqa: F401  (connects the receivers)
+        from helpdesk import i18n, signals  # noqa: F401  (connects the receivers)

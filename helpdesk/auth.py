@@ -10,6 +10,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
+from django.utils.translation import ngettext
 
 from helpdesk import ratelimit
 
@@ -49,8 +50,12 @@ class LockoutAuthenticationForm(AuthenticationForm):
         if wait:
             minutes = max(1, round(wait / 60))
             raise ValidationError(
-                f"Too many failed sign-ins. Try again in {minutes} minute"
-                f"{'s' if minutes > 1 else ''}.",
+                ngettext(
+                    "Too many failed sign-ins. Try again in %(minutes)d minute.",
+                    "Too many failed sign-ins. Try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
                 code="locked",
             )
         return super().clean()

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 
 from helpdesk import crypto
 from helpdesk.fields import EncryptedJSONField, EncryptedTextField
@@ -202,6 +203,41 @@ class Site(models.Model):
     def origins(self) -> list[str]:
         return [o for o in (normalise_origin(v) for v in self.allowed_origins.split()) if o]
 
+    def words(self, language: str) -> dict[str, str]:
+        """What the widget says in ``language`` (one of settings.LANGUAGES): the greeting and
+        the offline message written for it, else the site's greeting and "" (the widget's own
+        offline message). One query."""
+        text = self.texts.filter(language=language).first()
+        return {
+            "greeting": (text.greeting if text and text.greeting else self.greeting),
+            "offline": text.offline if text else "",
+        }
+
+
+class SiteText(models.Model):
+    """A site's words for visitors in one language (the widget speaks the visitor's)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="texts")
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES)
+    greeting = models.CharField(
+        max_length=200, blank=True, help_text="Empty: the site's greeting above."
+    )
+    offline = models.CharField(
+        "offline message",
+        max_length=300,
+        blank=True,
+        help_text="Shown when a visitor writes while nobody can answer, e.g. your hours or "
+        "another way to reach you. Empty: the widget's own.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "language"], name="one_text_per_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} ({self.language})"
+
 
 class Channel(models.TextChoices):
     WEB = "web", "Web"
@@ -264,7 +300,7 @@ class Visitor(models.Model):
     @property
     def display_name(self) -> str:
         """The best name known: the name, else the email address, else a short tag."""
-        return self.name or self.email or f"Visitor {self.id.hex[:4]}"
+        return self.name or self.email or gettext("Visitor %(id)s") % {"id": self.id.hex[:4]}
 
 
 class Priority(models.IntegerChoices):

@@ -16,6 +16,9 @@ urlpatterns = [
     path("demo/", views.demo, name="demo"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", monitoring.metrics_view, name="metrics"),
+    path("jsi18n/<str:language>/", views.js_catalog, name="js-catalog"),
+    path("manifest.webmanifest", views.manifest, name="manifest"),
+    path("offline/", views.offline, name="offline"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=LockoutAuthenticationForm),

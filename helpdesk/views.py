@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
@@ -12,24 +13,35 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
-from django.urls import URLPattern
+from django.urls import URLPattern, reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET
+from django.views.i18n import JavaScriptCatalog
 
-from helpdesk import access, files, selectors, tokens
+from helpdesk import access, files, i18n, payloads, selectors, tokens
 from helpdesk.env import webhooks_signed
 from helpdesk.models import Attachment, Site
 from notifications import services as notification_services
+from routing import selectors as routing_selectors
+from routing.hours import is_open as hours_is_open
+from routing.hours import next_open
 
 
 def home(request: HttpRequest) -> HttpResponse:
     links = [
-        {"title": "Agent inbox", "url": "/inbox/", "description": "Answer visitors."},
+        {"title": _("Agent inbox"), "url": "/inbox/", "description": _("Answer visitors.")},
         {
-            "title": "Back office",
+            "title": _("Back office"),
             "url": "/admin/",
-            "description": "Sites, groups, agents, conversations.",
+            "description": _("Sites, groups, agents, conversations."),
         },
-        {"title": "Demo page", "url": "/demo/", "description": "A shop page with the chat widget."},
+        {
+            "title": _("Demo page"),
+            "url": "/demo/",
+            "description": _("A shop page with the chat widget."),
+        },
     ]
     return render(request, "helpdesk/home.html", {"links": links})
 
@@ -44,7 +56,7 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
     if conversation_id is not None:
         conversation = access.conversation_for(actor, conversation_id)
         if conversation is None:
-            raise Http404("No such conversation in your inbox.")
+            raise Http404(_("No such conversation in your inbox."))
         history = selectors.agent_history(actor, conversation.id, 0)
         selected, messages = history["conversation"], history["messages"]
     initial = {
@@ -65,14 +77,20 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
 def widget(request: HttpRequest) -> HttpResponse:
     site = selectors.site_by_key(request.GET.get("site_key", ""))
     if site is None:
-        raise Http404("No site has this widget key.")
+        raise Http404(_("No site has this widget key."))
+    # The visitor's language (their browser's), and the site's words in it.
+    words = site.words(translation.get_language() or settings.LANGUAGE_CODE)
     config = {
         "site_key": site.widget_key,
         "ws_path": "/ws/visitor/",
         "max_body": settings.MESSAGE_MAX_CHARS,
         "site_name": site.name,
-        "greeting": site.greeting,
+        "greeting": words["greeting"],
+        "offline_text": words["offline"],
         "color": site.color,
+        # When the site's team is next in (None: open now, or no hours set): the widget says
+        # so in the visitor's own time before they have written anything.
+        "next_open_at": payloads.iso(_next_open(site)),
         "push": notification_services.push_config(),
     }
     context = {
@@ -87,11 +105,19 @@ def widget(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _next_open(site: Site) -> datetime | None:
+    hours = routing_selectors.team_hours(site.default_group_id, site.id)
+    now = timezone.now()
+    if hours is None or hours_is_open(hours, now):
+        return None
+    return next_open(hours, now)
+
+
 def demo(request: HttpRequest) -> HttpResponse:
     site = Site.objects.order_by("created_at").first()
     if site is None:
         raise Http404(
-            "No site yet: run `make run` (it seeds a demo) or add one in the back office."
+            _("No site yet: run `make run` (it seeds a demo) or add one in the back office.")
         )
     embed_src = request.build_absolute_uri(static("helpdesk/embed.js"))
     return render(request, "helpdesk/demo.html", {"site": site, "embed_src": embed_src})
@@ -104,7 +130,7 @@ def signed_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not webhooks_signed(settings.ANYMAIL):
-            return HttpResponseBadRequest("Email webhooks are off: no webhook secret is set.")
+            return HttpResponseBadRequest(_("Email webhooks are off: no webhook secret is set."))
         return view(request, *args, **kwargs)
 
     return guarded
@@ -121,18 +147,88 @@ def signed_webhooks() -> list[URLPattern]:
     ]
 
 
+@require_GET
+def js_catalog(request: HttpRequest, language: str) -> HttpResponse:
+    """The JavaScript strings of one language (``gettext()`` in the page), from
+    locale/*/LC_MESSAGES/djangojs.po. The URL carries the catalogue's version
+    (``i18n.catalog_url``), so it is cached for a long time, and loads as a script of our own
+    origin (the CSP allows no inline script)."""
+    if language not in i18n.SUPPORTED:
+        raise Http404("No such language.")
+    with translation.override(language):
+        # Our strings only (locale/): not the admin's, which its own pages load.
+        response = JavaScriptCatalog.as_view(packages=["helpdesk"])(request)
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+@require_GET
+def manifest(request: HttpRequest) -> JsonResponse:
+    """The web app manifest: the agents' inbox installs as an app (docs: README, "The inbox
+    as an app"). In the language of the browser that asks (manifests are fetched without
+    cookies)."""
+    icons = [
+        {
+            "src": static(f"helpdesk/icons/icon-{size}.png"),
+            "sizes": f"{size}x{size}",
+            "type": "image/png",
+        }
+        for size in (192, 512)
+    ]
+    icons.append(
+        {
+            "src": static("helpdesk/icons/icon-maskable-512.png"),
+            "sizes": "512x512",
+            "type": "image/png",
+            "purpose": "maskable",
+        }
+    )
+    data = {
+        "id": "/inbox/",
+        "name": _("Helpdesk inbox"),
+        "short_name": "Helpdesk",
+        "description": _("Answer your visitors, wherever you are."),
+        "lang": translation.get_language(),
+        "start_url": "/inbox/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f4f6f9",
+        "theme_color": "#ffffff",
+        "icons": icons,
+        "shortcuts": [
+            {"name": _("Notifications"), "url": "/notifications/"},
+        ],
+    }
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def offline(request: HttpRequest) -> HttpResponse:
+    """What the installed app shows when the network is gone: the service worker keeps it
+    and answers with it for any page it cannot fetch."""
+    return render(request, "helpdesk/offline.html")
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The confirmation link: the address is confirmed, and the page leads back to the chat:
+    the page the visitor wrote from (where the widget keeps their conversation), or the chat
+    on its own page here."""
     visitor = notification_services.visitor_email_verify(token=token)
-    return render(
-        request,
-        "helpdesk/email_verified.html",
-        {"ok": visitor is not None, "site": visitor.site if visitor else None},
-        status=200 if visitor else 400,
-    )
+    context: dict[str, object] = {"ok": visitor is not None, "site": None}
+    if visitor is not None:
+        page = visitor.page_url if visitor.page_url.startswith(("https://", "http://")) else ""
+        context |= {
+            "site": visitor.site,
+            "back_url": page,
+            "chat_url": f"{reverse('widget')}?site_key={visitor.site.widget_key}",
+        }
+    return render(request, "helpdesk/email_verified.html", context, status=200 if visitor else 400)
 
 
 def resume(request: HttpRequest, token: str = "") -> HttpResponse:

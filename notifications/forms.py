@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from google.oauth2 import service_account
 
 from notifications.models import AgentPreferences, ChannelSettings, ManagerPreferences
@@ -30,14 +32,14 @@ class AgentPreferencesForm(forms.ModelForm):
             "quiet_to",
         ]
         labels = {
-            "push": "Push to my browsers",
-            "push_after_minutes": "…after (minutes unread)",
-            "email": "Email me",
-            "email_after_minutes": "…after (minutes unread, while I'm offline)",
-            "language": "Language of reminders",
-            "timezone": "My time zone",
-            "quiet_from": "Quiet hours from",
-            "quiet_to": "until",
+            "push": _("Push to my browsers"),
+            "push_after_minutes": _("…after (minutes unread)"),
+            "email": _("Email me"),
+            "email_after_minutes": _("…after (minutes unread, while I'm offline)"),
+            "language": _("Language (of these pages and of reminders)"),
+            "timezone": _("My time zone"),
+            "quiet_from": _("Quiet hours from"),
+            "quiet_to": _("until"),
         }
         widgets = {
             "quiet_from": forms.TimeInput(attrs={"type": "time"}),
@@ -52,20 +54,22 @@ class AgentPreferencesForm(forms.ModelForm):
             "email_after_minutes": settings.NOTIFY_AGENT_EMAIL_AFTER_SECONDS // 60,
         }
         for name, minutes in defaults.items():
-            self.fields[name].widget.attrs["placeholder"] = f"{minutes} (the default)"
+            self.fields[name].widget.attrs["placeholder"] = gettext("%(minutes)s (the default)") % {
+                "minutes": minutes
+            }
 
     def clean_timezone(self) -> str:
         value: str = self.cleaned_data["timezone"].strip()
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise forms.ValidationError("Not a time zone name, e.g. Asia/Shanghai.") from None
+            raise forms.ValidationError(_("Not a time zone name, e.g. Asia/Shanghai.")) from None
         return value
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         if (data.get("quiet_from") is None) != (data.get("quiet_to") is None):
-            raise forms.ValidationError("Quiet hours need both a start and an end.")
+            raise forms.ValidationError(_("Quiet hours need both a start and an end."))
         return data
 
 
@@ -74,9 +78,9 @@ class ManagerPreferencesForm(forms.ModelForm):
         model = ManagerPreferences
         fields = ["push", "email", "language"]
         labels = {
-            "push": "Push escalations to my browsers",
-            "email": "Email me escalations",
-            "language": "Language",
+            "push": _("Push escalations to my browsers"),
+            "email": _("Email me escalations"),
+            "language": _("Language (of these pages and of escalations)"),
         }
 
 

@@ -3,12 +3,19 @@ turn push on (staff: /notifications/; visitors in a third-party frame: /widget/p
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -17,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from helpdesk import schema, selectors
+from helpdesk import i18n, schema, selectors
 from helpdesk.api import ApiError, IsVisitor, VisitorTokenAuthentication
 from notifications import services
 from notifications.forms import AgentPreferencesForm, ManagerPreferencesForm, timezone_names
@@ -37,11 +44,36 @@ def _may_receive_push(user: Any) -> bool:
     return bool(user.is_staff or selectors.agent_for_user(user))
 
 
+# What the installed inbox keeps for when the network is gone: the offline page and what it
+# needs (static files by their path inside STATIC_URL).
+SHELL_STATIC = ("helpdesk/app.css", "helpdesk/offline.js", "helpdesk/icons/icon.svg")
+
+
+@cache
+def _shell_version() -> str:
+    """Changes with the files of the shell, so browsers install the new worker (and drop the
+    old cache) after a release that changed them."""
+    digest = hashlib.sha256()
+    for path in SHELL_STATIC:
+        found = finders.find(path)
+        if found:
+            digest.update(Path(found).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 @require_GET
 def service_worker(request: HttpRequest) -> HttpResponse:
     """Served from the scope it controls (/ for staff pages, /widget/ for the widget): a
-    service worker cannot control pages above its own path."""
-    response = render(request, "notifications/sw.js", content_type="text/javascript")
+    service worker cannot control pages above its own path. The staff one also keeps the
+    installed app's offline shell."""
+    context = {
+        "staff": request.path == "/sw.js",
+        "version": _shell_version(),
+        "offline_url": "/offline/",
+        "precache": ["/offline/", *(static(path) for path in SHELL_STATIC)],
+        "icon": static("helpdesk/icons/icon-192.png"),
+    }
+    response = render(request, "notifications/sw.js", context, content_type="text/javascript")
     response["Cache-Control"] = "no-cache"
     return response
 
@@ -56,9 +88,22 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     manager_prefs = ManagerPreferences.objects.filter(user=request.user).first()
     is_manager = request.user.is_superuser or request.user.managed_agent_groups.exists()
     data = request.POST if request.method == "POST" else None
-    agent_form = AgentPreferencesForm(data, instance=agent_prefs, prefix="agent") if agent else None
+    # Someone choosing for the first time starts from the language they are reading now.
+    speaking = {"language": translation.get_language()}
+    agent_form = (
+        AgentPreferencesForm(
+            data, instance=agent_prefs, prefix="agent", initial=None if agent_prefs else speaking
+        )
+        if agent
+        else None
+    )
     manager_form = (
-        ManagerPreferencesForm(data, instance=manager_prefs, prefix="manager")
+        ManagerPreferencesForm(
+            data,
+            instance=manager_prefs,
+            prefix="manager",
+            initial=None if manager_prefs else speaking,
+        )
         if is_manager
         else None
     )
@@ -70,6 +115,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                 services.set_agent_preferences(agent=agent, **agent_form.cleaned_data)
             if manager_form is not None:
                 services.set_manager_preferences(user=request.user, **manager_form.cleaned_data)
+            # Every page speaks the chosen language from now on.
+            i18n.remember(request, i18n.user_language(request.user))
             return redirect(f"{request.path}?saved=1")
     else:
         saved = request.GET.get("saved") == "1"
@@ -103,13 +150,13 @@ def widget_push_page(request: HttpRequest) -> HttpResponse:
 class IsStaffOrAgent(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not _may_receive_push(request.user):
-            raise ApiError("not_authenticated", "Sign in as an agent or a manager first.", 403)
+            raise ApiError("not_authenticated", _("Sign in as an agent or a manager first."), 403)
         return True
 
 
 def _subscribe(request: Request, owner: dict[str, Any]) -> Response:
     if not services.push_enabled():
-        raise ApiError("push_disabled", "Web Push is not configured on this server.", 409)
+        raise ApiError("push_disabled", _("Web Push is not configured on this server."), 409)
     fields = check_subscription(request.data)
     services.push_subscribe(**fields, **owner, user_agent=request.META.get("HTTP_USER_AGENT", ""))
     return Response({"endpoint": fields["endpoint"]}, status=status.HTTP_201_CREATED)
@@ -118,7 +165,7 @@ def _subscribe(request: Request, owner: dict[str, Any]) -> Response:
 def _unsubscribe(request: Request, owner: dict[str, Any]) -> Response:
     deleted = services.push_unsubscribe(endpoint=check_endpoint(request.data), **owner)
     if not deleted:
-        raise ApiError("not_found", "No such subscription of yours.", 404)
+        raise ApiError("not_found", _("No such subscription of yours."), 404)
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 

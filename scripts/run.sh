@@ -9,6 +9,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 BASE="http://${HOST}:${PORT}"
 
+./scripts/messages.sh  # the translations, compiled
 $PY manage.py migrate --noinput
 $PY manage.py seed_demo --base-url "$BASE"
 

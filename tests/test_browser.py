@@ -577,13 +577,15 @@ def test_the_whole_story_on_a_third_party_shop(acme, alice, closed_today, shop, 
     frame = visitor.frame_locator("#hd-frame")
     # 1. Nobody on duty: the visitor is told when the team is back, in their own time.
     frame.locator("#hd-status", has_text="We're back").wait_for()
-    frame.locator("#hd-email").fill("vic@example.com")
-    frame.locator("#hd-email-send").click()
-    frame.locator("#hd-email-status", has_text="Check your inbox").wait_for()
+    # The email field waits for the visitor's first message.
+    assert frame.locator("#hd-email-form").is_hidden()
     for text in ("Do you sell rakes for children?", "Size 1 would be great."):
         frame.locator("#hd-input").fill(text)
         frame.locator("#hd-send").click()
     frame.locator('li.hd-msg--visitor[data-state="sent"]').nth(1).wait_for()
+    frame.locator("#hd-email").fill("vic@example.com")
+    frame.locator("#hd-email-send").click()
+    frame.locator("#hd-email-status", has_text="Check your inbox").wait_for()
     shot(visitor, "13-shop-offline")
 
     # 2. Alice signs in: the conversation waits in her message center, unread.

@@ -446,7 +446,7 @@ def test_the_queue_view_lists_my_groups_waiting_conversations(acme, alice, charl
 
 def test_message_text_is_searched_in_english_and_chinese_within_what_one_sees(acme, alice, charlie):
     refund = conversation_of(acme, "I want a refund for my order to Canada", name="Dana")
-    chinese = conversation_of(acme, "我要退款，订单还没到", name="Li")  # noqa: RUF001
+    chinese = conversation_of(acme, "我要退款，订单还没到", name="Li")
     conversation_of(acme, "just saying hello", name="Vic")
 
     def found(actor, q):

@@ -42,7 +42,9 @@ def test_an_agent_sets_their_own_reminders(client, alice):
         time(22),
         time(7),
     )
-    assert b"Saved." in client.get(response["Location"]).content
+    # From now on her pages speak the language she chose.
+    saved = client.get(response["Location"]).content.decode()
+    assert '<html lang="zh-hans">' in saved and "已保存。" in saved
 
 
 @pytest.mark.parametrize(

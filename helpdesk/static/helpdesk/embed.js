@@ -6,8 +6,9 @@
  * For a signed-in user, add data-user-id, data-user-hash (HMAC-SHA256 hex of the ID with the
  * site's identity secret, computed on the host's server) and optionally data-user-name.
  *
- * Adds a launcher button (#hd-launcher, with an unread badge #hd-badge) and the chat frame
- * (#hd-frame) to the host page. Defines no globals.
+ * Adds a launcher button (#hd-launcher, with an unread badge #hd-badge), a preview of the
+ * latest unread reply (#hd-preview) and the chat frame (#hd-frame) to the host page. The
+ * frame tells the launcher its words, in the visitor's language. Defines no globals.
  */
 (() => {
   "use strict";
@@ -76,11 +77,31 @@
   opacity:0;visibility:hidden;transform:translateY(16px) scale(.98);transform-origin:100% 100%;
   transition:opacity .2s ease,transform .2s ease,visibility 0s linear .2s}
 #hd-frame.hd-open{opacity:1;visibility:visible;transform:none;transition:opacity .2s ease,transform .2s ease,visibility 0s}
+#hd-preview{position:fixed;right:20px;bottom:88px;z-index:2147483000;display:flex;align-items:flex-start;
+  width:max-content;max-width:min(320px,calc(100vw - 40px));margin:0;padding:0;box-sizing:border-box;
+  font:14px/1.4 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif;
+  color:#111827;background:#fff;border-radius:14px;box-shadow:0 12px 32px rgba(15,23,42,.18),0 2px 6px rgba(15,23,42,.1);
+  animation:hd-rise .22s ease}
+#hd-preview[hidden]{display:none}
+#hd-preview-open{all:unset;box-sizing:border-box;display:flex;gap:10px;align-items:flex-start;min-height:44px;
+  padding:12px 6px 12px 14px;cursor:pointer;border-radius:14px;flex:1;min-width:0}
+#hd-preview-open:focus-visible{outline:3px solid rgba(37,99,235,.55);outline-offset:2px}
+.hd-pv-avatar{flex:none;width:32px;height:32px;border-radius:50%;display:flex;align-items:center;justify-content:center;
+  font-weight:700;font-size:14px}
+.hd-pv-text{min-width:0;display:flex;flex-direction:column;gap:2px}
+.hd-pv-name{font-size:12.5px;font-weight:600;color:#4b5563}
+.hd-pv-body{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden;overflow-wrap:anywhere;white-space:pre-wrap}
+#hd-preview-close{all:unset;box-sizing:border-box;flex:none;width:44px;height:44px;display:flex;align-items:center;justify-content:center;
+  cursor:pointer;color:#6b7280;border-radius:12px;font-size:20px;line-height:1}
+#hd-preview-close:hover{color:#111827}
+#hd-preview-close:focus-visible{outline:3px solid rgba(37,99,235,.55);outline-offset:-3px}
+@keyframes hd-rise{from{opacity:0;transform:translateY(8px)}to{opacity:1;transform:none}}
 @media (max-width:479px){
   #hd-frame{right:0;bottom:0;left:0;top:0;width:100%;height:100%;max-width:none;max-height:none;border-radius:0}
   #hd-launcher.hd-open{display:none}
+  #hd-preview{right:16px;bottom:84px;max-width:calc(100vw - 32px)}
 }
-@media (prefers-reduced-motion:reduce){#hd-launcher,#hd-launcher svg,#hd-frame{transition:none}}
+@media (prefers-reduced-motion:reduce){#hd-launcher,#hd-launcher svg,#hd-frame,#hd-preview{transition:none;animation:none}}
 `;
 
   const ICON_CHAT =
@@ -95,6 +116,12 @@
   let launcher;
   let badge;
   let frame;
+  let preview;
+  // The launcher's words until the frame tells them in the visitor's language.
+  const labels = { open: "Chat with us", close: "Close chat", title: "Chat", dismiss: "Dismiss", reply: "New reply" };
+  let unreadLabel = "";
+  let shownPreview = null; // the reply previewed, until read or dismissed
+  let dismissed = "";
 
   function mount() {
     if (document.getElementById("hd-launcher")) return;
@@ -154,7 +181,29 @@
     badge.setAttribute("aria-hidden", "true");
     launcher.appendChild(badge);
 
+    // The latest unread reply, shown by the launcher while the chat is closed.
+    preview = document.createElement("div");
+    preview.id = "hd-preview";
+    preview.hidden = true;
+    preview.setAttribute("role", "status");
+    const previewOpen = document.createElement("button");
+    previewOpen.id = "hd-preview-open";
+    previewOpen.type = "button";
+    const previewClose = document.createElement("button");
+    previewClose.id = "hd-preview-close";
+    previewClose.type = "button";
+    previewClose.textContent = "×";
+    previewClose.setAttribute("aria-label", labels.dismiss);
+    preview.append(previewOpen, previewClose);
+    previewOpen.addEventListener("click", () => setOpen(true));
+    previewClose.addEventListener("click", () => {
+      dismissed = shownPreview ? shownPreview.id : "";
+      showPreview(null);
+      launcher.focus({ preventScroll: true });
+    });
+
     document.body.appendChild(frame);
+    document.body.appendChild(preview);
     document.body.appendChild(launcher);
 
     launcher.addEventListener("click", () => setOpen(!open));
@@ -181,8 +230,10 @@
     frame.setAttribute("aria-hidden", String(!open));
     frame.tabIndex = open ? 0 : -1;
     post(open ? "opened" : "closed");
+    nameLauncher();
     if (open) {
       setBadge(0);
+      showPreview(null);
       try {
         frame.focus({ preventScroll: true });
       } catch (_) {
@@ -199,16 +250,64 @@
     badge.hidden = n === 0;
   }
 
+  // The launcher's accessible name says what it does, and how many replies wait.
+  function nameLauncher() {
+    launcher.setAttribute("aria-label", open ? labels.close : unreadLabel || labels.open);
+    frame.title = labels.title;
+  }
+
+  function text(value, max) {
+    return typeof value === "string" ? value.slice(0, max) : "";
+  }
+
+  function showPreview(p) {
+    shownPreview = p && typeof p === "object" && typeof p.id === "string" ? p : null;
+    if (!shownPreview || open || shownPreview.id === dismissed) {
+      preview.hidden = true;
+      return;
+    }
+    const hue = Number.isInteger(p.hue) ? p.hue % 360 : 215;
+    const avatar = document.createElement("span");
+    avatar.className = "hd-pv-avatar";
+    avatar.setAttribute("aria-hidden", "true");
+    avatar.style.color = `hsl(${hue} 55% 28%)`;
+    avatar.style.background = `hsl(${hue} 75% 90%)`;
+    avatar.textContent = text(p.initial, 2);
+    const words = document.createElement("span");
+    words.className = "hd-pv-text";
+    const name = document.createElement("span");
+    name.className = "hd-pv-name";
+    name.textContent = text(p.name, 80);
+    const body = document.createElement("span");
+    body.className = "hd-pv-body";
+    body.textContent = text(p.body, 140);
+    words.append(name, body);
+    const button = preview.querySelector("#hd-preview-open");
+    button.replaceChildren(avatar, words);
+    preview.hidden = false;
+  }
+
   function onMessage(event) {
     if (!frame || event.source !== frame.contentWindow) return;
     const data = event.data;
     if (!data || typeof data !== "object" || data.source !== "helpdesk") return;
     switch (data.type) {
       case "ready":
+        if (data.labels && typeof data.labels === "object") {
+          for (const key of Object.keys(labels)) {
+            const value = text(data.labels[key], 100);
+            if (value) labels[key] = value;
+          }
+          preview.querySelector("#hd-preview-close").setAttribute("aria-label", labels.dismiss);
+        }
+        nameLauncher();
         post(open ? "opened" : "closed");
         break;
       case "unread":
         setBadge(open ? 0 : data.count);
+        unreadLabel = data.count ? text(data.label, 200) : "";
+        nameLauncher();
+        showPreview(open ? null : data.preview);
         break;
       case "close":
         if (open) setOpen(false, true);

@@ -10,11 +10,17 @@
 (() => {
   "use strict";
 
+  // The page's language (the agent's setting, else the browser's) and its catalogue.
+  const _ = (s) => (window.gettext ? window.gettext(s) : s);
+  const fill = (format, values) => (window.interpolate ? window.interpolate(format, values, true) : format);
+  const LOCALE = document.documentElement.lang || undefined;
+
   const initial = JSON.parse(document.getElementById("inbox-initial").textContent);
   const WS_PATH = initial.ws_path || "/ws/agent/";
   const MAX_BODY = Number.isInteger(initial.max_body) && initial.max_body > 0 ? initial.max_body : 4000;
-  const CHANNELS = { web: "Web", app: "App", mini_program: "Mini program" };
-  const EMPTY_TEXT = "No conversations yet. Messages that arrive while you are offline will appear here.";
+  const CHANNELS = { web: _("Web"), app: _("App"), mini_program: _("Mini-program") };
+  const STATUSES = { open: _("Open"), resolved: _("Resolved") };
+  const EMPTY_TEXT = _("No conversations yet. Messages that arrive while you are offline will appear here.");
 
   const $ = (id) => document.getElementById(id);
   const listEl = $("conversation-list");
@@ -40,9 +46,9 @@
     return node;
   }
 
-  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  const dayFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-  const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const timeFmt = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const dayFmt = new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "short" });
+  const fullFmt = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
   const parseTime = (iso) => {
     const ms = Date.parse(iso || "");
     return Number.isNaN(ms) ? null : ms;
@@ -74,11 +80,15 @@
     const ms = parseTime(iso);
     if (ms == null) return "";
     const minutes = Math.max(0, Math.floor((Date.now() - ms) / 60000));
-    if (minutes < 1) return "waiting <1 min";
-    if (minutes < 60) return `waiting ${minutes} min`;
+    if (minutes < 1) return _("waiting <1 min");
+    if (minutes < 60) return fill(_("waiting %(minutes)s min"), { minutes });
     const hours = Math.floor(minutes / 60);
-    if (hours < 24) return `waiting ${hours} h${minutes % 60 ? ` ${minutes % 60} min` : ""}`;
-    return `waiting ${Math.floor(hours / 24)} d`;
+    if (hours < 24) {
+      return minutes % 60
+        ? fill(_("waiting %(hours)s h %(minutes)s min"), { hours, minutes: minutes % 60 })
+        : fill(_("waiting %(hours)s h"), { hours });
+    }
+    return fill(_("waiting %(days)s d"), { days: Math.floor(hours / 24) });
   }
 
   function avatarHue(id) {
@@ -87,6 +97,14 @@
     return h;
   }
 
+  // An anonymous visitor's name comes over the socket in English ("Visitor 1a2b"): in the
+  // page's language here.
+  const visitorName = (c) => {
+    const name = (c && c.visitor && c.visitor.name) || "";
+    const anonymous = /^Visitor ([0-9a-f]{4})$/.exec(name);
+    if (anonymous) return fill(_("Visitor %(id)s"), { id: anonymous[1] });
+    return name || _("Visitor");
+  };
   const initialOf = (name) => (Array.from(String(name || "?").trim())[0] || "?").toUpperCase();
   const isMessage = (m) =>
     !!m && typeof m === "object" && typeof m.id === "string" &&
@@ -209,7 +227,7 @@
   }
 
   function fillConv(a, c) {
-    const name = (c.visitor && c.visitor.name) || "Visitor";
+    const name = visitorName(c);
     const selected = c.id === selectedId;
     const unread = Number.isInteger(c.unread) && c.unread > 0 ? c.unread : 0;
     a.classList.toggle("is-selected", selected);
@@ -228,12 +246,12 @@
     else time.textContent = "";
 
     const preview = a.querySelector(".conv-preview");
-    preview.textContent = last ? (last.sender === "agent" ? "↩ " : "") + String(last.body || "").replace(/\s+/g, " ") : "No messages yet";
+    preview.textContent = last ? (last.sender === "agent" ? "↩ " : "") + String(last.body || "").replace(/\s+/g, " ") : _("No messages yet");
     preview.classList.toggle("is-system", !!last && last.sender === "system");
 
     const count = a.querySelector(".conv-count");
     count.replaceChildren();
-    if (unread) count.append(el("span", "conv-unread", String(unread)), el("span", "visually-hidden", " unread"));
+    if (unread) count.append(el("span", "conv-unread", String(unread)), el("span", "visually-hidden", ` ${_("unread")}`));
 
     const bottom = a.querySelector(".conv-bottom");
     bottom.replaceChildren();
@@ -247,13 +265,13 @@
       bottom.appendChild(pill);
     }
     if (c.priority === "high" || c.priority === "urgent") {
-      bottom.appendChild(el("span", `conv-priority conv-priority--${c.priority}`, c.priority === "urgent" ? "Urgent" : "High"));
+      bottom.appendChild(el("span", `conv-priority conv-priority--${c.priority}`, c.priority === "urgent" ? _("Urgent") : _("High")));
     }
     for (const t of Array.isArray(c.tags) ? c.tags : []) bottom.appendChild(tagChip(t));
     bottom.hidden = !bottom.childElementCount;
   }
 
-  const STATE_LABELS = { unread: "Unread", pending: "To answer", replied: "Replied", resolved: "Resolved" };
+  const STATE_LABELS = { unread: _("Unread"), pending: _("To answer"), replied: _("Replied"), resolved: _("Resolved") };
 
   function tagChip(t) {
     const chip = el("span", "tag-chip", String(t.name || ""));
@@ -331,7 +349,7 @@
     for (const b of document.querySelectorAll(".scope-tab")) {
       const on = b.dataset.scope === query.scope;
       b.classList.toggle("is-active", on);
-      b.setAttribute("aria-selected", String(on));
+      b.setAttribute("aria-pressed", String(on));
     }
     for (const b of document.querySelectorAll(".state-chip")) {
       const on = b.dataset.state === query.state;
@@ -397,7 +415,12 @@
   function updateTitle() {
     let total = 0;
     for (const c of convs.values()) total += Number.isInteger(c.unread) && c.unread > 0 ? c.unread : 0;
-    document.title = total ? `(${total}) Inbox · Helpdesk` : "Inbox · Helpdesk";
+    const title = `${_("Inbox")} · Helpdesk`;
+    document.title = total ? `(${total}) ${title}` : title;
+    // The installed app's icon shows the count too, where the system allows it.
+    if (navigator.setAppBadge) {
+      (total ? navigator.setAppBadge(total) : navigator.clearAppBadge()).catch(() => {});
+    }
   }
 
   // ---- thread ---------------------------------------------------------------------------------
@@ -407,10 +430,14 @@
 
   // What only staff see of a system line: who moved it and why, who was away.
   function staffDetail(meta) {
-    if (meta.kind === "transferred" && meta.by) return `Moved by ${meta.by}${meta.reason ? `: ${meta.reason}` : ""}`;
-    if (meta.kind === "requeued" && meta.agent_name) return `${meta.agent_name} was away past the grace period`;
-    if (meta.kind === "overflowed") return "Waited past the team's limit";
-    if (meta.kind === "resolved" && meta.by) return `Resolved by ${meta.by}`;
+    if (meta.kind === "transferred" && meta.by) {
+      return meta.reason
+        ? fill(_("Moved by %(by)s: %(reason)s"), { by: meta.by, reason: meta.reason })
+        : fill(_("Moved by %(by)s"), { by: meta.by });
+    }
+    if (meta.kind === "requeued" && meta.agent_name) return fill(_("%(name)s was away past the grace period"), { name: meta.agent_name });
+    if (meta.kind === "overflowed") return _("Waited past the team's limit");
+    if (meta.kind === "resolved" && meta.by) return fill(_("Resolved by %(by)s"), { by: meta.by });
     return "";
   }
 
@@ -438,8 +465,9 @@
   function buildMessage(m, pending) {
     const sender = ["visitor", "agent", "system"].includes(m.sender) ? m.sender : "system";
     const li = el("li", `msg msg--${sender}`);
-    if (sender === "agent") li.appendChild(el("span", "msg-author", m.agent_name || initial.agent?.name || "Agent"));
-    li.appendChild(el("div", "msg-bubble", m.body));
+    if (sender === "agent") li.appendChild(el("span", "msg-author", m.agent_name || initial.agent?.name || _("Agent")));
+    // System lines in the agent's language, as the visitor read them (from their facts).
+    li.appendChild(el("div", "msg-bubble", sender === "system" ? HelpdeskSystemText.text(m, { withPosition: true }) : m.body));
     if (sender === "system") {
       const detail = staffDetail(m.meta || {});
       if (detail) li.appendChild(el("div", "msg-staff", detail));
@@ -452,7 +480,7 @@
     if (pending) {
       li.dataset.clientId = m.client_id;
       li.dataset.state = "sending";
-      meta.appendChild(el("span", "msg-mark", "Sending…"));
+      meta.appendChild(el("span", "msg-mark", _("Sending…")));
     } else {
       setStored(li, m);
     }
@@ -528,7 +556,7 @@
       mark = el("span", "msg-mark");
       li.querySelector(".msg-meta").appendChild(mark);
     }
-    mark.textContent = detail || "Not sent";
+    mark.textContent = detail || _("Not sent");
     mark.classList.add("is-failed");
   }
 
@@ -540,6 +568,8 @@
     threadHead.hidden = !selectedId;
     messagesEl.hidden = !selectedId;
     form.hidden = !selectedId;
+    detailsEl.hidden = !selectedId;
+    if (!selectedId) showDetails(false);
     messagesEl.replaceChildren();
     msgEls.clear();
     pendingEls.clear();
@@ -555,22 +585,30 @@
   }
 
   function renderThreadHead(c) {
-    const name = (c && c.visitor && c.visitor.name) || "Visitor";
+    const name = visitorName(c);
     threadTitle.textContent = name;
     threadAvatar.textContent = initialOf(name);
     threadAvatar.style.setProperty("--hue", String(avatarHue(c && c.visitor && c.visitor.id)));
     const parts = [];
-    if (c && c.channel) parts.push(CHANNELS[c.channel] || c.channel);
-    if (c && c.status && c.status !== "open") parts.push(c.status.charAt(0).toUpperCase() + c.status.slice(1));
+    const channel = c && c.channel ? CHANNELS[c.channel] || c.channel : "";
+    const status = c && c.status ? STATUSES[c.status] || c.status : "";
+    if (channel) parts.push(channel);
+    if (c && c.status && c.status !== "open") parts.push(status);
     if (c && c.waiting_since) parts.push(waitingText(c.waiting_since));
     threadSub.textContent = parts.join(" · ");
+    // The visitor's details (the sheet, or the third column on a wide screen).
+    $("details-name").textContent = name;
+    $("details-channel").textContent = channel || "–";
+    $("details-state").textContent = [status, c && c.state && c.state !== "open" ? STATE_LABELS[c.state] || "" : ""]
+      .filter(Boolean)
+      .join(" · ") || "–";
     const tags = c && Array.isArray(c.tags) ? c.tags : [];
     tagListEl.replaceChildren(
       ...tags.map((t) => {
         const chip = tagChip(t);
         const remove = el("button", "tag-remove", "×");
         remove.type = "button";
-        remove.setAttribute("aria-label", `Remove tag ${t.name}`);
+        remove.setAttribute("aria-label", fill(_("Remove tag %(name)s"), { name: t.name }));
         remove.addEventListener("click", () => setTags(tags.filter((x) => x.id !== t.id).map((x) => x.id)));
         chip.appendChild(remove);
         return chip;
@@ -591,6 +629,66 @@
       if (!ids.includes(id)) setTags([...ids, id]);
     });
   }
+
+  // ---- the visitor's details: a sheet on narrow screens, a column on wide ones -----------------
+  const detailsEl = $("details");
+  const detailsToggle = $("details-toggle");
+  const backdrop = $("details-backdrop");
+  const asColumn = window.matchMedia("(min-width: 1200px)");
+  let detailsOpen = false;
+
+  function showDetails(open, { restoreFocus = true } = {}) {
+    detailsOpen = open && !asColumn.matches;
+    document.body.classList.toggle("details-open", detailsOpen);
+    detailsToggle.setAttribute("aria-expanded", String(detailsOpen));
+    // Over the thread it is a dialog: the page behind it waits until it closes.
+    if (asColumn.matches) {
+      detailsEl.removeAttribute("role");
+      detailsEl.removeAttribute("aria-modal");
+    } else {
+      detailsEl.setAttribute("role", "dialog");
+      detailsEl.setAttribute("aria-modal", "true");
+    }
+    for (const node of [document.querySelector(".topbar"), document.querySelector(".sidebar"), threadEl]) {
+      node.inert = detailsOpen;
+    }
+    backdrop.hidden = !detailsOpen;
+    if (detailsOpen) $("details-close").focus();
+    else if (restoreFocus && document.activeElement && detailsEl.contains(document.activeElement)) detailsToggle.focus();
+  }
+  detailsToggle.addEventListener("click", () => showDetails(!detailsOpen));
+  $("details-close").addEventListener("click", () => showDetails(false));
+  backdrop.addEventListener("click", () => showDetails(false));
+  detailsEl.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && detailsOpen) {
+      event.stopPropagation();
+      showDetails(false);
+    }
+  });
+  asColumn.addEventListener("change", () => showDetails(false, { restoreFocus: false }));
+  showDetails(false, { restoreFocus: false });
+
+  // ---- the header's menu (phones) ----------------------------------------------------------------
+  const menuToggle = $("menu-toggle");
+  const menu = $("topbar-menu");
+  function showMenu(open) {
+    menu.classList.toggle("is-open", open);
+    menuToggle.setAttribute("aria-expanded", String(open));
+  }
+  menuToggle.addEventListener("click", (event) => {
+    event.stopPropagation();
+    const open = !menu.classList.contains("is-open");
+    showMenu(open);
+    if (open) menu.querySelector("a, button").focus();
+  });
+  document.addEventListener("click", (event) => {
+    if (menu.classList.contains("is-open") && !menu.contains(event.target)) showMenu(false);
+  });
+  menu.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    showMenu(false);
+    menuToggle.focus();
+  });
 
   // ---- selection ------------------------------------------------------------------------------
   function pathFor(id) {
@@ -645,7 +743,7 @@
   let ready = false; // the `inbox` snapshot arrived on the current socket
 
   function setConnection(state) {
-    const text = { online: "Online", connecting: "Connecting…", offline: "Offline" }[state];
+    const text = { online: _("Online"), connecting: _("Connecting…"), offline: _("Offline") }[state];
     connEl.dataset.state = state;
     connEl.querySelector(".conn-text").textContent = text;
   }
@@ -666,7 +764,7 @@
         return "stop";
       }
       if (code === 4403) {
-        notice("This page's origin is not allowed to connect. Open the inbox from the helpdesk's own address.");
+        notice(_("This page's origin is not allowed to connect. Open the inbox from the helpdesk's own address."));
         return "stop";
       }
       return "retry";
@@ -679,8 +777,8 @@
 
   function sessionEnded() {
     noticeEl.replaceChildren(
-      document.createTextNode("Your session has ended. "),
-      Object.assign(el("a", null, "Sign in again"), {
+      document.createTextNode(`${_("Your session has ended.")} `),
+      Object.assign(el("a", null, _("Sign in again")), {
         href: `/accounts/login/?next=${encodeURIComponent(location.pathname)}`,
       }),
     );
@@ -731,7 +829,7 @@
           convs.delete(frame.conversation.id);
           renderList();
           if (frame.conversation.id === selectedId) {
-            notice(frame.conversation.status === "resolved" ? "Resolved." : "This conversation was moved to another agent or queue.");
+            notice(frame.conversation.status === "resolved" ? _("Resolved.") : _("This conversation was moved to another agent or queue."));
           }
         } else if (isSummary(frame.conversation)) {
           upsertSummary(frame.conversation);
@@ -849,7 +947,7 @@
     if (document.visibilityState === "visible" || !m || m.sender !== "visitor") return;
     chime();
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    const name = (c && c.visitor && c.visitor.name) || "A visitor";
+    const name = c && c.visitor ? visitorName(c) : _("A visitor");
     const n = new Notification(name, { body: String(m.body || "").slice(0, 140), tag: `helpdesk-${m.conversation_id}` });
     n.onclick = () => {
       window.focus();
@@ -901,7 +999,7 @@
     if (!c || !last) return;
     const seq = Number(last.dataset.seq);
     const state = seq <= (c.visitor_seen_seq || 0) ? "seen" : seq <= (c.visitor_delivered_seq || 0) ? "delivered" : "sent";
-    const mark = el("span", `msg-receipt msg-receipt--${state}`, { seen: "Seen", delivered: "Delivered", sent: "Sent" }[state]);
+    const mark = el("span", `msg-receipt msg-receipt--${state}`, { seen: _("Seen"), delivered: _("Delivered"), sent: _("Sent") }[state]);
     last.dataset.receipt = state;
     const meta = last.querySelector(".msg-meta");
     if (meta) meta.appendChild(mark);
@@ -934,11 +1032,11 @@
     if (verdict === "failed") {
       const li = pendingEls.get(clientId);
       if (li) markFailed(li, frame.detail);
-      else notice(frame.detail || "A reply could not be sent.");
+      else notice(frame.detail || _("A reply could not be sent."));
       return;
     }
     if (frame.code === "not_found") {
-      notice(frame.detail || "That conversation is not in your inbox.");
+      notice(frame.detail || _("That conversation is not in your inbox."));
       return;
     }
     if (frame.detail) notice(frame.detail);
@@ -969,7 +1067,7 @@
     maxHeight: 200,
     maxLength: MAX_BODY,
     onSubmit: sendReply,
-    onTooLong: (max) => notice(`A reply can be at most ${max} characters.`),
+    onTooLong: (max) => notice(fill(_("A reply can be at most %(max)s characters."), { max })),
     onKeydown(event) {
       if (event.key !== "Escape") return;
       input.blur();
@@ -989,13 +1087,16 @@
   threadEl.querySelector(".thread-back").addEventListener("click", (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
+    const was = selectedId;
     select(null);
+    const row = was && convEls.get(was);
+    if (row) row.focus({ preventScroll: false }); // back where the agent was in the list
   });
 
   window.addEventListener("popstate", () => select(idFromPath(location.pathname), { push: false }));
 
   document.addEventListener("keydown", (event) => {
-    if (!["j", "k", "n", "r"].includes(event.key)) return;
+    if (!["j", "k", "n", "r"].includes(event.key) || detailsOpen) return;
     if (event.metaKey || event.ctrlKey || event.altKey || event.isComposing) return;
     const t = event.target;
     if (t && (t.isContentEditable || /^(TEXTAREA|INPUT|SELECT)$/.test(t.tagName))) return;
@@ -1059,6 +1160,10 @@
   renderList();
   renderThread();
   socket.connect();
+
+  // The installable app: the service worker keeps a shell for when the network is gone (and
+  // shows Web Push). Registered on every visit, so installing the app needs nothing else.
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
 
   // Web Push is turned on at /notifications/; each visit re-saves this browser's subscription
   // so a rotated key or a cleared record on the server heals itself.

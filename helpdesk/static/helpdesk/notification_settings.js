@@ -7,11 +7,13 @@
   if (!button || !config.enabled) return;
   const csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
   const push = HelpdeskPush.forStaff(config.public_key, csrf);
+  const _ = (s) => (window.gettext ? window.gettext(s) : s);
+  const fill = (format, values) => (window.interpolate ? window.interpolate(format, values, true) : format);
   const TEXT = {
-    on: ["Turn off on this browser", "Push is on for this browser."],
-    off: ["Turn on push", "Push is off for this browser."],
-    denied: ["Blocked", "This browser blocks notifications from this site; allow them in the site settings."],
-    unsupported: ["Not available", "This browser cannot receive Web Push."],
+    on: [_("Turn off on this browser"), _("Push is on for this browser.")],
+    off: [_("Turn on push"), _("Push is off for this browser.")],
+    denied: [_("Blocked"), _("This browser blocks notifications from this site; allow them in the site settings.")],
+    unsupported: [_("Not available"), _("This browser cannot receive Web Push.")],
   };
   let state = "off";
   function show(next, note) {
@@ -35,7 +37,7 @@
     } catch (error) {
       const reason = error && error.message;
       if (reason === "blocked") show("denied");
-      else show(state, reason === "dismissed" ? "You dismissed the browser's question." : `Could not turn push on: ${reason}`);
+      else show(state, reason === "dismissed" ? _("You dismissed the browser's question.") : fill(_("Could not turn push on: %(reason)s"), { reason }));
     }
   });
   push.state().then(async (s) => {

@@ -22,74 +22,12 @@
   })();
   const WS_PATH = String(cfg.ws_path || "/ws/visitor/");
 
-  // ---- strings --------------------------------------------------------------------------------
-  const STRINGS = {
-    en: {
-      offline: "We're offline right now. Leave a message and we'll reply as soon as we're back.",
-      online: "We're online. We typically reply in a few minutes.",
-      queued: (n) => `All our agents are busy. You are number ${n} in the queue.`,
-      emailLabel: "Get the reply by email (optional)",
-      emailSent: "Check your inbox and confirm: we'll email you our reply.",
-      backAt: (when) => `We're offline right now. We're back ${when} and will reply then.`,
-      reconnecting: "Reconnecting…",
-      unavailable: "Chat is unavailable on this page.",
-      sending: "Sending…",
-      sent: "Sent",
-      seen: "Seen",
-      failed: "Not sent",
-      placeholder: "Write a message…",
-      send: "Send",
-      message: "Message",
-      messages: "Messages",
-      close: "Close chat",
-      powered: "Powered by Helpdesk",
-      resumeOpen: "On another device before?",
-      resumeLabel: "Continue a conversation you started on another device: your confirmed email",
-      resumeSent: "If that address is confirmed here, a 6-digit code is on its way. Enter it:",
-      resumeBad: "That code is wrong or expired.",
-      bellOff: "Notify me of replies",
-      bellOn: "Notifications on (click to turn off)",
-      bellBlocked: "Notifications are blocked for this site in your browser settings.",
-    },
-    zh: {
-      offline: "我们现在不在线。请留言，我们回来后会尽快回复。",
-      online: "我们在线，通常几分钟内回复。",
-      queued: (n) => `客服都在忙，您前面排在第 ${n} 位。`,
-      emailLabel: "留下邮箱，回复将发送到您的邮箱（可选）",
-      emailSent: "请查收邮件并确认，我们会把回复发到您的邮箱。",
-      backAt: (when) => `我们现在不在线，将于${when}回来并回复您。`,
-      reconnecting: "正在重新连接…",
-      unavailable: "此页面暂时无法使用聊天。",
-      sending: "发送中…",
-      sent: "已发送",
-      seen: "已读",
-      failed: "发送失败",
-      placeholder: "输入消息…",
-      send: "发送",
-      message: "消息",
-      messages: "消息列表",
-      close: "关闭聊天",
-      powered: "由 Helpdesk 提供支持",
-      resumeOpen: "之前在其他设备上咨询过？",
-      resumeLabel: "继续您在其他设备上的对话：输入已确认的邮箱",
-      resumeSent: "如果该邮箱已在此确认，6 位验证码已发出，请输入：",
-      resumeBad: "验证码错误或已过期。",
-      bellOff: "有回复时通知我",
-      bellOn: "已开启通知（点击关闭）",
-      bellBlocked: "您的浏览器已阻止此网站的通知，请在网站设置中允许。",
-    },
-  };
-  const LANG = /^zh\b/i.test(navigator.language || "") ? "zh" : "en";
-  const t = (key) => STRINGS[LANG][key] || STRINGS.en[key] || key;
-  const timeFormat = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : undefined, {
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  });
-  const fullFormat = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : undefined, {
-    dateStyle: "medium",
-    timeStyle: "short",
-  });
+  // ---- strings: the page's language (the visitor's browser's), from the catalogue ------------
+  const _ = (text) => (window.gettext ? window.gettext(text) : text);
+  const fill = (format, values) => (window.interpolate ? window.interpolate(format, values, true) : format);
+  const LOCALE = document.documentElement.lang || undefined;
+  const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const fullFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
 
   // ---- storage ----------------------------------------------------------------------------------
   // localStorage when the browser allows it; in a third-party frame it may not (or may wipe
@@ -152,22 +90,13 @@
   const $ = (id) => document.getElementById(id);
   const list = $("hd-messages");
   const input = $("hd-input");
-  const sendButton = $("hd-send");
   const form = $("hd-form");
   const statusLine = $("hd-status");
   const conn = $("hd-conn");
   const closeButton = $("hd-close");
   const embedded = window.parent !== window;
 
-  document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
-  input.setAttribute("aria-label", t("message"));
-  input.placeholder = t("placeholder");
-  sendButton.textContent = t("send");
-  list.setAttribute("aria-label", t("messages"));
-  closeButton.setAttribute("aria-label", t("close"));
   closeButton.hidden = !embedded;
-  conn.textContent = t("reconnecting");
-  $("hd-footer").textContent = t("powered");
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -187,9 +116,12 @@
       $("hd-title").textContent = site.name;
       $("hd-avatar").textContent = Array.from(site.name.trim())[0]?.toUpperCase() || "";
     }
-    if (typeof site.greeting === "string") {
-      $("hd-greeting-text").textContent = site.greeting;
-      $("hd-greeting").hidden = !site.greeting.trim();
+    // The greeting in the visitor's language comes with the page (the site's own words for
+    // it, else its greeting); the welcome's is the site's default one.
+    const greeting = typeof cfg.greeting === "string" && cfg.greeting.trim() ? cfg.greeting : site.greeting;
+    if (typeof greeting === "string") {
+      $("hd-greeting-text").textContent = greeting;
+      $("hd-greeting").hidden = !greeting.trim();
     }
     applyColor(site.color);
   }
@@ -212,9 +144,23 @@
     return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 ? "#111827" : "#ffffff";
   }
 
-  function setPresence(online) {
-    statusLine.textContent = t(online ? "online" : "offline");
-    statusLine.dataset.online = String(!!online);
+  // The header says where things stand, once: online; busy, with the place in the queue; or
+  // offline, with when the team is back in the visitor's own time (the system line in the
+  // thread does not say it again).
+  let wait = null; // {position} or {next_open_at}, from the welcome and the latest system line
+  function renderStatus() {
+    const online = !!client.agentsOnline;
+    let text;
+    if (wait && Number.isInteger(wait.position)) {
+      text = fill(_("All our agents are busy. You are number %(position)s in the queue."), { position: wait.position });
+    } else if (online) {
+      text = _("We're online. We typically reply in a few minutes.");
+    } else {
+      const next = (wait && wait.next_open_at) || cfg.next_open_at;
+      text = HelpdeskSystemText.backAt(next, LOCALE) || _("We're offline right now.");
+    }
+    statusLine.textContent = text;
+    statusLine.dataset.online = String(online);
   }
 
   // ---- the client: the protocol, for this screen ------------------------------------------------
@@ -264,7 +210,6 @@
   const emailInput = document.getElementById("hd-email");
   const emailStatus = document.getElementById("hd-email-status");
   if (emailForm) {
-    document.getElementById("hd-email-label").textContent = t("emailLabel");
     emailForm.addEventListener("submit", (event) => {
       event.preventDefault();
       const email = emailInput.value.trim();
@@ -275,16 +220,23 @@
       });
     });
   }
-  // Offered while nobody can answer now, until the visitor has left an address. Once left,
-  // its confirmation stays in view for the rest of this visit (a reconnect or a presence
-  // change must not take away what the visitor was just told).
-  function offerEmail(show) {
+  // Offered once the visitor has written and while nobody can answer now, until they have
+  // left an address. Once left, its confirmation stays in view for the rest of this visit (a
+  // reconnect or a presence change must not take away what the visitor was just told).
+  function hasWritten() {
+    const cursor = client.cursor;
+    if (client.pending().length) return true;
+    return client.messages().some((m) => m.sender === "visitor" && (!cursor || m.conversation_id === cursor.conversation_id));
+  }
+  function offerEmail() {
     if (!emailForm) return;
+    const nobody = !client.agentsOnline || !!wait;
     const left = client.email !== null;
-    emailForm.hidden = !show || (left && !emailStatus.textContent);
+    if (left && emailStatus.textContent) return; // the confirmation stays
+    emailForm.hidden = !nobody || left || !hasWritten();
   }
   function onEmailSaved() {
-    emailStatus.textContent = t("emailSent");
+    emailStatus.textContent = _("Check your inbox and confirm: we'll email you our reply.");
     emailForm.querySelector(".hd-email-row").hidden = true;
     document.getElementById("hd-email-label").hidden = true;
   }
@@ -311,13 +263,20 @@
   function showBell(next) {
     bellState = next;
     bell.setAttribute("aria-pressed", String(next === "on"));
-    const label = next === "on" ? t("bellOn") : next === "denied" ? t("bellBlocked") : t("bellOff");
+    const label =
+      next === "on"
+        ? _("Notifications on (click to turn off)")
+        : next === "denied"
+          ? _("Notifications are blocked for this site in your browser settings.")
+          : _("Notify me of replies");
     bell.setAttribute("aria-label", label);
     bell.title = label;
     bell.classList.toggle("is-on", next === "on");
   }
   async function setUpBell() {
-    if (!push || !bell || !HelpdeskPush.supported()) return;
+    // Push belongs to a visitor: none until the server has one (it may wait for the first
+    // message); each welcome asks again.
+    if (!push || !bell || !HelpdeskPush.supported() || !client.token) return;
     if (inForeignFrame) {
       showBell(local.getRaw("push") === "on" ? "on" : "off");
     } else {
@@ -363,8 +322,6 @@
   const resumeCode = document.getElementById("hd-resume-code");
   const resumeStatus = document.getElementById("hd-resume-status");
   if (resumeForm && resumeOpen) {
-    resumeOpen.textContent = t("resumeOpen");
-    document.getElementById("hd-resume-label").textContent = t("resumeLabel");
     resumeOpen.addEventListener("click", () => {
       resumeForm.hidden = !resumeForm.hidden;
       if (!resumeForm.hidden) resumeEmail.focus();
@@ -376,14 +333,14 @@
       if (resumeCode.hidden) {
         await client.requestResumeCode(email).catch(() => null);
         resumeCode.hidden = false;
-        resumeStatus.textContent = t("resumeSent");
+        resumeStatus.textContent = _("If that address is confirmed here, a 6-digit code is on its way. Enter it:");
         resumeCode.focus();
         return;
       }
       // The other device's visitor, from now on here too: the client starts over from the server.
       const resumed = await client.confirmResumeCode(email, resumeCode.value.trim()).catch(() => null);
       if (!resumed) {
-        resumeStatus.textContent = t("resumeBad");
+        resumeStatus.textContent = _("That code is wrong or expired.");
         return;
       }
       resumeForm.hidden = true;
@@ -394,20 +351,12 @@
     if (resumeOpen) resumeOpen.hidden = !show;
   }
 
-  // A waiting conversation: the truth about the wait, in the visitor's own time zone.
-  let queued = false;
-  function setQueue(queue) {
-    queued = !!queue && typeof queue === "object";
-    if (!queued) return;
-    if (Number.isInteger(queue.position)) {
-      statusLine.textContent = t("queued")(queue.position);
-    } else if (typeof queue.next_open_at === "string") {
-      const when = new Date(queue.next_open_at);
-      if (!Number.isNaN(when.getTime())) {
-        const text = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : undefined, { weekday: "long", hour: "2-digit", minute: "2-digit" }).format(when);
-        statusLine.textContent = t("backAt")(text);
-      }
-    }
+  // What the latest system line says about the wait (fresher than the welcome's).
+  function noteWait(m) {
+    const meta = (m && m.meta) || {};
+    if (meta.kind === "queued" && Number.isInteger(meta.position)) wait = { position: meta.position };
+    else if (meta.kind === "offline") wait = { next_open_at: meta.next_open_at || null };
+    else if (meta.kind) wait = null; // resolved, transferred, requeued: the next welcome tells
   }
 
   function showConn(text) {
@@ -428,11 +377,27 @@
   const liByClient = new Map(); // client_id -> <li> of an own message
   const liData = new WeakMap(); // <li> -> Message (stored ones)
 
+  // An agent's initials on a colour of their own (the same name, the same colour).
+  function hueOf(name) {
+    let h = 0;
+    for (const ch of String(name || "")) h = (h * 31 + ch.codePointAt(0)) % 360;
+    return h;
+  }
+  const initialOf = (name) => (Array.from(String(name || "").trim())[0] || "?").toUpperCase();
+
   function renderMessage(m) {
     const sender = ["visitor", "agent", "system"].includes(m.sender) ? m.sender : "system";
     const li = el("li", `hd-msg hd-msg--${sender}`);
-    if (sender === "agent" && m.agent_name) li.appendChild(el("div", "hd-name", m.agent_name));
-    li.appendChild(el("div", "hd-bubble", m.body));
+    if (sender === "agent") {
+      const name = m.agent_name || cfg.site_name || "";
+      const avatar = el("span", "hd-agent-avatar", initialOf(name));
+      avatar.setAttribute("aria-hidden", "true");
+      avatar.style.setProperty("--hue", String(hueOf(name)));
+      li.append(avatar, el("div", "hd-name", name));
+    }
+    // A system line in the visitor's language, from its facts (the server's words otherwise).
+    const text = sender === "system" ? HelpdeskSystemText.text(m, { offline: cfg.offline_text || "" }) : m.body;
+    li.appendChild(el("div", "hd-bubble", text));
     const meta = el("div", "hd-meta");
     const time = el("time", "hd-time", formatTime(m.created_at));
     if (m.created_at) {
@@ -471,7 +436,7 @@
     const mark = li.querySelector(".hd-mark");
     if (!mark) return;
     mark.textContent =
-      state === "sending" ? t("sending") : state === "sent" ? t("sent") : state === "seen" ? t("seen") : detail || t("failed");
+      state === "sending" ? _("Sending…") : state === "sent" ? _("Sent") : state === "seen" ? _("Seen") : detail || _("Not sent");
     mark.classList.toggle("hd-mark--failed", state === "failed");
   }
 
@@ -557,7 +522,7 @@
   // ---- unread badge ---------------------------------------------------------------------------
   let isOpen = !embedded; // standalone page: always "open"; in a frame: closed until told
   let seen = { conversation_id: null, seq: 0 }; // how far this visitor has had the thread open
-  let lastPostedUnread = -1;
+  let lastPostedUnread = "";
 
   function topSeq(conversationId) {
     let top = 0;
@@ -565,21 +530,30 @@
     return top;
   }
 
-  function unreadCount() {
+  // The replies the visitor has not had on screen yet (the chat closed): for the launcher.
+  function unreadReplies() {
     const cursor = client.cursor;
-    if (isOpen || !cursor) return 0;
-    let n = 0;
-    for (const m of client.messages()) {
-      if (m.sender !== "agent" || m.conversation_id !== cursor.conversation_id) continue;
-      if (seen.conversation_id !== m.conversation_id || m.seq > seen.seq) n += 1;
-    }
-    return n;
+    if (isOpen || !cursor) return [];
+    return client.messages().filter(
+      (m) =>
+        m.sender === "agent" &&
+        m.conversation_id === cursor.conversation_id &&
+        (seen.conversation_id !== m.conversation_id || m.seq > seen.seq)
+    );
   }
 
-  function postToParent(message) {
+  // A preview of the latest unread reply, for the launcher: who wrote, and the start of it.
+  function previewOf(m) {
+    if (!m) return null;
+    const name = m.agent_name || cfg.site_name || "";
+    return { id: m.id, name, initial: initialOf(name), hue: hueOf(name), body: String(m.body || "").slice(0, 140) };
+  }
+
+  // Only to the page that embeds us where the browser names it (a reply's text is private).
+  function postToParent(message, targetOrigin) {
     if (!embedded) return;
     try {
-      window.parent.postMessage({ source: "helpdesk", ...message }, "*");
+      window.parent.postMessage({ source: "helpdesk", ...message }, targetOrigin || "*");
     } catch (_) {
       /* ignore */
     }
@@ -596,10 +570,15 @@
         local.set("seen", seen);
       }
     }
-    const count = unreadCount();
-    if (force || count !== lastPostedUnread) {
-      lastPostedUnread = count;
-      postToParent({ type: "unread", count });
+    const unread = unreadReplies();
+    const preview = previewOf(unread[unread.length - 1]);
+    const key = `${unread.length}:${preview ? preview.id : ""}`;
+    if (force || key !== lastPostedUnread) {
+      lastPostedUnread = key;
+      const label = unread.length
+        ? fill(window.ngettext ? ngettext("Chat with us: %(count)s unread reply", "Chat with us: %(count)s unread replies", unread.length) : "%(count)s", { count: unread.length })
+        : _("Chat with us");
+      postToParent({ type: "unread", count: unread.length, preview, label }, parentOrigin);
     }
     client.setVisible(isOpen && document.visibilityState === "visible");
   }
@@ -626,6 +605,12 @@
 
   client.on("message", (m, info) => {
     showMessage(m);
+    if (m.sender === "system" && info.source === "live") noteWait(m);
+    else if (m.sender === "agent" && info.source === "live") wait = null; // someone is on it
+    if (info.source === "live" || info.source === "ack") {
+      renderStatus();
+      offerEmail();
+    }
     if (info.source === "welcome") {
       welcomedAdded = true;
     } else if (info.source === "live" || info.source === "ack") {
@@ -633,29 +618,35 @@
       scrollToBottom();
     }
   });
-  client.on("pending", showPending);
+  client.on("pending", (entry) => {
+    showPending(entry);
+    offerEmail();
+  });
   client.on("failed", (failure) => {
     const li = liByClient.get(failure.client_id);
-    if (li && !li.dataset.id) setState(li, "failed", failure.detail || t("failed"));
+    if (!li || li.dataset.id) return;
+    // In the visitor's words; the server's English reason stays in the tooltip.
+    setState(li, "failed", failure.code === "body_too_long" ? _("Too long to send") : _("Not sent"));
+    if (failure.detail) li.querySelector(".hd-mark").title = failure.detail;
   });
   client.on("seen", markSeen);
   client.on("reset", (info) => clearHistory(info.outboxDropped));
-  client.on("presence", (presence) => {
-    setPresence(presence.agentsOnline);
-    offerEmail(!presence.agentsOnline || queued);
+  client.on("presence", () => {
+    renderStatus();
+    offerEmail();
   });
   client.on("status", (status) => {
-    if (status.state === "offline") showConn(t("reconnecting"));
-    else if (status.state === "stopped") showConn(t("unavailable")); // retrying cannot help
+    if (status.state === "offline") showConn(_("Reconnecting…"));
+    else if (status.state === "stopped") showConn(_("Chat is unavailable on this page.")); // retrying cannot help
   });
   client.on("welcome", (frame) => {
     hideConn();
     applySite(frame.site);
     if (bell && bell.hidden) setUpBell();
     offerResume(!frame.identified && !(Array.isArray(frame.messages) && frame.messages.length) && !frame.conversation_id);
-    setPresence(client.agentsOnline);
-    setQueue(client.queue);
-    offerEmail(!client.agentsOnline || !!client.queue);
+    wait = client.queue;
+    renderStatus();
+    offerEmail();
     composer.setMaxLength(client.maxBody);
     updateUnread(true);
     if (welcomedAdded || list.querySelector(".hd-msg[data-state='sending']")) scrollToBottom();
@@ -692,7 +683,11 @@
       : client.cursor ? { ...client.cursor } : { conversation_id: null, seq: 0 };
     local.set("seen", seen);
     scrollToBottom();
-    postToParent({ type: "ready" });
+    // The launcher on the host page speaks the visitor's language too.
+    postToParent({
+      type: "ready",
+      labels: { open: _("Chat with us"), close: _("Close chat"), title: _("Chat"), dismiss: _("Dismiss"), reply: _("New reply") },
+    });
     updateUnread(true);
   });
 })();

@@ -2,6 +2,7 @@
    another site's frame. The visitor token arrives in the URL fragment. */
 (() => {
   "use strict";
+  const _ = (s) => (window.gettext ? window.gettext(s) : s);
   const config = JSON.parse(document.getElementById("hd-push").textContent);
   const button = document.getElementById("push-go");
   const stateLine = document.getElementById("push-state");
@@ -12,7 +13,7 @@
   history.replaceState(null, "", location.pathname + location.search); // drop the token from the URL
   if (!config.enabled || !token) {
     button.disabled = true;
-    if (!token) stateLine.textContent = "Open this from the chat window.";
+    if (!token) stateLine.textContent = _("Open this from the chat window.");
     return;
   }
   const push = HelpdeskPush.forVisitor(config.public_key, () => token, () => proof);
@@ -21,11 +22,11 @@
   }
   push.state().then((state) => {
     if (state === "on") {
-      button.textContent = "Turn off notifications";
-      stateLine.textContent = "Notifications are on.";
+      button.textContent = _("Turn off notifications");
+      stateLine.textContent = _("Notifications are on.");
     } else if (state === "denied" || state === "unsupported") {
       button.disabled = true;
-      stateLine.textContent = state === "denied" ? "Your browser blocks notifications from this site." : "This browser cannot show notifications.";
+      stateLine.textContent = state === "denied" ? _("Your browser blocks notifications from this site.") : _("This browser cannot show notifications.");
     }
   });
   button.addEventListener("click", async () => {
@@ -34,15 +35,15 @@
       if ((await push.state()) === "on") {
         await push.disable();
         tell("off");
-        stateLine.textContent = "Notifications are off. You can close this window.";
+        stateLine.textContent = _("Notifications are off. You can close this window.");
       } else {
         await push.enable();
         tell("on");
-        stateLine.textContent = "Done. You can close this window.";
+        stateLine.textContent = _("Done. You can close this window.");
         setTimeout(() => window.close(), 1500);
       }
     } catch (error) {
-      stateLine.textContent = error && error.message === "blocked" ? "Your browser blocks notifications from this site." : `Could not turn them on: ${error && error.message}`;
+      stateLine.textContent = error && error.message === "blocked" ? _("Your browser blocks notifications from this site.") : window.interpolate(_("Could not turn them on: %(reason)s"), { reason: error && error.message }, true);
       button.disabled = false;
     }
   });
