@@ -88,6 +88,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.auth",
             "helpdesk.admin",
             "helpdesk.admin_access",
+            "helpdesk.admin_labels",
+            "helpdesk.i18n",
             "helpdesk.admin_reports",
             "helpdesk.apps",
             "helpdesk.signals",
