@@ -14,6 +14,7 @@ process (the embedded default, the test suite).
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
@@ -23,6 +24,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# In multiprocess mode every figure below opens a file in this directory as it is defined,
+# and this module is imported with the Celery app, before settings run: make sure it exists.
+if _multiproc := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(_multiproc, exist_ok=True)
 
 # Acknowledgement and flush times: from a few milliseconds to the 10 s a client waits.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)

@@ -27,6 +27,10 @@ export CHANNELS_PREFIX=${CHANNELS_PREFIX:-hdtest$$}
 export CELERY_QUEUE=${CELERY_QUEUE:-hdtest$$}
 export DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-0}
 export DATA_DIR=${DATA_DIR:-$(mktemp -d)}
+# pytest's temporary directories of this run, apart from any other run's: by default every
+# run shares /tmp/pytest-of-<user> and deletes all but the newest three there, so runs side
+# by side on one machine could delete each other's (a server's metrics directory, say).
+export PYTEST_ADDOPTS="${PYTEST_ADDOPTS:-} --basetemp=${DATA_DIR}/pytest"
 TEST_SERVERS=${TEST_SERVERS:-auto}
 case "$TEST_SERVERS" in auto | own | machine) ;; *)
   echo "TEST_SERVERS=$TEST_SERVERS: use auto, own or machine" >&2
