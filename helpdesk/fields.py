@@ -21,7 +21,7 @@ class _Decrypting(DeferredAttribute):
         value = super().__get__(instance, cls)
         if instance is None or not isinstance(value, crypto.Sealed):
             return value
-        plain = self.field.open(value, instance.pk)
+        plain = self.field.open(value, instance.pk)  # type: ignore[attr-defined]
         instance.__dict__[self.field.attname] = plain
         return plain
 

@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Max
@@ -104,7 +105,8 @@ class StoreCollector:
             with app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)
                 try:
-                    depth = conn.default_channel.queue_declare(queue=queue, passive=True)[1]
+                    channel: Any = conn.default_channel
+                    depth = channel.queue_declare(queue=queue, passive=True)[1]
                 except ChannelError:  # an empty queue does not exist in Redis
                     depth = 0
         except Exception as exc:

@@ -34,10 +34,9 @@ def _task(path: str) -> Any:
 
 
 def _run() -> None:
-    schedule = {
-        name: float(entry["schedule"]) for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
-    }
-    tasks = {name: _task(settings.CELERY_BEAT_SCHEDULE[name]["task"]) for name in schedule}
+    beat: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
+    schedule = {name: float(entry["schedule"]) for name, entry in beat.items()}
+    tasks = {name: _task(str(beat[name]["task"])) for name in schedule}
     due = {name: time.monotonic() + seconds for name, seconds in schedule.items()}
     while True:
         name = min(due, key=due.get)  # type: ignore[arg-type]

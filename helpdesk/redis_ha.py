@@ -108,6 +108,11 @@ class SentinelCacheClient(RedisCacheClient):
         self._sentinel_password: str = options.pop("sentinel_password", "")
         super().__init__(servers, **options)
 
+    # RedisCacheClient's own state (django-stubs does not declare it).
+    _pools: dict[int, Any]
+    _pool_options: dict[str, Any]
+    _servers: list[str]
+
     def _get_connection_pool(self, write: bool) -> Any:
         if 0 not in self._pools:
             manager = redis.sentinel.Sentinel(

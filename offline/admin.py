@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.db.models import Q
+from django.http import HttpRequest
 
 from helpdesk import access
 from helpdesk.access import Actor
@@ -20,5 +21,5 @@ class OfflineMessageAdmin(ScopedAdmin, admin.ModelAdmin):
     list_select_related = ["message", "conversation"]
     readonly_fields = ["message", "conversation", "audience", "state", "created_at", "delivered_at"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

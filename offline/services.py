@@ -83,7 +83,14 @@ def _claim(agent_id: int, size: int) -> list[dict[str, Any]]:
         "message": Message._meta.db_table,
         "agent": Agent._meta.db_table,
     }
-    params = [State.DELIVERED, timezone.now(), State.PENDING, Audience.AGENT, agent_id, size]
+    params: list[Any] = [
+        State.DELIVERED,
+        timezone.now(),
+        State.PENDING,
+        Audience.AGENT,
+        agent_id,
+        size,
+    ]
     if connection.vendor == "postgresql":
         claim = _CLAIM.format(lock="FOR UPDATE OF o SKIP LOCKED", **tables)
         with connection.cursor() as cursor:

@@ -161,9 +161,9 @@ def hours_for(conversation: Conversation) -> Hours | None:
 def team_hours(group_id: int | None, site_id: uuid.UUID) -> Hours | None:
     """``hours_for`` by the team's IDs."""
     schedule_id = (
-        AgentGroup.objects.filter(pk=group_id).values_list("business_hours", flat=True).first()
-        or Site.objects.filter(pk=site_id).values_list("business_hours", flat=True).first()
-    )
+        group_id is not None
+        and AgentGroup.objects.filter(pk=group_id).values_list("business_hours", flat=True).first()
+    ) or Site.objects.filter(pk=site_id).values_list("business_hours", flat=True).first()
     if schedule_id is None:
         return None
     schedule = Schedule.objects.prefetch_related("periods", "holidays").get(pk=schedule_id)

@@ -29,10 +29,19 @@ def recipient_language(kind: str, ident: str) -> str:
         return visitor_language(
             Visitor.objects.filter(pk=ident).values_list("language", flat=True).first() or ""
         )
-    prefs = AgentPreferences.objects.filter(agent_id=ident)
     if kind == "user":
-        prefs = ManagerPreferences.objects.filter(user_id=ident)
-    return prefs.values_list("language", flat=True).first() or "en"
+        chosen = (
+            ManagerPreferences.objects.filter(user_id=ident)
+            .values_list("language", flat=True)
+            .first()
+        )
+    else:
+        chosen = (
+            AgentPreferences.objects.filter(agent_id=ident)
+            .values_list("language", flat=True)
+            .first()
+        )
+    return chosen or "en"
 
 
 def visitor_language(browser_language: str) -> str:

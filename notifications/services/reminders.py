@@ -83,7 +83,7 @@ def _in_quiet_hours(prefs: AgentPreferences | None, now: datetime) -> bool:
 
 def _agent_delays(prefs: AgentPreferences | None) -> dict[str, int]:
     """Seconds from an unread message to each channel's reminder; absent: channel off."""
-    delays = {}
+    delays: dict[str, int] = {}
     if prefs is None or prefs.email:
         minutes = prefs.email_after_minutes if prefs else None
         delays[Channel.EMAIL] = (
@@ -132,12 +132,12 @@ def _due_agent_reminders(now: datetime) -> int:
         )
         .select_related("assigned_agent__user", "assigned_agent__preferences")
     )
-    agent_ids = {c.assigned_agent_id for c in candidates}
-    online = presence.online_agent_ids(agent_ids)
-    with_push = users_with_push(c.assigned_agent.user_id for c in candidates)
+    agents = {c.pk: c.assigned_agent for c in candidates if c.assigned_agent is not None}
+    online = presence.online_agent_ids(a.pk for a in agents.values())
+    with_push = users_with_push(a.user_id for a in agents.values())
     rows = []
     for conv in candidates:
-        agent = conv.assigned_agent
+        agent = agents[conv.pk]  # the query keeps assigned conversations only
         prefs = getattr(agent, "preferences", None)
         if _in_quiet_hours(prefs, now):
             continue

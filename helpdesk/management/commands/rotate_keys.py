@@ -35,7 +35,7 @@ class Command(BaseCommand):
         done = 0
         for model in (Message, Visitor):
             fields = encrypted_fields(model)
-            stale = model.objects.none()
+            stale: Any = model.objects.none()  # a queryset of this model
             for field in fields:
                 stale = stale | model.objects.exclude(
                     **{f"{field.name}__startswith": crypto.Sealed(f"{crypto.VERSION}:{current}:")}
