@@ -228,7 +228,12 @@ VISITOR_HISTORY_LIMIT = 500
 # Visitors may answer follow-up emails when replies to this domain reach the provider's
 # inbound webhook (docs/notifications.md); empty: no reply-by-email.
 INBOUND_EMAIL_DOMAIN = env_str("INBOUND_EMAIL_DOMAIN")
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `make run` serves (scripts/run.sh reads the same two variables). Links in emails
+# point here unless PUBLIC_BASE_URL says otherwise, so `PORT=9000 make run` sends working links.
+RUN_HOST = env_str("HOST", "127.0.0.1")
+RUN_PORT = env_int("PORT", 8000, minimum=1)
+_LINK_HOST = "127.0.0.1" if RUN_HOST in ("", "0.0.0.0", "::", "[::]") else RUN_HOST  # noqa: S104
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://{_LINK_HOST}:{RUN_PORT}").rstrip("/")
 NOTIFY_AGENT_EMAIL_AFTER_SECONDS = env_int("NOTIFY_AGENT_EMAIL_AFTER_SECONDS", 600, minimum=0)
 NOTIFY_EMAIL_WINDOW_SECONDS = env_int("NOTIFY_EMAIL_WINDOW_SECONDS", 120, minimum=0)
 # A send that started this long ago and never finished (the worker died) is retried, with
