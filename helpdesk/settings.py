@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "offline",
     "routing",
     "notifications",
+    "privacy",
 ]
 
 MIDDLEWARE = [
