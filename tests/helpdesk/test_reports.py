@@ -151,7 +151,7 @@ def test_the_reports_page_and_its_csv(week, django_assert_max_num_queries):
     client = Client()
     client.force_login(boss)
     url = "/admin/reports/?start=2026-11-20&end=2026-11-21"
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(40):  # a fixed number per section, whatever the rows
         page = client.get(url)
     assert page.status_code == 200
     text = page.content.decode()
