@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from helpdesk import access, events, payloads, ratelimit, selectors, services, tokens
+from helpdesk import access, events, payloads, ratelimit, satisfaction, selectors, services, tokens
 from helpdesk.access import Action, Actor
 from helpdesk.models import Agent, AgentGroup, Tag, Visitor
 from helpdesk.validation import (
@@ -166,6 +166,7 @@ class VisitorConsumer(JsonConsumer):
             "message.send": self.message_send,
             "visitor.email": self.visitor_email,
             "receipt": self.receipt,
+            "rating": self.rating,
             "ping": self.ping,
         }
 
@@ -268,6 +269,16 @@ class VisitorConsumer(JsonConsumer):
         fields = check(ReceiptIn, data)
         if not await db(services.visitor_receipt)(visitor=self.visitor, **fields):
             raise ClientError("not_found", "No such conversation of yours.")
+
+    async def rating(self, data: dict[str, Any]) -> None:
+        """A rating of one of this visitor's resolved conversations (helpdesk.satisfaction)."""
+        assert self.visitor is not None
+        fields = check(satisfaction.RatingIn, data)
+        try:
+            rating = await db(satisfaction.rating_give)(visitor=self.visitor, **fields)
+        except satisfaction.NotRateable as exc:
+            raise ClientError(exc.code, exc.detail) from None
+        await self.send_json({"type": "rating", **satisfaction.rating_payload(rating)})
 
     async def visitor_email(self, data: dict[str, Any]) -> None:
         """The offline form: an address for follow-ups, used once verified by its link."""

@@ -448,6 +448,8 @@ class Rating(models.Model):
         WIDGET = "widget", "Widget or app"
         EMAIL = "email", "Follow-up email"
 
+    # A UUID: the encrypted comment is bound to a primary key known before the row is saved.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.OneToOneField(
         Conversation, on_delete=models.CASCADE, related_name="rating"
     )

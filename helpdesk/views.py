@@ -75,6 +75,7 @@ def widget(request: HttpRequest) -> HttpResponse:
         "site_name": site.name,
         "greeting": site.greeting,
         "color": site.color,
+        "satisfaction": site.satisfaction,
         "push": notification_services.push_config(),
     }
     context = {

@@ -85,6 +85,7 @@ VISITOR_DOORS = {
     "message.send": "own conversation",
     "visitor.email": "own visitor",
     "receipt": "own conversation (another's: not_found)",
+    "rating": "own resolved conversation (another's: not_found; test_satisfaction.py)",
     "ping": "self",
 }
 # Every URL of the URLconf, and who may use it (tests below and in test_access.py).
@@ -109,6 +110,8 @@ HTTP_DOORS = {
     "api/v1/visitor/receipts": "visitor token",
     "api/v1/visitor/resume": "anyone (rate limited)",
     "api/v1/visitor/resume/confirm": "anyone (one code)",
+    "api/v1/visitor/rating": "visitor token, own conversation (test_satisfaction.py)",
+    "rate/<str:token>/": "the signed link (test_satisfaction.py)",
     "v/verify/<str:token>/": "the signed link",
     "r/": "the signed link (in the fragment)",
     "r/<str:token>/": "the signed link",
