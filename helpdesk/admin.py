@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from admin_interface.models import Theme
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -18,9 +19,9 @@ from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Tag,
 from routing import services as routing_services
 from routing.models import Shift, ShiftException
 
-admin.site.site_header = "Helpdesk back office"
-admin.site.site_title = "Helpdesk back office"
-admin.site.index_title = "Sites, teams and conversations"
+# The theme's look is set once, in code (migration helpdesk 0013_backoffice_theme): its own
+# settings page would be one more global knob with nobody's data behind it.
+admin.site.unregister(Theme)
 
 
 @admin.register(Site)

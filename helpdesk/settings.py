@@ -96,7 +96,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The back office's theme (docs/decisions.md: chosen for our script-src 'self' policy),
+    # before Django admin so its templates win; then Django admin with our dashboard.
+    "admin_interface",
+    "colorfield",
+    "helpdesk.admin_config.HelpdeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
