@@ -217,6 +217,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.scan",
         "schedule": float(env_int("NOTIFY_SCAN_SECONDS", 30, minimum=1)),
     },
+    # Retention (privacy.services.retention_prune): once a day.
+    "privacy-prune": {
+        "task": "privacy.tasks.prune",
+        "schedule": float(env_int("PRUNE_EVERY_SECONDS", 86400, minimum=60)),
+    },
 }
 
 # Product settings.
@@ -228,6 +233,12 @@ PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60, minimum=5)
 ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 300, minimum=0)
 OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 1000, minimum=1)
 VISITOR_HISTORY_LIMIT = 500
+
+# Retention (docs/security.md, "Retention, export and erasure"). Conversations follow each
+# site's own retention period (the back office); these records follow this one. The reports
+# read them: keep them at least as long as the longest period you report on.
+RETAIN_RECORDS_DAYS = env_int("RETAIN_RECORDS_DAYS", 400, minimum=1)
+PRUNE_BATCH = env_int("PRUNE_BATCH", 1000, minimum=1)
 
 # Notifications (docs/notifications.md).
 # Visitors may answer follow-up emails when replies to this domain reach the provider's

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from helpdesk import api, satisfaction_views, views
+from helpdesk import api, satisfaction_views, supervision, views
 from helpdesk.admin_reports import reports_view
 from helpdesk.admin_shifts import shifts_view
 from helpdesk.auth import LockoutAuthenticationForm
@@ -13,6 +13,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/<uuid:conversation_id>/", views.inbox, name="inbox-conversation"),
+    path("supervision/", supervision.supervision_page, name="supervision"),
     path("widget/", views.widget, name="widget"),
     path("demo/", views.demo, name="demo"),
     path("healthz", views.healthz, name="healthz"),

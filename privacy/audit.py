@@ -112,3 +112,12 @@ def conversation_transferred(
             "reason": reason[:300],
         },
     )
+
+
+def forget_reasons(conversation_ids: list[Any]) -> None:
+    """An erasure: the transfer reasons agents typed about these conversations go too (the
+    entries stay, with who moved what when)."""
+    targets = [f"helpdesk.conversation:{pk}" for pk in conversation_ids]
+    for entry in AuditEntry.objects.filter(target__in=targets, detail__has_key="reason"):
+        entry.detail = {k: v for k, v in entry.detail.items() if k != "reason"}
+        entry.save(update_fields=["detail"])
