@@ -89,7 +89,10 @@ def actor_for(user: Any) -> Actor | None:
     text = CharField()
 
     def rows(qs: QuerySet[Any], kind: str, column: str) -> QuerySet[Any]:
-        return qs.annotate(k=Value(kind, text), v=Cast(column, text)).values_list("k", "v")
+        # No ORDER BY inside a UNION (a model's default ordering): SQLite refuses it.
+        return (
+            qs.order_by().annotate(k=Value(kind, text), v=Cast(column, text)).values_list("k", "v")
+        )
 
     union = (
         rows(get_user_model().objects.filter(pk=user.pk, is_active=True), "u", "is_superuser")

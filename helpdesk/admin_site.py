@@ -8,13 +8,29 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from helpdesk import dashboard
+from helpdesk.admin_access import actor_of
+from helpdesk.admin_reports import duration, share
+
 
 class HelpdeskAdminSite(admin.AdminSite):
     site_header = "Helpdesk back office"
     site_title = "Helpdesk back office"
-    index_title = "Dashboard"
+    index_title = "Today"
 
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> TemplateResponse:
-        return super().index(request, extra_context)
+        actor = actor_of(request)
+        figures = dashboard.figures(actor)
+        context = {
+            "dashboard": {
+                **figures,
+                "first_response": duration(figures["first_response"]),
+                "longest_wait": duration(figures["longest_wait"]),
+                "satisfied": share(figures["satisfied"]),
+            },
+            "supervises": actor.oversees_any,
+            **(extra_context or {}),
+        }
+        return super().index(request, context)

@@ -4,6 +4,7 @@ from django.db.models import Q
 from helpdesk import access
 from helpdesk.access import Actor
 from helpdesk.admin_access import ScopedAdmin
+from helpdesk.admin_widgets import TimeZoneMixin
 from notifications.models import (
     AgentPreferences,
     ManagerPreferences,
@@ -42,7 +43,7 @@ class NotificationAdmin(ScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(AgentPreferences)
-class AgentPreferencesAdmin(ScopedAdmin, admin.ModelAdmin):
+class AgentPreferencesAdmin(TimeZoneMixin, ScopedAdmin, admin.ModelAdmin):
     def scope(self, actor: Actor) -> Q:
         return Q(agent__groups__in=access.groups_overseen(actor).values("pk")) | Q(
             agent_id=actor.agent_id

@@ -162,8 +162,8 @@ def erase_view(request: HttpRequest, visitor_id: Any) -> HttpResponse:
             **admin.site.each_context(request),
             "title": "Erase this visitor's data",
             "visitor": visitor,
-            "conversations": Conversation.objects.filter(visitor=visitor).count(),
-            "messages": Message.objects.filter(conversation__visitor=visitor).count(),
+            "conversation_count": Conversation.objects.filter(visitor=visitor).count(),
+            "message_count": Message.objects.filter(conversation__visitor=visitor).count(),
             "opts": Visitor._meta,
         },
     )
