@@ -111,7 +111,13 @@ def shifts_view(request: HttpRequest) -> HttpResponse:
     groups = list(access.groups_overseen(actor_of(request)).select_related("business_hours"))
     group, agent, members = _picked(request, groups)
     if request.method == "POST":
-        if group is None or agent is None:
+        # Exactly the group and agent named, or nothing: never the page's fallbacks.
+        if (
+            group is None
+            or agent is None
+            or (str(group.pk), str(agent.pk))
+            != (request.POST.get("group"), request.POST.get("agent"))
+        ):
             raise PermissionDenied
         return _save(request, agent, group)
     week = _week_start(request)
