@@ -16,7 +16,7 @@ import pytest
 from tests.processes import ROOT, server_env
 
 NODE = shutil.which("node")
-SUITES = ["library", "browser", "wechat", "react-native"]
+SUITES = ["library", "browser", "wechat", "react-native", "rating"]
 
 pytestmark = [
     pytest.mark.processes,

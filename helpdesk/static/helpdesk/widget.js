@@ -50,6 +50,15 @@
       bellOff: "Notify me of replies",
       bellOn: "Notifications on (click to turn off)",
       bellBlocked: "Notifications are blocked for this site in your browser settings.",
+      rateTitle: "How did we do?",
+      rateStar: (n) => `${n} of 5`,
+      rateGood: "Good",
+      rateBad: "Bad",
+      rateComment: "Anything to add? (optional)",
+      rateSend: "Send",
+      rateThanks: "Thank you for your rating!",
+      rateChange: "Change",
+      rateFailed: "Your rating was not sent. Try again.",
     },
     zh: {
       offline: "我们现在不在线。请留言，我们回来后会尽快回复。",
@@ -77,6 +86,15 @@
       bellOff: "有回复时通知我",
       bellOn: "已开启通知（点击关闭）",
       bellBlocked: "您的浏览器已阻止此网站的通知，请在网站设置中允许。",
+      rateTitle: "我们的服务如何？",
+      rateStar: (n) => `${n} 分（满分 5 分）`,
+      rateGood: "满意",
+      rateBad: "不满意",
+      rateComment: "还有什么想说的？（可选）",
+      rateSend: "提交",
+      rateThanks: "感谢您的评价！",
+      rateChange: "修改",
+      rateFailed: "评价未能提交，请重试。",
     },
   };
   const LANG = /^zh\b/i.test(navigator.language || "") ? "zh" : "en";
@@ -660,6 +678,135 @@
     updateUnread(true);
     if (welcomedAdded || list.querySelector(".hd-msg[data-state='sending']")) scrollToBottom();
     welcomedAdded = false;
+  });
+
+  // ---- satisfaction: rate a resolved conversation ----------------------------------------------
+  // A card after the "resolved" line of the latest conversation, on the site's scale (1-5
+  // stars, or good and bad) with a comment, sent by client.rate(). What this device rated is
+  // remembered, so the card then says thanks (and can change it).
+  const rating = (() => {
+    let scale = typeof cfg.satisfaction === "string" ? cfg.satisfaction : "five";
+    let card = null;
+    let shownFor = null;
+    const rated = () => local.get("rated") || {};
+
+    function resolvedLine() {
+      const current = client.cursor && client.cursor.conversation_id;
+      let found = null;
+      for (const li of liById.values()) {
+        const m = liData.get(li);
+        if (m && m.conversation_id === current && m.sender === "system" && m.meta && m.meta.kind === "resolved") found = li;
+      }
+      return found;
+    }
+
+    function button(label, score, className) {
+      const b = el("button", `hd-rate-pick ${className || ""}`.trim(), label);
+      b.type = "button";
+      b.dataset.score = String(score);
+      return b;
+    }
+
+    function build(conversationId) {
+      const node = el("li", "hd-rate");
+      node.id = "hd-rate";
+      node.dataset.conversationId = conversationId;
+      const done = rated()[conversationId];
+      if (done) {
+        node.appendChild(el("p", "hd-rate-title", t("rateThanks")));
+        const again = el("button", "hd-link hd-rate-change", t("rateChange"));
+        again.type = "button";
+        again.addEventListener("click", () => {
+          const kept = rated();
+          delete kept[conversationId];
+          local.set("rated", kept);
+          refresh(true);
+        });
+        node.appendChild(again);
+        return node;
+      }
+      node.appendChild(el("p", "hd-rate-title", t("rateTitle")));
+      const picks = el("div", "hd-rate-picks");
+      if (scale === "thumbs") {
+        picks.append(button(`👍 ${t("rateGood")}`, 5), button(`👎 ${t("rateBad")}`, 1));
+      } else {
+        for (let n = 1; n <= 5; n += 1) {
+          const star = button("★", n, "hd-rate-star");
+          star.setAttribute("aria-label", t("rateStar")(n));
+          picks.appendChild(star);
+        }
+      }
+      const form = el("form", "hd-rate-form");
+      form.hidden = true;
+      const comment = el("textarea", "hd-rate-comment");
+      comment.maxLength = 1000;
+      comment.rows = 2;
+      comment.placeholder = t("rateComment");
+      comment.setAttribute("aria-label", t("rateComment"));
+      const send = el("button", "hd-rate-send", t("rateSend"));
+      send.type = "submit";
+      const status = el("p", "hd-rate-status");
+      status.setAttribute("role", "status");
+      form.append(comment, send);
+      node.append(picks, form, status);
+      let score = 0;
+      picks.addEventListener("click", (event) => {
+        const pick = event.target.closest(".hd-rate-pick");
+        if (!pick) return;
+        score = Number(pick.dataset.score);
+        for (const b of picks.children) b.setAttribute("aria-pressed", String(scale === "thumbs" ? b === pick : Number(b.dataset.score) <= score));
+        form.hidden = false;
+      });
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (!score) return;
+        send.disabled = true;
+        client.rate(conversationId, score, comment.value.trim()).then(
+          () => {
+            local.set("rated", { ...rated(), [conversationId]: score });
+            refresh(true);
+          },
+          () => {
+            send.disabled = false;
+            status.textContent = t("rateFailed");
+          }
+        );
+      });
+      return node;
+    }
+
+    // Put the card after the latest conversation's "resolved" line, or take it away.
+    function refresh(rebuild) {
+      const line = scale === "off" ? null : resolvedLine();
+      const id = line ? line.dataset.conversationId : null;
+      if (!line) {
+        if (card) card.remove();
+        card = shownFor = null;
+        return;
+      }
+      if (!card || rebuild || shownFor !== id) {
+        if (card) card.remove();
+        card = build(id);
+        shownFor = id;
+      }
+      if (line.nextSibling !== card) list.insertBefore(card, line.nextSibling);
+    }
+
+    return {
+      setScale(value) {
+        if (["five", "thumbs", "off"].includes(value) && value !== scale) {
+          scale = value;
+          refresh(true);
+        }
+      },
+      refresh,
+    };
+  })();
+  client.on("message", () => rating.refresh(false));
+  client.on("reset", () => rating.refresh(false));
+  client.on("welcome", (frame) => {
+    rating.setScale(frame.site && frame.site.satisfaction);
+    rating.refresh(false);
   });
 
   // ---- composer -------------------------------------------------------------------------------
