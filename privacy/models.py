@@ -25,16 +25,16 @@ class AuditEntry(models.Model):
         SHIFTS = "shifts", "Changed a weekly rota"
         PRUNE = "prune", "Deleted what was past retention"
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField("when", auto_now_add=True, db_index=True)
     # Who: None for the system (the retention task). The name stays if the account goes.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     actor_name = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=20, choices=Action.choices)
+    action = models.CharField("what", max_length=20, choices=Action.choices)
     # What: "<app.model>:<pk>" and a readable name (never a visitor's).
     target = models.CharField(max_length=120, blank=True)
-    target_repr = models.CharField(max_length=200, blank=True)
+    target_repr = models.CharField("about", max_length=200, blank=True)
     # Whose: the site and group it belongs to, so managers see their own entries.
     site_id = models.UUIDField(null=True, blank=True, db_index=True)
     group_id = models.IntegerField(null=True, blank=True, db_index=True)
@@ -43,8 +43,8 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
-        verbose_name = "audit entry"
-        verbose_name_plural = "audit log"
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log entries"
 
     def __str__(self) -> str:
         who = self.actor_name or "system"

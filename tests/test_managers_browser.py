@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
@@ -92,31 +93,60 @@ def floor(acme, support, sales, alice, bob, charlie):
         Tag.objects.create(name="Refund", color="#dc2626"),
     )
 
+    def at(when: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with time_machine.travel(when, tick=False):
+            return fn(*args, **kwargs)
+
     def waiting(name: str, minutes: int, **fields: Any) -> Conversation:
-        conv = visitor_writes(acme, f"Hello, this is {name}", name=name)
-        Conversation.objects.filter(pk=conv.pk).update(
-            waiting_since=now - timedelta(minutes=minutes),
-            queued_at=now - timedelta(minutes=minutes),
-            **fields,
+        conv = at(
+            now - timedelta(minutes=minutes),
+            visitor_writes,
+            acme,
+            f"Hello, this is {name}",
+            name=name,
         )
+        Conversation.objects.filter(pk=conv.pk).update(**fields)
         return conv
 
     waiting("Wang Fang", 6)
     waiting("Jonas", 1, escalation_level=1, priority=2)
     waiting("Priya", 0)
     assign(waiting("Chen Jie", 3), alice)  # waiting for Alice's answer
-    assign(waiting("Amara", 0), alice)
-    for day in range(1, 6):  # a week of history: answered, resolved, rated, tagged
-        for score, tags in ((5, [vip]), (4, []), (2, [refund])):
-            conv = assign(visitor_writes(acme, "Where is my order?"), alice)
-            services.message_send_by_agent(
-                agent=alice, conversation=conv, client_id=uuid.uuid4(), body="On its way!"
+    amara = assign(waiting("Amara", 1), alice)
+    at(
+        now,
+        services.message_send_by_agent,
+        agent=alice,
+        conversation=amara,
+        client_id=uuid.uuid4(),
+        body="Hi Amara!",
+    )
+    # A week of history at different hours: answered after 2, 6 or 14 minutes, resolved after
+    # 25, 90 or 40, rated 5, 4 and 2, some tagged.
+    for day in range(1, 8):
+        for n, (score, tags, answer, resolve) in enumerate(
+            ((5, [vip], 2, 25), (4, [], 6, 90), (2, [refund], 14, 40))
+        ):
+            asked = now - timedelta(days=day, hours=2 + 3 * n + day % 3)
+            conv = assign(at(asked, visitor_writes, acme, "Where is my order?"), alice)
+            reply = asked + timedelta(minutes=answer)
+            at(
+                reply,
+                services.message_send_by_agent,
+                agent=alice,
+                conversation=conv,
+                client_id=uuid.uuid4(),
+                body="On its way!",
             )
-            services.conversation_resolve(conversation_id=conv.pk, by_name="Alice")
+            at(
+                asked + timedelta(minutes=resolve),
+                services.conversation_resolve,
+                conversation_id=conv.pk,
+                by_name="Alice",
+            )
             conv.tags.set(tags)
-            satisfaction.rating_give(conversation_id=conv.pk, score=score, comment="")
-            back = now - timedelta(days=day, hours=2)
-            Conversation.objects.filter(pk=conv.pk).update(created_at=back)
+            if day < 6 or n:  # a few not rated
+                satisfaction.rating_give(conversation_id=conv.pk, score=score)
     from datetime import time
 
     for weekday in range(5):
@@ -267,6 +297,7 @@ def test_a_manager_watches_the_queue_live_reassigns_and_takes_over(
     lee.locator("#sv-d-thread li").first.wait_for()
     lee.click("#sv-d-take")
     lee.locator("#sv-d-note", has_text="已由您接手").wait_for()
+    lee.locator("#sv-d-sub", has_text="由 Lee 处理").wait_for()  # read again: his now
     shot(lee, "supervision-takeover-390-zh")
     lee.click("#sv-d-inbox")
     lee.wait_for_url("**/inbox/*/")
@@ -335,13 +366,22 @@ def vic(floor, acme):
 
 
 @pytest.fixture
+def satisfied(floor) -> str:
+    """The share of the month's ratings at 4 or 5, as the reports word it."""
+    scores = list(Rating.objects.values_list("score", flat=True))
+    return f"{sum(s >= 4 for s in scores) / len(scores):.0%}"
+
+
+@pytest.fixture
 def waiting(vic, acme):
     return Conversation.objects.filter(
         status="open", assigned_agent__isnull=True, group=acme.default_group
     ).count()
 
 
-def test_a_manager_works_in_the_back_office(floor, acme, alice, vic, waiting, server, chromium):
+def test_a_manager_works_in_the_back_office(
+    floor, acme, alice, vic, waiting, satisfied, server, chromium
+):
     site_id, secret = acme.pk, acme.identity_secret
 
     # Mia: the dashboard, her rota, the reports.
@@ -379,7 +419,7 @@ def test_a_manager_works_in_the_back_office(floor, acme, alice, vic, waiting, se
     shot(phone, "shifts-390-en")
     mia.goto(f"{server.base}/admin/reports/")
     mia.locator("#rp-satisfied").wait_for()
-    assert mia.locator("#rp-satisfied").inner_text() == "67%"  # 5, 4 and 2 each day: two of three
+    assert mia.locator("#rp-satisfied").inner_text() == satisfied
     shot(mia, "reports-1440-en", full=True)
     phone.goto(f"{server.base}/admin/reports/")
     shot(phone, "reports-390-en")
