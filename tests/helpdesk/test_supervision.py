@@ -190,3 +190,19 @@ def test_the_view_costs_the_same_queries_for_a_long_queue(acme, support, mia, al
     assert len(view["groups"][0]["waiting"]) == supervision_selectors.QUEUE_SHOWN
     assigned = 1 + 27  # every third one is Alice's
     assert view["groups"][0]["waiting_count"] == 82 - assigned
+
+
+@pytest.mark.django_db
+def test_the_page_is_for_those_who_supervise(mia, dave, alice):
+    from django.test import Client
+
+    assert Client().get("/supervision/").status_code == 302  # to sign in
+    for user, status in ((mia, 200), (dave, 403), (alice.user, 403)):
+        client = Client()
+        client.force_login(user)
+        assert client.get("/supervision/").status_code == status, user
+    client = Client()
+    client.force_login(mia)
+    text = client.get("/supervision/").content.decode()
+    assert "/ws/supervisor/" in text and "helpdesk/supervision.js" in text
+    assert 'id="sv-link-inbox"' not in text  # no agent profile: no inbox link
