@@ -29,7 +29,7 @@ def figures(actor: Actor) -> dict[str, Any]:
         start=now.date() - timedelta(days=6), end=now.date(), zone=UTC, scope=scope, people=people
     )
     [day] = reports.volume(today)
-    answered = reports.first_responses(today)
+    answered = reports.first_response_figures(today)["overall"]
     waiting = (
         access.visible(actor)
         .filter(status=Conversation.Status.OPEN, assigned_agent__isnull=True)
@@ -39,8 +39,8 @@ def figures(actor: Actor) -> dict[str, Any]:
     return {
         "conversations": day["conversations"],
         "messages": day["messages"],
-        "first_response": reports.summary([r["seconds"] for r in answered])["median"],
-        "answered": len(answered),
+        "first_response": answered["median"],
+        "answered": answered["count"],
         "waiting": waiting["n"],
         "longest_wait": (now - waiting["since"]).total_seconds() if waiting["since"] else None,
         "satisfied": rated["satisfied_share"],

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Avg,
+    BooleanField,
     Count,
     DateTimeField,
     DurationField,
@@ -70,6 +73,23 @@ class Filters:
             qs = qs.filter(assigned_agent_id=self.agent_id)
         if self.scope is not None:
             qs = qs.filter(pk__in=self.scope.values("pk"))
+        return qs
+
+    def offline(self) -> QuerySet[OfflineMessage]:
+        """Visitor messages the offline store kept for an agent, stored in the period."""
+        qs = OfflineMessage.objects.filter(
+            audience=OfflineMessage.Audience.AGENT,
+            created_at__gte=self.since,
+            created_at__lt=self.until,
+        )
+        if self.site_id:
+            qs = qs.filter(conversation__site_id=self.site_id)
+        if self.group_id:
+            qs = qs.filter(conversation__group_id=self.group_id)
+        if self.agent_id:
+            qs = qs.filter(conversation__assigned_agent_id=self.agent_id)
+        if self.scope is not None:
+            qs = qs.filter(conversation__in=self.scope.values("pk"))
         return qs
 
     def messages(self, sender: str) -> QuerySet[Message]:
@@ -128,17 +148,15 @@ def volume(f: Filters) -> list[dict[str, Any]]:
     ):
         days[row["day"]]["conversations"] += row["n"]
         days[row["day"]][row["channel"]] = days[row["day"]].get(row["channel"], 0) + row["n"]
-    for row in (
-        f.messages(Message.Sender.VISITOR)
-        .annotate(day=TruncDate("created_at", tzinfo=f.zone))
-        .values("day")
-        .annotate(
-            n=Count("pk", distinct=True),
-            offline=Count("offline", filter=Q(offline__audience=OfflineMessage.Audience.AGENT)),
-        )
-    ):
-        days[row["day"]]["messages"] = row["n"]
-        days[row["day"]]["offline"] = row["offline"]
+    # Two narrow counts, not a join of every message to the offline store.
+    for qs, column in ((f.messages(Message.Sender.VISITOR), "messages"), (f.offline(), "offline")):
+        for row in (
+            qs.annotate(day=TruncDate("created_at", tzinfo=f.zone))
+            .values("day")
+            .annotate(n=Count("pk"))
+            .order_by()
+        ):
+            days[row["day"]][column] = row["n"]
     for day in days.values():
         day["offline_share"] = day["offline"] / day["messages"] if day["messages"] else None
     return list(days.values())
@@ -181,12 +199,25 @@ def first_responses(f: Filters) -> list[dict[str, Any]]:
     return result
 
 
+# Percentiles sort every value of the period (500,000 reply waits at a million messages):
+# with PostgreSQL's default 4 MB of sort memory that sort spills to disk and takes twice as
+# long (bench/reports.py). Reports ask for more, for their own statement only.
+SORT_MEMORY = "64MB"
+
+
+@contextmanager
+def sorting_cursor() -> Iterator[Any]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = %s", [SORT_MEMORY])
+        yield cursor
+
+
 def duration_summary(qs: QuerySet[Any], column: str) -> dict[str, float | int | None]:
     """count, median and p90 (seconds) of a duration column. On PostgreSQL the percentiles
     are taken in SQL with one sort, and no rows leave the database."""
     if connection.vendor == "postgresql":
         sql, params = qs.order_by().values(column).query.sql_with_params()
-        with connection.cursor() as cursor:
+        with sorting_cursor() as cursor:
             # Django built ``sql`` and binds its params: nothing of the request is spliced in.
             percentiles = (
                 "SELECT count(*), percentile_cont(ARRAY[0.5, 0.9]) "
@@ -201,6 +232,92 @@ def duration_summary(qs: QuerySet[Any], column: str) -> dict[str, float | int | 
             "p90": float(p90) if p90 is not None else None,
         }
     return summary([d.total_seconds() for d in qs.values_list(column, flat=True)])
+
+
+PERCENTILES = "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY extract(epoch FROM w))"
+
+
+def duration_sets(
+    qs: QuerySet[Any], duration: Any, keys: dict[str, Any], flags: dict[Any, Any] | None = None
+) -> dict[str, Any]:
+    """count, median and p90 (seconds) of ``duration``, and how many rows have each boolean
+    of ``flags``, over all rows and per value of each of ``keys``: on PostgreSQL one query
+    (GROUPING SETS: one scan, no rows leave the database), elsewhere in Python. Returns
+    ``{"all": figures, key: {value: figures}}``."""
+    flags = flags or {}
+    ks = [f"k{i}" for i in range(len(keys))]
+    fs = [f"f{i}" for i in range(len(flags))]
+    annotated = qs.order_by().annotate(
+        **dict(zip(ks, keys.values(), strict=True)),
+        w=ExpressionWrapper(duration, output_field=DurationField()),
+        **{
+            n: ExpressionWrapper(c, output_field=BooleanField())
+            for n, c in zip(fs, flags.values(), strict=True)
+        },
+    )
+    columns = [*ks, "w", *fs]
+    if connection.vendor != "postgresql":
+        return _sets_in_python(list(annotated.values_list(*columns)), list(keys), list(flags))
+    sql, params = annotated.values(*columns).query.sql_with_params()
+    # Column names are ours (k0…, w, f0…); Django built ``sql`` and binds its params.
+    selected = ", ".join([*ks, *(f"grouping({k})" for k in ks)])
+    filtered = "".join(f", count(*) FILTER (WHERE {n})" for n in fs)
+    sets = ", ".join(["()", *(f"({k})" for k in ks)])
+    head = f"SELECT {selected}, count(*), {PERCENTILES}{filtered} FROM ("  # noqa: S608
+    tail = f") AS rows({', '.join(columns)}) GROUP BY GROUPING SETS ({sets})"
+    with sorting_cursor() as cursor:
+        cursor.execute(head + sql + tail, params)
+        rows = cursor.fetchall()
+    result: dict[str, Any] = {
+        "all": _figures(0, None, [0] * len(fs), list(flags)),
+        **{k: {} for k in keys},
+    }
+    n = len(ks)
+    for row in rows:
+        values, grouped = row[:n], row[n : 2 * n]
+        count, percentiles, counted = row[2 * n], row[2 * n + 1], row[2 * n + 2 :]
+        figures = _figures(count, percentiles, counted, list(flags))
+        if all(grouped):
+            result["all"] = figures
+        else:
+            i = list(grouped).index(0)
+            result[list(keys)[i]][values[i]] = figures
+    return result
+
+
+def _figures(count: int, percentiles: Any, counted: Any, flags: list[Any]) -> dict[Any, Any]:
+    median, p90 = percentiles if percentiles else (None, None)
+    return {
+        "count": count,
+        "median": float(median) if median is not None else None,
+        "p90": float(p90) if p90 is not None else None,
+        **dict(zip(flags, counted, strict=True)),
+    }
+
+
+def _sets_in_python(
+    rows: list[tuple[Any, ...]], keys: list[str], flags: list[Any]
+) -> dict[str, Any]:
+    n = len(keys)
+    buckets: dict[str, dict[Any, list[tuple[float, tuple[Any, ...]]]]] = {"all": {None: []}}
+    for key in keys:
+        buckets[key] = defaultdict(list)
+    for row in rows:
+        item = (row[n].total_seconds(), row[n + 1 :])
+        buckets["all"][None].append(item)
+        for i, key in enumerate(keys):
+            buckets[key][row[i]].append(item)
+
+    def figures(items: list[tuple[float, tuple[Any, ...]]]) -> dict[Any, Any]:
+        return {
+            **summary([s for s, _ in items]),
+            **{flag: sum(1 for _, marks in items if marks[j]) for j, flag in enumerate(flags)},
+        }
+
+    return {
+        "all": figures(buckets["all"][None]),
+        **{key: {v: figures(items) for v, items in buckets[key].items()} for key in keys},
+    }
 
 
 def reply_times(f: Filters) -> dict[str, float | int | None]:
@@ -237,37 +354,76 @@ def unanswered_waits(f: Filters) -> list[float]:
     return waits
 
 
-def waited_past(rows: list[dict[str, Any]], waits: list[float]) -> dict[str, int]:
-    """Per threshold: conversations first answered after it, or waiting (or left) unanswered
-    for longer than it. Each conversation counts in the buckets its own wait passed."""
+def waited_past(answered_past: dict[int, int], waits: list[float]) -> dict[str, int]:
+    """Per threshold: conversations first answered after it (``answered_past``), or waiting
+    (or left) unanswered for longer than it. Each counts in the buckets its own wait passed."""
     return {
-        f"{t // 60} min": sum(1 for r in rows if r["seconds"] > t) + sum(1 for w in waits if w > t)
-        for t in WAIT_THRESHOLDS
+        f"{t // 60} min": answered_past[t] + sum(1 for w in waits if w > t) for t in WAIT_THRESHOLDS
+    }
+
+
+def _plain(figures: dict[Any, Any]) -> dict[str, Any]:
+    return {k: figures[k] for k in ("count", "median", "p90")}
+
+
+def first_response_figures(f: Filters) -> dict[str, Any]:
+    """First responses: overall, for those that started offline, per group and per agent,
+    and how many were answered after each of ``WAIT_THRESHOLDS``. In business hours only
+    (Python, per conversation's team hours) or, the common case, in one grouped query."""
+    if f.business_hours:
+        rows = first_responses(f)
+        return {
+            "overall": summary([r["seconds"] for r in rows]),
+            "started_offline": summary([r["seconds"] for r in rows if r["offline"]]),
+            "by_group": _summaries_by(rows, "group_id"),
+            "by_agent": _summaries_by(rows, "agent_id"),
+            "answered_past": {t: sum(1 for r in rows if r["seconds"] > t) for t in WAIT_THRESHOLDS},
+        }
+    answered = f.conversations().filter(
+        first_visitor_at__isnull=False, first_response_at__isnull=False
+    )
+    sets = duration_sets(
+        answered,
+        F("first_response_at") - F("first_visitor_at"),
+        keys={
+            "group": F("group_id"),
+            "agent": F("first_response_agent_id"),
+            "offline": F("started_offline"),
+        },
+        flags={
+            t: Q(first_response_at__gt=F("first_visitor_at") + timedelta(seconds=t))
+            for t in WAIT_THRESHOLDS
+        },
+    )
+    return {
+        "overall": _plain(sets["all"]),
+        "started_offline": _plain(sets["offline"].get(True) or summary([])),
+        "by_group": {k: _plain(v) for k, v in sets["group"].items()},
+        "by_agent": {k: _plain(v) for k, v in sets["agent"].items()},
+        "answered_past": {t: sets["all"][t] for t in WAIT_THRESHOLDS},
     }
 
 
 def responses(f: Filters) -> dict[str, Any]:
-    rows = first_responses(f)
-    offline = OfflineMessage.objects.filter(
-        audience=OfflineMessage.Audience.AGENT,
-        delivered_at__isnull=False,
-        created_at__gte=f.since,
-        created_at__lt=f.until,
-        **({"conversation__site_id": f.site_id} if f.site_id else {}),
-        **({"conversation__group_id": f.group_id} if f.group_id else {}),
-        **({"conversation__in": f.scope.values("pk")} if f.scope is not None else {}),
-    ).annotate(
-        wait=ExpressionWrapper(F("delivered_at") - F("created_at"), output_field=DurationField())
+    first = first_response_figures(f)
+    offline = (
+        f.offline()
+        .filter(delivered_at__isnull=False)
+        .annotate(
+            wait=ExpressionWrapper(
+                F("delivered_at") - F("created_at"), output_field=DurationField()
+            )
+        )
     )
     waits = unanswered_waits(f)
     return {
-        "waited_past": waited_past(rows, waits),
+        "waited_past": waited_past(first["answered_past"], waits),
         "unanswered": len(waits),
-        "overall": summary([r["seconds"] for r in rows]),
+        "overall": first["overall"],
         "next_reply": reply_times(f),
-        "started_offline": summary([r["seconds"] for r in rows if r["offline"]]),
-        "by_group": _summaries_by(rows, "group_id"),
-        "by_agent": _summaries_by(rows, "agent_id"),
+        "started_offline": first["started_offline"],
+        "by_group": first["by_group"],
+        "by_agent": first["by_agent"],
         "offline_until_delivered": duration_summary(offline, "wait"),
     }
 
@@ -284,7 +440,7 @@ def agents(f: Filters, by_agent: dict[Any, Any] | None = None) -> list[dict[str,
     )
     replies = dict(f.messages(Message.Sender.AGENT).values_list("agent").annotate(n=Count("pk")))
     if by_agent is None:  # only what this table shows, not the whole responses report
-        by_agent = _summaries_by(first_responses(f), "agent_id")
+        by_agent = first_response_figures(f)["by_agent"]
     # Who worked in the period, or was meant to: handled or replied, or has shifts.
     people = list(
         _agents(f)
@@ -433,40 +589,12 @@ def satisfaction(f: Filters) -> dict[str, Any]:
 REOPEN_WINDOW = timedelta(days=7)
 
 
-def duration_summaries_by(qs: QuerySet[Any], column: str, key: str) -> dict[Any, dict[str, Any]]:
-    """``duration_summary`` per value of ``key``, in one grouped query on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        seconds: dict[Any, list[float]] = defaultdict(list)
-        for k, d in qs.values_list(key, column):
-            seconds[k].append(d.total_seconds())
-        return {k: summary(v) for k, v in seconds.items()}
-    sql, params = qs.order_by().values(key, column).query.sql_with_params()
-    grouped = (
-        "SELECT k, count(*), percentile_cont(ARRAY[0.5, 0.9]) "
-        "WITHIN GROUP (ORDER BY extract(epoch FROM w)) FROM ({}) AS rows(k, w) GROUP BY k"
-    )
-    with connection.cursor() as cursor:
-        # Django built ``sql`` and binds its params: nothing of the request is spliced in.
-        cursor.execute(grouped.format(sql), params)
-        return {
-            k: {"count": n, "median": float(v[0]), "p90": float(v[1])}
-            for k, n, v in cursor.fetchall()
-        }
-
-
 def resolution(f: Filters) -> dict[str, Any]:
     """Of the period's resolved conversations: how long from the visitor's first message to
     the resolve (median, p90), and the share reopened (the visitor wrote again within
-    ``REOPEN_WINDOW``); overall, by team and by agent."""
-    resolved = (
-        f.conversations()
-        .filter(status=Conversation.Status.RESOLVED, resolved_at__isnull=False)
-        .annotate(
-            took=ExpressionWrapper(
-                F("resolved_at") - Coalesce("first_visitor_at", "created_at"),
-                output_field=DurationField(),
-            )
-        )
+    ``REOPEN_WINDOW``); overall, by team and by agent. One grouped query on PostgreSQL."""
+    resolved = f.conversations().filter(
+        status=Conversation.Status.RESOLVED, resolved_at__isnull=False
     )
     later = Conversation.objects.filter(
         visitor=OuterRef("visitor"),
@@ -475,21 +603,22 @@ def resolution(f: Filters) -> dict[str, Any]:
             OuterRef("resolved_at") + Value(REOPEN_WINDOW), output_field=DateTimeField()
         ),
     )
-    again = {"resolved": Count("pk"), "reopened": Count("pk", filter=Exists(later))}
+    sets = duration_sets(
+        resolved,
+        F("resolved_at") - Coalesce("first_visitor_at", "created_at"),
+        keys={"group": F("group_id"), "agent": F("assigned_agent_id")},
+        flags={"reopened": Exists(later)},
+    )
 
-    def reopened(row: dict[str, Any]) -> dict[str, Any]:
-        n = row["resolved"]
-        return {"reopened": row["reopened"], "reopen_rate": row["reopened"] / n if n else None}
-
-    def by(key: str) -> dict[Any, dict[str, Any]]:
-        times = duration_summaries_by(resolved, "took", key)
-        counts = resolved.values(k=F(key)).annotate(**again).order_by()
-        return {r["k"]: {**times.get(r["k"], summary([])), **reopened(r)} for r in counts}
+    def reopened(figures: dict[str, Any]) -> dict[str, Any]:
+        n = figures["count"]
+        rate = figures["reopened"] / n if n else None
+        return {**_plain(figures), "reopened": figures["reopened"], "reopen_rate": rate}
 
     return {
-        "overall": {**duration_summary(resolved, "took"), **reopened(resolved.aggregate(**again))},
-        "by_group": by("group_id"),
-        "by_agent": by("assigned_agent_id"),
+        "overall": reopened(sets["all"]),
+        "by_group": {k: reopened(v) for k, v in sets["group"].items()},
+        "by_agent": {k: reopened(v) for k, v in sets["agent"].items()},
     }
 
 

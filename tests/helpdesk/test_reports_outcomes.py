@@ -239,3 +239,27 @@ def test_the_page_costs_the_same_queries_for_few_conversations_as_for_many(acme,
             assert client.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_grouped_figures_are_the_same_in_sql_and_in_python(rated, acme, alice, bob):
+    """duration_sets' one query on PostgreSQL against the plain Python path (SQLite's)."""
+    from datetime import timedelta as td
+
+    from django.db.models import F, Q
+
+    resolved = Conversation.objects.filter(resolved_at__isnull=False)
+    took = F("resolved_at") - F("first_visitor_at")
+    keys = {"group": F("group_id"), "agent": F("assigned_agent_id")}
+    flags = {"slow": Q(resolved_at__gt=F("first_visitor_at") + td(hours=23))}
+    in_sql = reports.duration_sets(resolved, took, keys, flags)
+    rows = resolved.annotate(k0=F("group_id"), k1=F("assigned_agent_id")).values_list(
+        "k0", "k1", "resolved_at", "first_visitor_at"
+    )
+    plain = [(g, a, r - v, r - v > td(hours=23)) for g, a, r, v in rows]
+    in_python = reports._sets_in_python(plain, ["group", "agent"], ["slow"])
+    assert in_sql == in_python
+    assert in_sql["all"]["count"] == 5 and set(in_sql["agent"]) == {
+        alice.pk,
+        bob.pk,
+        rated["c4"].assigned_agent_id,
+    }
