@@ -425,8 +425,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["conversation", "seq"]
-        # The reports' two passes over a period's messages (visitor messages per day, every
-        # reply's wait) read these small partial indexes instead of every message's row.
+        # The reports' passes over a period's messages (visitor messages per day; replies per
+        # agent and every reply's wait) read these partial indexes, not every message's row.
         indexes = [
             models.Index(
                 fields=["created_at", "conversation"],
@@ -434,9 +434,9 @@ class Message(models.Model):
                 condition=models.Q(sender="visitor"),
             ),
             models.Index(
-                fields=["created_at", "conversation", "answered_wait"],
-                name="message_reply_wait",
-                condition=models.Q(sender="agent", answered_wait__isnull=False),
+                fields=["created_at", "conversation", "agent", "answered_wait"],
+                name="message_agent_when",
+                condition=models.Q(sender="agent"),
             ),
         ]
         constraints = [
