@@ -366,6 +366,21 @@ def _plain(figures: dict[Any, Any]) -> dict[str, Any]:
     return {k: figures[k] for k in ("count", "median", "p90")}
 
 
+FIRST_WAIT = F("first_response_at") - F("first_visitor_at")
+
+
+def _answered(f: Filters) -> QuerySet[Conversation]:
+    return f.conversations().filter(first_visitor_at__isnull=False, first_response_at__isnull=False)
+
+
+def first_responses_by_agent(f: Filters) -> dict[Any, dict[str, Any]]:
+    """Only the per-agent first-response summaries (the agents table alone)."""
+    if f.business_hours:
+        return _summaries_by(first_responses(f), "agent_id")
+    by = duration_sets(_answered(f), FIRST_WAIT, keys={"agent": F("first_response_agent_id")})
+    return {k: _plain(v) for k, v in by["agent"].items()}
+
+
 def first_response_figures(f: Filters) -> dict[str, Any]:
     """First responses: overall, for those that started offline, per group and per agent,
     and how many were answered after each of ``WAIT_THRESHOLDS``. In business hours only
@@ -379,12 +394,9 @@ def first_response_figures(f: Filters) -> dict[str, Any]:
             "by_agent": _summaries_by(rows, "agent_id"),
             "answered_past": {t: sum(1 for r in rows if r["seconds"] > t) for t in WAIT_THRESHOLDS},
         }
-    answered = f.conversations().filter(
-        first_visitor_at__isnull=False, first_response_at__isnull=False
-    )
     sets = duration_sets(
-        answered,
-        F("first_response_at") - F("first_visitor_at"),
+        _answered(f),
+        FIRST_WAIT,
         keys={
             "group": F("group_id"),
             "agent": F("first_response_agent_id"),
@@ -440,7 +452,7 @@ def agents(f: Filters, by_agent: dict[Any, Any] | None = None) -> list[dict[str,
     )
     replies = dict(f.messages(Message.Sender.AGENT).values_list("agent").annotate(n=Count("pk")))
     if by_agent is None:  # only what this table shows, not the whole responses report
-        by_agent = first_response_figures(f)["by_agent"]
+        by_agent = first_responses_by_agent(f)
     # Who worked in the period, or was meant to: handled or replied, or has shifts.
     people = list(
         _agents(f)
