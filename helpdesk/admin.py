@@ -1,21 +1,34 @@
-"""The managers' back office."""
+"""The managers' back office (Django admin): sites, teams, agents, visitors, conversations.
+
+Every list, choice and action follows the access rule (``helpdesk.admin_access``) and every
+add, change and delete is in the audit log. A site's page shows its widget as it will look
+and the embed code for this server; its identity secret is masked, revealed and rotated on
+purpose. A visitor's page exports or erases their data (``privacy.admin``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from admin_interface.models import Theme
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk import access, admin_labels
+from helpdesk import access, admin_labels, site_settings
 from helpdesk import services as helpdesk_services
 from helpdesk.access import Action, Actor
-from helpdesk.admin_access import ScopedAdmin, actor_of
+from helpdesk.admin_access import AuditedAdmin, ScopedAdmin, actor_of
+from helpdesk.admin_widgets import ColorInput, TimeZoneMixin
 from helpdesk.models import (
     Agent,
     AgentGroup,
@@ -28,13 +41,15 @@ from helpdesk.models import (
     Tag,
     Visitor,
 )
+from privacy import admin as privacy_admin
+from privacy import selectors as privacy_selectors
 from routing import services as routing_services
 from routing.models import Shift, ShiftException
 
+# The theme's look is set once, in code (migration helpdesk 0015_backoffice_theme): its own
+# settings page would be one more global knob with nobody's data behind it.
+admin.site.unregister(Theme)
 admin_labels.translate_models()  # the back office in the reader's language
-admin.site.site_header = _("Helpdesk back office")
-admin.site.site_title = _("Helpdesk back office")
-admin.site.index_title = _("Sites, teams and conversations")
 
 
 class SiteTextInline(admin.TabularInline):
@@ -49,32 +64,136 @@ class SiteTextInline(admin.TabularInline):
 class SiteAdmin(ScopedAdmin, admin.ModelAdmin):
     """A site's settings (its identity secret among them) are its administrators' alone."""
 
-    filter_horizontal = ["administrators"]
-    inlines = [SiteTextInline]
-
     def scope(self, actor: Actor) -> Q:
         return Q(pk__in=sorted(actor.administers))
 
-    list_display = ["name", "widget_key", "default_group", "business_hours", "created_at"]
-    search_fields = ["name", "widget_key"]
-    readonly_fields = ["widget_key", "embed_snippet", "identity_secret", "identity_example"]
-    list_select_related = ["default_group"]
+    site_widgets = {"color": ColorInput(), "greeting": forms.TextInput(attrs={"size": 60})}
 
-    @admin.display(description=_("Embed code"))
-    def embed_snippet(self, site: Site) -> str:
-        return (
-            f'<script src="https://YOUR-HELPDESK-HOST/static/helpdesk/embed.js" '
-            f'data-site-key="{site.widget_key}" async></script>'
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in self.site_widgets:
+            kwargs["widget"] = self.site_widgets[db_field.name]
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    list_display = ["name", "widget_key", "default_group", "satisfaction", "retention_days"]
+    search_fields = ["name", "widget_key"]
+    list_select_related = ["default_group"]
+    filter_horizontal = ["administrators"]
+    inlines = [SiteTextInline]
+    readonly_fields = [
+        "widget_preview",
+        "widget_key",
+        "embed_snippet",
+        "secret",
+        "identity_example",
+    ]
+    fieldsets = [
+        ("Widget", {"fields": ["name", "greeting", "color", "satisfaction", "widget_preview"]}),
+        ("On your pages", {"fields": ["embed_snippet", "widget_key", "allowed_origins"]}),
+        ("Signed-in users", {"fields": ["secret", "identity_example"]}),
+        ("Routing", {"fields": ["default_group", "business_hours"]}),
+        ("Privacy", {"fields": ["retention_days", "email_includes_reply"]}),
+        ("Administrators", {"fields": ["administrators"]}),
+    ]
+
+    class Media:
+        css = {"all": ["helpdesk/admin.css"]}
+        js = ["helpdesk/site_admin.js"]
+
+    @admin.display(description="Preview")
+    def widget_preview(self, site: Site) -> str:
+        """The widget as visitors will see it; follows the fields above as they are edited
+        (helpdesk/site_admin.js)."""
+        return format_html(
+            '<div class="hd-preview" id="hd-preview" style="--hd-color: {}">'
+            '<div class="hd-preview-panel"><div class="hd-preview-head">'
+            '<span class="hd-preview-avatar" id="hd-preview-avatar">{}</span>'
+            '<span id="hd-preview-name">{}</span></div>'
+            '<div class="hd-preview-body"><p class="hd-preview-bubble" id="hd-preview-greeting">{}</p>'
+            '<p class="hd-preview-rating" id="hd-preview-rating" data-scale="{}">'
+            '<span class="hd-preview-label">How did we do?</span>'
+            '<span class="hd-preview-stars">★★★★★</span><span class="hd-preview-thumbs">👍 👎</span>'
+            "</p></div>"
+            '<div class="hd-preview-input">Write a message…<span>Send</span></div></div>'
+            '<span class="hd-preview-launcher" aria-hidden="true"></span></div>',
+            site.color or "#2563eb",
+            (site.name or "?")[:1].upper(),
+            site.name or "Your site",
+            site.greeting,
+            site.satisfaction,
         )
 
-    @admin.display(description=_("Signed-in users (identity verification)"))
+    @admin.display(description="Embed code")
+    def embed_snippet(self, site: Site) -> str:
+        if not site.pk:
+            return "Save the site first: its key goes in the code."
+        code = (
+            f'<script src="{settings.PUBLIC_BASE_URL}/static/helpdesk/embed.js" '
+            f'data-site-key="{site.widget_key}" async></script>'
+        )
+        return format_html(
+            '<div class="hd-code"><code id="hd-embed">{}</code>'
+            '<button type="button" class="button" data-copy="hd-embed">Copy</button></div>'
+            '<p class="help">Paste it before &lt;/body&gt; on every page that shows the chat.</p>',
+            code,
+        )
+
+    @admin.display(description="Identity secret")
+    def secret(self, site: Site) -> str:
+        if not site.pk:
+            return "Made when the site is saved."
+        return format_html(
+            '<div class="hd-secret"><code id="hd-secret">{}</code>'
+            '<button type="button" class="button" id="hd-secret-reveal" data-url="{}">Reveal</button>'
+            '<button type="submit" class="button" id="hd-secret-rotate" formaction="{}" '
+            'formmethod="post" formnovalidate>Rotate</button></div>'
+            '<p class="help">Only your server may know it. Rotating makes a new one at once: '
+            "signed-in visitors then chat anonymously until your server signs with the new "
+            "one. Revealing and rotating are recorded in the audit log.</p>",
+            site.identity_secret[:3] + "•" * 24,
+            reverse("admin:helpdesk_site_secret", args=[site.pk]),
+            reverse("admin:helpdesk_site_rotate", args=[site.pk]),
+        )
+
+    @admin.display(description="How to sign a user in")
     def identity_example(self, site: Site) -> str:
-        return gettext(
-            "Keep the identity secret on your server. For a signed-in user, add to the tag: "
+        return (
+            "For a signed-in user, add to the tag: "
             'data-user-id="<your user ID>" data-user-hash="<HMAC-SHA256 hex of the ID, keyed '
             'with the identity secret>" (Python: hmac.new(secret.encode(), user_id.encode(), '
             '"sha256").hexdigest()). That user then sees the same history on every device.'
         )
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<uuid:site_id>/secret/", wrap(self.reveal_view), name="helpdesk_site_secret"),
+            path("<uuid:site_id>/rotate/", wrap(self.rotate_view), name="helpdesk_site_rotate"),
+            *super().get_urls(),
+        ]
+
+    def _changeable(self, request: HttpRequest, site_id: Any) -> Site:
+        """The site, if this person may change it (else 404: as if it did not exist)."""
+        site = self.get_queryset(request).filter(pk=site_id).first()
+        if (
+            site is None
+            or request.method != "POST"
+            or not self.has_change_permission(request, site)
+        ):
+            raise Http404("No such site of yours.")
+        return site
+
+    def reveal_view(self, request: HttpRequest, site_id: Any) -> JsonResponse:
+        site = self._changeable(request, site_id)
+        secret = site_settings.identity_secret_reveal(site=site, user=request.user)
+        response = JsonResponse({"secret": secret})
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def rotate_view(self, request: HttpRequest, site_id: Any) -> HttpResponse:
+        site = self._changeable(request, site_id)
+        site_settings.identity_secret_rotate(site_id=site.pk, user=request.user)
+        self.message_user(request, "A new identity secret is in use: give it to your server.")
+        return HttpResponseRedirect(reverse("admin:helpdesk_site_change", args=[site.pk]))
 
 
 class AgentInline(admin.TabularInline):
@@ -95,6 +214,7 @@ class AgentGroupAdmin(ScopedAdmin, admin.ModelAdmin):
         "name",
         "strategy",
         "default_capacity",
+        "wait_target_seconds",
         "business_hours",
         "overflow_group",
         "overflow_after_minutes",
@@ -105,7 +225,7 @@ class AgentGroupAdmin(ScopedAdmin, admin.ModelAdmin):
     inlines = [AgentInline]
 
 
-class ShiftInline(admin.TabularInline):
+class ShiftInline(TimeZoneMixin, admin.TabularInline):
     model = Shift
     extra = 0
     fields = ["weekday", "starts", "ends", "timezone"]
@@ -144,18 +264,59 @@ class AgentAdmin(ScopedAdmin, admin.ModelAdmin):
 @admin.register(Visitor)
 class VisitorAdmin(ScopedAdmin, admin.ModelAdmin):
     """Visitors with a conversation this person may see (a site's administrators: every
-    visitor of the site)."""
+    visitor of the site). Their data is exported or erased from their page, by those who
+    may (``privacy.selectors.may_handle_visitor``)."""
 
     def scope(self, actor: Actor) -> Q:
         return Q(pk__in=access.visible_visitors(actor).values("pk"))
 
+    change_form_template = "admin/helpdesk/visitor/change_form.html"
     list_display = ["__str__", "site", "channel", "created_at", "last_seen_at"]
     list_filter = ["site", "channel"]
     list_select_related = ["site"]
-    readonly_fields = ["id", "site", "channel", "created_at", "last_seen_at"]
+    readonly_fields = [
+        "id",
+        "site",
+        "channel",
+        "external_id",
+        "email_verified_at",
+        "language",
+        "timezone",
+        "page_url",
+        "created_at",
+        "last_seen_at",
+    ]
+    exclude = ["email_hash", "search_index"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # visitors arrive through the widget or the API
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<uuid:visitor_id>/export/",
+                wrap(privacy_admin.export_view),
+                name="helpdesk_visitor_export",
+            ),
+            path(
+                "<uuid:visitor_id>/erase/",
+                wrap(privacy_admin.erase_view),
+                name="helpdesk_visitor_erase",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        visitor = self.get_queryset(request).filter(pk=object_id).first()
+        privacy = visitor is not None and privacy_selectors.may_handle_visitor(
+            actor_of(request), visitor
+        )
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "privacy": privacy}
+        )
 
 
 class MessageInline(admin.TabularInline):
@@ -226,23 +387,60 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
     list_filter = ["status", "priority", "group", "site", "channel", "assigned_agent"]
     list_select_related = ["site", "visitor", "assigned_agent", "group"]
     search_fields = ["id"]
+    # Counters and cursors the system keeps (seqs, receipts, escalation steps) are not shown:
+    # they change only through the services, and a hand edit would break them.
+    fieldsets = [
+        (None, {"fields": ["id", "site", "visitor", "channel", "status", "priority"]}),
+        ("Handled by", {"fields": ["group", "assigned_agent", "tag_list"]}),
+        (
+            "Times",
+            {
+                "fields": [
+                    "created_at",
+                    "queued_at",
+                    "assigned_at",
+                    "first_response_at",
+                    "waiting_since",
+                    "last_message_at",
+                    "resolved_at",
+                ]
+            },
+        ),
+        ("Satisfaction", {"fields": ["rating_given"]}),
+    ]
     readonly_fields = [
         "id",
         "site",
         "visitor",
         "channel",
         "status",
-        "group",
         "priority",
-        "queued_at",
+        "group",
         "assigned_agent",
+        "tag_list",
+        "created_at",
+        "queued_at",
         "assigned_at",
-        "last_seq",
-        "agent_read_seq",
+        "first_response_at",
         "waiting_since",
         "last_message_at",
-        "created_at",
+        "resolved_at",
+        "rating_given",
     ]
+
+    @admin.display(description="Tags")
+    def tag_list(self, conversation: Conversation) -> str:
+        return ", ".join(t.name for t in conversation.tags.all()) or "-"
+
+    @admin.display(description="Rating")
+    def rating_given(self, conversation: Conversation) -> str:
+        rating = getattr(conversation, "rating", None)
+        if rating is None:
+            return "Not rated"
+        scale = "good" if rating.score == 5 else "bad"
+        said = f"{rating.score} of 5" if rating.scale == "five" else scale
+        return f"{said}" + (f": “{rating.comment}”" if rating.comment else "")
+
     inlines = [MessageInline, NoteInline]
     date_hierarchy = "created_at"
     action_form = TransferActionForm
@@ -339,6 +537,44 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
             gettext("Transferred %(count)s conversation(s) to %(to)s.")
             % {"count": done, "to": to_agent or to_group},
         )
+
+
+@admin.register(Tag)
+class TagAdmin(AuditedAdmin, admin.ModelAdmin):
+    """Tags are shared by every team (global configuration): agents apply them in the
+    inbox, the reports count by them."""
+
+    list_display = ["name", "swatch"]
+    search_fields = ["name"]
+
+    @admin.display(description="colour")
+    def swatch(self, tag: Tag) -> str:
+        return format_html(
+            '<span class="hd-swatch" style="background: {}"></span> {}', tag.color, tag.color
+        )
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "color":
+            kwargs["widget"] = ColorInput()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    class Media:
+        css = {"all": ["helpdesk/admin.css"]}
+
+
+# Django's people and permission groups, audited like everything else.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin, auth_admin.UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedAdmin, auth_admin.GroupAdmin):
+    pass
 
 
 @admin.register(SavedReply)

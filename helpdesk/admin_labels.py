@@ -334,6 +334,29 @@ WORDS = [
         "back office",
         "With no subscribe consent left, send a customer-service message (客服消息) to a visitor who wrote in the last 48 hours. WeChat accepts it only within 48 hours of the user's last message to the mini-program's customer service (a button with open-type=contact); turn it on only if your users write there.",
     ),
+    pgettext_lazy("back office", "wait target seconds"),
+    pgettext_lazy(
+        "back office", "How long a visitor should wait at most for an answer (supervision)."
+    ),
+    pgettext_lazy("back office", "satisfaction"),
+    pgettext_lazy("back office", "How visitors rate a conversation once it is resolved."),
+    pgettext_lazy("back office", "1 to 5 stars"),
+    pgettext_lazy("back office", "Good or bad"),
+    pgettext_lazy("back office", "Not asked"),
+    pgettext_lazy("back office", "retention days"),
+    pgettext_lazy(
+        "back office",
+        "Delete a resolved conversation (its messages, rating and records) this many days after its last message. Empty: keep until erased on request.",
+    ),
+    pgettext_lazy("back office", "resolved at"),
+    pgettext_lazy("back office", "rating"),
+    pgettext_lazy("back office", "ratings"),
+    pgettext_lazy("back office", "scale"),
+    pgettext_lazy("back office", "score"),
+    pgettext_lazy("back office", "comment"),
+    pgettext_lazy("back office", "source"),
+    pgettext_lazy("back office", "Widget or app"),
+    pgettext_lazy("back office", "Follow-up email"),
 ]
 
 

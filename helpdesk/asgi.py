@@ -15,6 +15,7 @@ from django.urls import path  # noqa: E402
 from helpdesk.consumers import AgentConsumer, VisitorConsumer  # noqa: E402
 from helpdesk.logs import RequestIdMiddleware  # noqa: E402
 from helpdesk.metrics import CountSockets  # noqa: E402
+from helpdesk.supervision import SupervisorConsumer  # noqa: E402
 
 # Agent sockets carry a session cookie, so their Origin must be ours (no cross-site
 # hijacking): the consumer checks it and answers forbidden_origin / 4403. Visitor sockets
@@ -24,6 +25,8 @@ websocket = URLRouter(
     [
         path("ws/agent/", AuthMiddlewareStack(AgentConsumer.as_asgi())),
         path("ws/visitor/", VisitorConsumer.as_asgi()),
+        # Managers and site administrators, agents or not (helpdesk.supervision).
+        path("ws/supervisor/", AuthMiddlewareStack(SupervisorConsumer.as_asgi())),
     ]
 )
 

@@ -20,7 +20,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from helpdesk import access, events, logs, metrics, payloads, ratelimit, selectors, services, tokens
+from helpdesk import (
+    access,
+    events,
+    logs,
+    metrics,
+    payloads,
+    ratelimit,
+    satisfaction,
+    selectors,
+    services,
+    tokens,
+)
 from helpdesk.access import Action, Actor
 from helpdesk.models import Agent, Visitor
 from helpdesk.services import typing as typing_services
@@ -202,6 +213,7 @@ class VisitorConsumer(JsonConsumer):
             "visitor.email": self.visitor_email,
             "receipt": self.receipt,
             "typing": self.typing,
+            "rating": self.rating,
             "ping": self.ping,
         }
 
@@ -318,6 +330,16 @@ class VisitorConsumer(JsonConsumer):
         fields = check(ReceiptIn, data)
         if not await db(services.visitor_receipt)(visitor=self.visitor, **fields):
             raise ClientError("not_found", "No such conversation of yours.")
+
+    async def rating(self, data: dict[str, Any]) -> None:
+        """A rating of one of this visitor's resolved conversations (helpdesk.satisfaction)."""
+        assert self.visitor is not None
+        fields = check(satisfaction.RatingIn, data)
+        try:
+            rating = await db(satisfaction.rating_give)(visitor=self.visitor, **fields)
+        except satisfaction.NotRateable as exc:
+            raise ClientError(exc.code, exc.detail) from None
+        await self.send_json({"type": "rating", **satisfaction.rating_payload(rating)})
 
     async def visitor_email(self, data: dict[str, Any]) -> None:
         """The offline form: an address for follow-ups, used once verified by its link."""

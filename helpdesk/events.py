@@ -35,6 +35,13 @@ def site_group(site_id: Any) -> str:
     return f"site.{getattr(site_id, 'hex', site_id)}"
 
 
+# Supervisors' sockets (helpdesk.supervision) hear a doorbell after every event: they read
+# their own view again, scoped by the access rule. The doorbell says nothing, so nothing
+# about conversations a supervisor may not see passes through it.
+SUPERVISION_GROUP = "supervision"
+DOORBELL = {"type": "hd.doorbell"}
+
+
 def send_event_on_commit(groups: Iterable[str], event: Event) -> None:
     """Send ``event`` to every group once the current transaction commits."""
     targets = list(dict.fromkeys(groups))
@@ -125,3 +132,4 @@ async def _send(groups: list[str], text: str) -> None:
     layer = get_channel_layer()
     for group in groups:
         await layer.group_send(group, {"type": "hd.event", "text": text})
+    await layer.group_send(SUPERVISION_GROUP, DOORBELL)

@@ -74,6 +74,12 @@ class AgentGroup(models.Model):
     overflow_after_minutes = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
+    # Supervision colours a wait amber from half of this, red past it ("at risk").
+    wait_target_seconds = models.PositiveIntegerField(
+        default=120,
+        validators=[MinValueValidator(10)],
+        help_text="How long a visitor should wait at most for an answer (supervision).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -136,6 +142,14 @@ class Agent(models.Model):
         return self.display_name
 
 
+class SatisfactionScale(models.TextChoices):
+    """How visitors rate a resolved conversation (helpdesk.satisfaction)."""
+
+    FIVE = "five", "1 to 5 stars"
+    THUMBS = "thumbs", "Good or bad"
+    OFF = "off", "Not asked"
+
+
 class Site(models.Model):
     """A customer website (or app) that embeds the widget with its public widget key."""
 
@@ -186,6 +200,23 @@ class Site(models.Model):
         blank=True,
         related_name="administered_sites",
         help_text="People who see every conversation of this site and manage its settings.",
+    )
+    satisfaction = models.CharField(
+        max_length=6,
+        choices=SatisfactionScale.choices,
+        default=SatisfactionScale.FIVE,
+        help_text="How visitors rate a conversation once it is resolved.",
+    )
+    # Privacy (privacy.services.retention_prune): how long a conversation is kept after its
+    # last message. Empty: kept until erased on request.
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "Delete a resolved conversation (its messages, rating and records) this many days "
+            "after its last message. Empty: keep until erased on request."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -360,6 +391,8 @@ class Conversation(models.Model):
     started_offline = models.BooleanField(default=False)
     # Since when the visitor has been waiting for an answer; null when not waiting.
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # When it was last resolved (resolution times and reopen rates in the reports).
+    resolved_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     # Snoozed by its agent: out of the open lists until then (or until the visitor writes),
     # then back as unread.
@@ -442,6 +475,20 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["conversation", "seq"]
+        # The reports' passes over a period's messages (visitor messages per day; replies per
+        # agent and every reply's wait) read these partial indexes, not every message's row.
+        indexes = [
+            models.Index(
+                fields=["created_at", "conversation"],
+                name="message_visitor_when",
+                condition=models.Q(sender="visitor"),
+            ),
+            models.Index(
+                fields=["created_at", "conversation", "agent", "answered_wait"],
+                name="message_agent_when",
+                condition=models.Q(sender="agent"),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
             # Resends are idempotent: one message per sender side and client ID.
@@ -454,6 +501,38 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq}"
+
+
+class Rating(models.Model):
+    """A visitor's rating of a resolved conversation, from the widget, an app or the
+    follow-up email: one per conversation (rating again replaces it). Good and bad are kept
+    as 5 and 1, so both scales count alike as satisfied (4 or 5) or not."""
+
+    class Source(models.TextChoices):
+        WIDGET = "widget", "Widget or app"
+        EMAIL = "email", "Follow-up email"
+
+    # A UUID: the encrypted comment is bound to a primary key known before the row is saved.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="rating"
+    )
+    scale = models.CharField(max_length=6, choices=SatisfactionScale.choices[:2])
+    score = models.PositiveSmallIntegerField()
+    comment = EncryptedTextField(blank=True, default="")  # the visitor's words: encrypted
+    source = models.CharField(max_length=6, choices=Source.choices, default=Source.WIDGET)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/5 for {self.conversation_id}"
 
 
 class Attachment(models.Model):

@@ -53,6 +53,7 @@ class SiteOut(serializers.Serializer):
     name = serializers.CharField()
     greeting = serializers.CharField()
     color = serializers.CharField()
+    satisfaction = serializers.ChoiceField(choices=["five", "thumbs", "off"])
 
 
 class SessionOut(serializers.Serializer):

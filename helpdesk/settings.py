@@ -112,7 +112,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The back office's theme (docs/decisions.md: chosen for our script-src 'self' policy),
+    # before Django admin so its templates win; then Django admin with our dashboard.
+    "admin_interface",
+    "colorfield",
+    "helpdesk.admin_config.HelpdeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -127,6 +131,7 @@ INSTALLED_APPS = [
     "offline",
     "routing",
     "notifications",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -242,6 +247,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.scan",
         "schedule": float(env_int("NOTIFY_SCAN_SECONDS", 30, minimum=1)),
     },
+    # Retention (privacy.services.retention_prune): once a day.
+    "privacy-prune": {
+        "task": "privacy.tasks.prune",
+        "schedule": float(env_int("PRUNE_EVERY_SECONDS", 86400, minimum=60)),
+    },
 }
 
 # Product settings.
@@ -254,11 +264,22 @@ ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 300, minimum=0)
 OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 1000, minimum=1)
 VISITOR_HISTORY_LIMIT = 500
 
+# Retention (docs/security.md, "Retention, export and erasure"). Conversations follow each
+# site's own retention period (the back office); these records follow this one. The reports
+# read them: keep them at least as long as the longest period you report on.
+RETAIN_RECORDS_DAYS = env_int("RETAIN_RECORDS_DAYS", 400, minimum=1)
+PRUNE_BATCH = env_int("PRUNE_BATCH", 1000, minimum=1)
+
 # Notifications (docs/notifications.md).
 # Visitors may answer follow-up emails when replies to this domain reach the provider's
 # inbound webhook (docs/notifications.md); empty: no reply-by-email.
 INBOUND_EMAIL_DOMAIN = env_str("INBOUND_EMAIL_DOMAIN")
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `make run` serves (scripts/run.sh reads the same two variables). Links in emails
+# point here unless PUBLIC_BASE_URL says otherwise, so `PORT=9000 make run` sends working links.
+RUN_HOST = env_str("HOST", "127.0.0.1")
+RUN_PORT = env_int("PORT", 8000, minimum=1)
+_LINK_HOST = "127.0.0.1" if RUN_HOST in ("", "0.0.0.0", "::", "[::]") else RUN_HOST  # noqa: S104
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://{_LINK_HOST}:{RUN_PORT}").rstrip("/")
 NOTIFY_AGENT_EMAIL_AFTER_SECONDS = env_int("NOTIFY_AGENT_EMAIL_AFTER_SECONDS", 600, minimum=0)
 NOTIFY_EMAIL_WINDOW_SECONDS = env_int("NOTIFY_EMAIL_WINDOW_SECONDS", 120, minimum=0)
 # A send that started this long ago and never finished (the worker died) is retried, with

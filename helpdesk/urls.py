@@ -3,8 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from helpdesk import api, monitoring, views
-from helpdesk.admin_reports import reports_view, shifts_view
+from helpdesk import api, monitoring, satisfaction_views, supervision, views
+from helpdesk.admin_reports import reports_view
+from helpdesk.admin_shifts import shifts_view
 from helpdesk.auth import LockoutAuthenticationForm
 from notifications import views as notification_views
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/<uuid:conversation_id>/", views.inbox, name="inbox-conversation"),
+    path("supervision/", supervision.supervision_page, name="supervision"),
     path("widget/", views.widget, name="widget"),
     path("demo/", views.demo, name="demo"),
     path("healthz", views.healthz, name="healthz"),
@@ -39,6 +41,8 @@ urlpatterns = [
     path("api/v1/visitor/receipts", api.VisitorReceiptsView.as_view()),
     path("api/v1/visitor/resume", api.ResumeRequestView.as_view()),
     path("api/v1/visitor/resume/confirm", api.ResumeConfirmView.as_view()),
+    path("api/v1/visitor/rating", satisfaction_views.VisitorRatingView.as_view()),
+    path("rate/<str:token>/", satisfaction_views.rate_page, name="rate"),
     path("v/verify/<str:token>/", views.verify_email, name="verify-email"),
     path("r/", views.resume, name="resume-link"),
     path("r/<str:token>/", views.resume, name="resume"),

@@ -91,6 +91,7 @@ def widget(request: HttpRequest) -> HttpResponse:
         # When the site's team is next in (None: open now, or no hours set): the widget says
         # so in the visitor's own time before they have written anything.
         "next_open_at": payloads.iso(_next_open(site)),
+        "satisfaction": site.satisfaction,
         "push": notification_services.push_config(),
     }
     context = {

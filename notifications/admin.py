@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from helpdesk import access
 from helpdesk.access import Actor
 from helpdesk.admin_access import ScopedAdmin
+from helpdesk.admin_widgets import TimeZoneMixin
 from notifications.forms import ChannelSettingsForm
 from notifications.models import (
     AgentPreferences,
@@ -47,7 +48,7 @@ class NotificationAdmin(ScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(AgentPreferences)
-class AgentPreferencesAdmin(ScopedAdmin, admin.ModelAdmin):
+class AgentPreferencesAdmin(TimeZoneMixin, ScopedAdmin, admin.ModelAdmin):
     def scope(self, actor: Actor) -> Q:
         return Q(agent__groups__in=access.groups_overseen(actor).values("pk")) | Q(
             agent_id=actor.agent_id

@@ -12,14 +12,15 @@ from django.http import HttpRequest
 
 from helpdesk import access
 from helpdesk.access import Actor
-from helpdesk.admin_access import ScopedAdmin, actor_of
+from helpdesk.admin_access import AuditedAdmin, ScopedAdmin, actor_of
+from helpdesk.admin_widgets import TimeZoneMixin
 from helpdesk.models import AgentGroup, Channel, Priority, Site
 from routing import rules, selectors
 from routing.models import Holiday, OnlineSession, OpeningPeriod, RoutingRule, Schedule, Skill
 
 
 @admin.register(Skill)
-class SkillAdmin(admin.ModelAdmin):
+class SkillAdmin(AuditedAdmin, admin.ModelAdmin):
     search_fields = ["name"]
 
 
@@ -34,7 +35,7 @@ class HolidayInline(admin.TabularInline):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(AuditedAdmin, TimeZoneMixin, admin.ModelAdmin):
     list_display = ["name", "timezone"]
     inlines = [OpeningPeriodInline, HolidayInline]
 

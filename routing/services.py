@@ -30,6 +30,7 @@ from helpdesk import access, events, jobs, timeline
 from helpdesk import selectors as helpdesk_selectors
 from helpdesk.models import Agent, AgentGroup, Conversation
 from offline.models import OfflineMessage
+from privacy import audit
 from routing import presence, rules, selectors
 from routing.models import OnlineSession, Skill
 
@@ -379,6 +380,13 @@ def conversation_transfer(
         conversation_route(conversation=conversation)
     timeline.message_add_system(
         conversation=conversation, kind="transferred", by=by_name, reason=reason, **meta
+    )
+    audit.conversation_transferred(  # the audit log (privacy)
+        actor=actor,
+        by_name=by_name,
+        conversation=conversation,
+        previous_agent_id=previous,
+        reason=reason,
     )
     new = conversation.assigned_agent_id
     # The one who moved it hears too (their other tabs, and the inbox that asked).

@@ -24,7 +24,7 @@ from tests.processes import ROOT, Server, database_url_for, server_env
 from tests.wechatapi import Wechat
 
 NODE = shutil.which("node")
-SUITES = ["library", "browser", "wechat", "react-native"]
+SUITES = ["library", "browser", "wechat", "react-native", "rating"]
 
 pytestmark = [
     pytest.mark.processes,

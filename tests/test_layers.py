@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("helpdesk", "routing", "offline", "notifications")
+APPS = ("helpdesk", "routing", "offline", "notifications", "privacy")
 
 # Lowest first. A module may import its own layer and those before it. "pkg.*": every module
 # in that package.
@@ -45,6 +45,9 @@ LAYERS: list[tuple[str, set[str]]] = [
             "notifications.transports",
             "notifications.vapid",
             "notifications.addresses",
+            "privacy",
+            "privacy.models",
+            "helpdesk.admin_widgets",
         },
     ),
     (
@@ -57,6 +60,10 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.reports",
             "routing.selectors",
             "routing.shifts",
+            "helpdesk.supervision_selectors",
+            "helpdesk.dashboard",
+            "privacy.selectors",
+            "privacy.audit",
         },
     ),
     ("the timeline of a conversation", {"helpdesk.timeline"}),
@@ -64,16 +71,32 @@ LAYERS: list[tuple[str, set[str]]] = [
         "routing, the offline store, notifications",
         {
             "routing.services",
+            "routing.shift_services",
             "offline.services",
             "notifications.services",
             "notifications.services.*",
+            "privacy.services",
+            "helpdesk.site_settings",
         },
     ),
-    ("visitors, sending, conversations", {"helpdesk.services", "helpdesk.services.*"}),
+    (
+        "visitors, sending, conversations",
+        {"helpdesk.services", "helpdesk.services.*", "helpdesk.satisfaction"},
+    ),
     (
         "doors: sockets, HTTP, pages, back office, tasks, commands",
         {
             "helpdesk.consumers",
+            "helpdesk.supervision",
+            "helpdesk.satisfaction_views",
+            "helpdesk.admin_shifts",
+            "helpdesk.admin_site",
+            "helpdesk.admin_config",
+            "helpdesk.templatetags",
+            "helpdesk.templatetags.*",
+            "privacy.admin",
+            "privacy.apps",
+            "privacy.tasks",
             "helpdesk.monitoring",
             "helpdesk.validation",
             "helpdesk.schema",

@@ -39,7 +39,8 @@ def conversation_resolve(
         return conversation
     conversation.status = Conversation.Status.RESOLVED
     conversation.waiting_since = None
-    conversation.save(update_fields=["status", "waiting_since"])
+    conversation.resolved_at = timezone.now()  # resolution times (reports)
+    conversation.save(update_fields=["status", "waiting_since", "resolved_at"])
     message_add_system(conversation=conversation, kind="resolved", by=by_name)
     previous = conversation.assigned_agent_id
     by = actor.agent_id if actor is not None else None

@@ -84,6 +84,7 @@ def visitor_welcome(session: VisitorSession, conversation: Conversation | None) 
             "name": session.site.name,
             "greeting": session.site.greeting,
             "color": session.site.color,
+            "satisfaction": session.site.satisfaction,  # how to rate (helpdesk.satisfaction)
         },
         "agents_online": routing_selectors.site_has_online_agent(session.site.id),
         "conversation_id": str(conversation.id) if conversation else None,

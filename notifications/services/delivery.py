@@ -65,6 +65,14 @@ def _still_relevant(n: Notification) -> bool:
     if n.reason == Reason.MENTION:  # wherever the conversation stands, a colleague asked
         agent_id = int(n.recipient.split(":")[1])
         return n.channel == Channel.PUSH or not presence.online_agent_ids([agent_id])
+    if n.reason == Reason.VISITOR_REPLY:
+        # An answer the visitor has not seen goes out even once resolved (an agent often
+        # answers and resolves at once); the email then asks for a rating (satisfaction).
+        return OfflineMessage.objects.filter(
+            conversation=conv,
+            audience=OfflineMessage.Audience.VISITOR,
+            state=OfflineMessage.State.PENDING,
+        ).exists()
     if conv.status != Conversation.Status.OPEN:
         return False
     if n.reason == Reason.AGENT_UNREAD:
@@ -72,13 +80,7 @@ def _still_relevant(n: Notification) -> bool:
         if conv.assigned_agent_id != agent_id or conv.agent_read_seq >= n.level:
             return False  # read in time (an open, visible conversation is read as it arrives)
         return n.channel == Channel.PUSH or not presence.online_agent_ids([agent_id])
-    if n.reason in (Reason.ESCALATION, Reason.DIGEST):
-        return conv.assigned_agent_id is None
-    return OfflineMessage.objects.filter(
-        conversation=conv,
-        audience=OfflineMessage.Audience.VISITOR,
-        state=OfflineMessage.State.PENDING,
-    ).exists()
+    return conv.assigned_agent_id is None  # an escalation or a digest
 
 
 def deliver(*, recipient: str, channel: str = Channel.EMAIL, now: datetime | None = None) -> int:

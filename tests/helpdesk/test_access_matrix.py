@@ -33,7 +33,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import URLPattern, URLResolver
 
-from helpdesk import consumers, urls
+from helpdesk import consumers, supervision, urls
 from helpdesk.admin_access import GLOBAL_CONFIGURATION, ScopedAdmin
 from helpdesk.models import Conversation, Message, Visitor
 from routing.models import RoutingRule, Skill
@@ -89,12 +89,21 @@ AGENT_DOORS = {
     "replies.delete": "self",
     "ping": "self",
 }
+# Every action of the supervisor socket (managers, site administrators, superusers only).
+SUPERVISOR_DOORS = {
+    "conversation.open": "see",
+    "conversation.transfer": "manage",
+    "conversation.take": "manage (needs an agent profile)",
+    "refresh": "self",
+    "ping": "self",
+}
 VISITOR_DOORS = {
     "hello": "session",
     "message.send": "own conversation",
     "visitor.email": "own visitor",
     "receipt": "own conversation (another's: not_found)",
     "typing": "own conversation",
+    "rating": "own resolved conversation (another's: not_found; test_satisfaction.py)",
     "ping": "self",
 }
 # Every URL of the URLconf, and who may use it (tests below and in test_access.py).
@@ -102,6 +111,7 @@ HTTP_DOORS = {
     "": "anyone",
     "inbox/": "agent",
     "inbox/<uuid:conversation_id>/": "agent, conversation seen",
+    "supervision/": "managers, site administrators, superusers (test_supervision.py)",
     "widget/": "anyone (the site's frame-ancestors)",
     "demo/": "anyone",
     "healthz": "anyone",
@@ -123,6 +133,8 @@ HTTP_DOORS = {
     "api/v1/visitor/receipts": "visitor token",
     "api/v1/visitor/resume": "anyone (rate limited)",
     "api/v1/visitor/resume/confirm": "anyone (one code)",
+    "api/v1/visitor/rating": "visitor token, own conversation (test_satisfaction.py)",
+    "rate/<str:token>/": "the signed link (test_satisfaction.py)",
     "v/verify/<str:token>/": "the signed link",
     "r/": "the signed link (in the fragment)",
     "r/<str:token>/": "the signed link",
@@ -271,6 +283,8 @@ def test_every_door_has_a_rule():
     visitor = consumers.VisitorConsumer()
     visitor.visitor = Visitor()  # the table once hello has bound the socket
     assert set(visitor.handlers()) == set(VISITOR_DOORS), "a new visitor action needs a rule"
+    supervisor = supervision.SupervisorConsumer()
+    assert set(supervisor.handlers()) == set(SUPERVISOR_DOORS), "a new supervisor action too"
     assert set(_routes(urls.urlpatterns)) == set(HTTP_DOORS), "a new URL needs its rule here"
     for model, model_admin in admin.site._registry.items():
         label = model._meta.label_lower
@@ -375,6 +389,65 @@ async def test_the_message_center_lists_and_counts_only_what_one_sees(world, per
     else:
         await sock.send({"type": "center.list", "scope": "all"})
         assert (await sock.expect("error"))["code"] == "invalid_message"
+    await sock.close()
+
+
+# ---- the supervisor socket ------------------------------------------------------------------------
+
+
+async def _supervisor(user: Any) -> Any:
+    from channels.testing import WebsocketCommunicator
+
+    from helpdesk.asgi import application
+    from tests.ws import ORIGIN, Socket, session_cookie
+
+    cookie = await database_sync_to_async(session_cookie)(user)
+    headers = [(b"cookie", f"sessionid={cookie}".encode()), ORIGIN]
+    comm = WebsocketCommunicator(application, "/ws/supervisor/", headers=headers)
+    assert (await comm.connect())[0]
+    return Socket(comm)
+
+
+@pytest.mark.parametrize("person", list(EXPECTED))
+async def test_the_supervisor_socket_follows_the_rule(world, person):
+    """Only those who oversee something get the socket; its view lists only the open
+    conversations they oversee; opening follows "see", moving follows "manage"."""
+    user = world.people[person]
+    sock = await _supervisor(user)
+    first = await sock.expect_any(("supervision", "error"))
+    if person not in ("mia", "sam", "root"):
+        assert first["type"] == "error" and first["code"] == "not_authenticated", person
+        return
+    convs = await database_sync_to_async(world.conversations)()
+    await sock.send({"type": "refresh"})  # made by factories: no event rang
+    view = await sock.expect("supervision")
+    seen, _, _ = EXPECTED[person]
+    listed = {n for n, c in convs.items() if str(c.pk) in str(view)}
+    supervised = {  # the open conversations of the groups they manage or that serve their site
+        "mia": {"W", "A", "B"},
+        "sam": {"W", "A", "B", "BW", "T"},
+        "root": {"W", "A", "B", "BW", "T", "G"},
+    }
+    assert listed == supervised[person], (person, listed)
+    assert listed <= seen
+    for name in CONVERSATIONS:
+        conv = convs[name]
+        await sock.send({"type": "conversation.open", "conversation_id": str(conv.pk)})
+        frame = await sock.expect_any(("history", "error"))
+        assert (frame["type"] == "history") == (name in seen), (person, name, frame)
+        before = await database_sync_to_async(snapshot)(conv)
+        sales = world.groups["sales"].pk
+        await sock.send(
+            {"type": "conversation.transfer", "conversation_id": str(conv.pk), "to_group_id": sales}
+        )
+        frame = await sock.expect_any(("transferred", "error"))
+        expected = outcome(person, name, "manage")
+        if expected == "ok":
+            assert frame["type"] == "transferred", (person, name, frame)
+            convs = await database_sync_to_async(world.conversations)()
+        else:
+            assert frame.get("code") == expected, (person, name, frame)
+            assert await database_sync_to_async(snapshot)(conv) == before
     await sock.close()
 
 

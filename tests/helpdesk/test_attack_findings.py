@@ -298,7 +298,8 @@ def test_the_error_table_lists_exactly_the_codes_the_code_can_return():
         if "migrations" not in p.parts
     ]
     pattern = re.compile(
-        r'(?:ApiError|ClientError|InvalidInput|Refused|send_error)\(\s*"([a-z_]+)"|"code":\s*"([a-z_]+)"'
+        r'(?:ApiError|ClientError|InvalidInput|NotRateable|Refused|send_error)\(\s*"([a-z_]+)"'
+        r'|"code":\s*"([a-z_]+)"'
     )
     returned = {a or b for p in sources for a, b in pattern.findall(p.read_text(encoding="utf-8"))}
     returned |= set(api.DRF_CODES.values()) | {"internal_error", "rate_limited"}

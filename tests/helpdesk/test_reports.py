@@ -151,7 +151,8 @@ def test_the_reports_page_and_its_csv(week, django_assert_max_num_queries):
     client = Client()
     client.force_login(boss)
     url = "/admin/reports/?start=2026-11-20&end=2026-11-21"
-    with django_assert_max_num_queries(25):
+    # A fixed number per section, whatever the rows (percentiles set their sort memory: +3 each).
+    with django_assert_max_num_queries(50):
         page = client.get(url)
     assert page.status_code == 200
     text = page.content.decode()
@@ -167,7 +168,7 @@ def test_the_reports_page_and_its_csv(week, django_assert_max_num_queries):
         "service": "",
     }
     for table, header in headers.items():  # each download computes only its own table
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(20):
             download = client.get(f"{url}&csv={table}")
         assert download["Content-Disposition"].endswith(f'helpdesk-{table}.csv"')
         assert download.content.decode().startswith(header)

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk.models import Agent, AgentGroup, Conversation, Message, Site, Visitor
+from helpdesk.models import Agent, AgentGroup, Conversation, Message, Rating, Site, Tag, Visitor
 from offline.models import OfflineMessage
 from routing.models import OpeningPeriod, Schedule, Shift
 
@@ -44,7 +44,7 @@ LINES = [
 @contextmanager
 def historical_timestamps():
     """Let bulk inserts keep the timestamps we give them (created_at is auto_now_add)."""
-    fields = [m._meta.get_field("created_at") for m in (Conversation, Message, Visitor)]
+    fields = [m._meta.get_field("created_at") for m in (Conversation, Message, Visitor, Rating)]
     for f in fields:
         f.auto_now_add = False  # type: ignore[attr-defined]
     try:
@@ -67,6 +67,10 @@ class Command(BaseCommand):
         self, *args: Any, conversations: int, messages: int, days: int, seed: int, **o: Any
     ) -> None:
         rng = random.Random(seed)
+        # Resolution, ratings and tags draw from their own stream: the rest of the history
+        # stays what it was (benchmarks compare across runs).
+        self.outcomes = random.Random(seed + 1)
+        self.tags = [Tag.objects.get_or_create(name=n)[0] for n in ("Delivery", "Returns", "VIP")]
         per = max(2, messages // max(1, conversations))
         teams = [self._site(name, zone, i) for i, (name, zone) in enumerate(SITES)]
         now = timezone.now()
@@ -177,11 +181,13 @@ class Command(BaseCommand):
             conv.first_response_at = first_reply
             conv.first_response_agent = agent if first_reply else None
             conv.started_offline = started_offline
+            conv.resolved_at = at + timedelta(minutes=self.outcomes.uniform(1, 30))
             convs.append(conv)
             if started_offline:
                 offline.append((len(msgs) - per, first_reply or at))
         Conversation.objects.bulk_create(convs, batch_size=2000)
         Message.objects.bulk_create(msgs, batch_size=5000)
+        self._outcomes(convs)
         OfflineMessage.objects.bulk_create(
             (
                 OfflineMessage(
@@ -193,6 +199,32 @@ class Command(BaseCommand):
                     delivered_at=delivered,
                 )
                 for i, delivered in offline
+            ),
+            batch_size=5000,
+        )
+
+    def _outcomes(self, convs: list[Conversation]) -> None:
+        """A third of the conversations rated (mostly well), one in five tagged."""
+        r = self.outcomes
+        Rating.objects.bulk_create(
+            (
+                Rating(
+                    conversation=c,
+                    scale="five",
+                    score=r.choices([5, 4, 3, 2, 1], weights=[50, 25, 10, 8, 7])[0],
+                    created_at=c.resolved_at,
+                )
+                for c in convs
+                if r.random() < 0.33
+            ),
+            batch_size=5000,
+        )
+        through = Conversation.tags.through
+        through.objects.bulk_create(
+            (
+                through(conversation_id=c.pk, tag_id=r.choice(self.tags).pk)
+                for c in convs
+                if r.random() < 0.2
             ),
             batch_size=5000,
         )

@@ -36,6 +36,16 @@ export interface Site {
   name: string;
   greeting: string;
   color: string;
+  /** How visitors rate a resolved conversation: 1-5, good (5) or bad (1), or not at all. */
+  satisfaction: "five" | "thumbs" | "off";
+}
+
+export interface Rating {
+  conversation_id: string;
+  scale: "five" | "thumbs";
+  score: number;
+  comment: string;
+  updated_at: string;
 }
 
 /** Where a conversation waits: its place in the queue, or when the team is back. */
@@ -242,6 +252,8 @@ export class VisitorClient {
   loadOlder(options?: { limit?: number }): Promise<{ messages: Message[]; hasMore: boolean }>;
   requestResumeCode(email: string): Promise<{ sent: boolean }>;
   confirmResumeCode(email: string, code: string): Promise<{ token: string; visitorId: string }>;
+  /** Rate a resolved conversation (score 1-5; good 5, bad 1), again to replace it. */
+  rate(conversationId: string, score: number, comment?: string): Promise<Rating>;
   useToken(token: string): void;
   /** App push to this phone. HelpdeskError "invalid_device", "channel_not_configured" (409). */
   registerDevice(device: Device): Promise<Device>;

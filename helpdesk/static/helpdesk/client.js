@@ -203,6 +203,14 @@
         return { token: data.token, visitorId: data.visitor_id };
       });
     }
+    // Rate a resolved conversation on the site's scale (`site.satisfaction`: "five" takes
+    // 1-5, "thumbs" good 5 or bad 1), with an optional comment; rating again replaces it.
+    // Over HTTP, so it works whether or not the socket is up. Resolves with the rating;
+    // refusals: not_resolved, rating_off, not_found, invalid_message.
+    rate(conversationId, score, comment) {
+      const body = { conversation_id: String(conversationId), score: Number(score), comment: comment == null ? "" : String(comment) };
+      return this._http("POST", "rating", body, true);
+    }
     // Become the visitor this token names (a resume link or code): start over from the server.
     useToken(token) {
       this.token = token;

@@ -653,6 +653,135 @@
     welcomedAdded = false;
   });
 
+  // ---- satisfaction: rate a resolved conversation ----------------------------------------------
+  // A card after the "resolved" line of the latest conversation, on the site's scale (1-5
+  // stars, or good and bad) with a comment, sent by client.rate(). What this device rated is
+  // remembered, so the card then says thanks (and can change it).
+  const rating = (() => {
+    let scale = typeof cfg.satisfaction === "string" ? cfg.satisfaction : "five";
+    let card = null;
+    let shownFor = null;
+    const rated = () => local.get("rated") || {};
+
+    function resolvedLine() {
+      const current = client.cursor && client.cursor.conversation_id;
+      let found = null;
+      for (const li of liById.values()) {
+        const m = liData.get(li);
+        if (m && m.conversation_id === current && m.sender === "system" && m.meta && m.meta.kind === "resolved") found = li;
+      }
+      return found;
+    }
+
+    function button(label, score, className) {
+      const b = el("button", `hd-rate-pick ${className || ""}`.trim(), label);
+      b.type = "button";
+      b.dataset.score = String(score);
+      return b;
+    }
+
+    function build(conversationId) {
+      const node = el("li", "hd-rate");
+      node.id = "hd-rate";
+      node.dataset.conversationId = conversationId;
+      const done = rated()[conversationId];
+      if (done) {
+        node.appendChild(el("p", "hd-rate-title", _("Thank you for your rating!")));
+        const again = el("button", "hd-link hd-rate-change", _("Change"));
+        again.type = "button";
+        again.addEventListener("click", () => {
+          const kept = rated();
+          delete kept[conversationId];
+          local.set("rated", kept);
+          refresh(true);
+        });
+        node.appendChild(again);
+        return node;
+      }
+      node.appendChild(el("p", "hd-rate-title", _("How did we do?")));
+      const picks = el("div", "hd-rate-picks");
+      if (scale === "thumbs") {
+        picks.append(button(`👍 ${_("Good")}`, 5), button(`👎 ${_("Bad")}`, 1));
+      } else {
+        for (let n = 1; n <= 5; n += 1) {
+          const star = button("★", n, "hd-rate-star");
+          star.setAttribute("aria-label", fill(_("%(n)s of 5"), { n }));
+          picks.appendChild(star);
+        }
+      }
+      const form = el("form", "hd-rate-form");
+      form.hidden = true;
+      const comment = el("textarea", "hd-rate-comment");
+      comment.maxLength = 1000;
+      comment.rows = 2;
+      comment.placeholder = _("Anything to add? (optional)");
+      comment.setAttribute("aria-label", _("Anything to add? (optional)"));
+      const send = el("button", "hd-rate-send", _("Send"));
+      send.type = "submit";
+      const status = el("p", "hd-rate-status");
+      status.setAttribute("role", "status");
+      form.append(comment, send);
+      node.append(picks, form, status);
+      let score = 0;
+      picks.addEventListener("click", (event) => {
+        const pick = event.target.closest(".hd-rate-pick");
+        if (!pick) return;
+        score = Number(pick.dataset.score);
+        for (const b of picks.children) b.setAttribute("aria-pressed", String(scale === "thumbs" ? b === pick : Number(b.dataset.score) <= score));
+        form.hidden = false;
+      });
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (!score) return;
+        send.disabled = true;
+        client.rate(conversationId, score, comment.value.trim()).then(
+          () => {
+            local.set("rated", { ...rated(), [conversationId]: score });
+            refresh(true);
+          },
+          () => {
+            send.disabled = false;
+            status.textContent = _("Your rating was not sent. Try again.");
+          }
+        );
+      });
+      return node;
+    }
+
+    // Put the card after the latest conversation's "resolved" line, or take it away.
+    function refresh(rebuild) {
+      const line = scale === "off" ? null : resolvedLine();
+      const id = line ? line.dataset.conversationId : null;
+      if (!line) {
+        if (card) card.remove();
+        card = shownFor = null;
+        return;
+      }
+      if (!card || rebuild || shownFor !== id) {
+        if (card) card.remove();
+        card = build(id);
+        shownFor = id;
+      }
+      if (line.nextSibling !== card) list.insertBefore(card, line.nextSibling);
+    }
+
+    return {
+      setScale(value) {
+        if (["five", "thumbs", "off"].includes(value) && value !== scale) {
+          scale = value;
+          refresh(true);
+        }
+      },
+      refresh,
+    };
+  })();
+  client.on("message", () => rating.refresh(false));
+  client.on("reset", () => rating.refresh(false));
+  client.on("welcome", (frame) => {
+    rating.setScale(frame.site && frame.site.satisfaction);
+    rating.refresh(false);
+  });
+
   // ---- composer -------------------------------------------------------------------------------
   const composer = HelpdeskComposer.attach(form, input, {
     maxHeight: 120,
