@@ -221,7 +221,7 @@ def test_an_agent_works_a_conversation_from_the_queue_to_resolved(workday, serve
     alice.keyboard.press("Enter")
     note = alice.locator("#thread-messages li.msg--note[data-id]")
     note.locator(".mention", has_text="@Bob").wait_for()
-    assert "Internal note" in note.inner_text()
+    assert note.locator(".note-label").text_content() == "Internal note"
     shot(alice, "en-1440-note")
     axe(alice, "a thread with a note")
     toast = bob.locator(".mention-toast", has_text="Alice mentioned you")

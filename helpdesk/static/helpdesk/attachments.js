@@ -95,7 +95,7 @@
         get.setAttribute("aria-hidden", "true");
         get.innerHTML = '<svg viewBox="0 0 24 24" focusable="false"><path d="M12 3a1 1 0 0 1 1 1v9.6l3.3-3.3a1 1 0 1 1 1.4 1.4l-5 5a1 1 0 0 1-1.4 0l-5-5a1 1 0 1 1 1.4-1.4l3.3 3.3V4a1 1 0 0 1 1-1ZM5 19h14a1 1 0 1 1 0 2H5a1 1 0 1 1 0-2Z"/></svg>';
         link.append(badge, text, get);
-        link.setAttribute("aria-label", fill(_("Download %(name)s, %(size)s"), { name: a.name || "", size: formatSize(a.size) }));
+        link.title = fill(_("Download %(name)s"), { name: a.name || "" });
         list.appendChild(link);
       } else {
         // Held with its ID only (a message written before a restart): its name comes on the ack.

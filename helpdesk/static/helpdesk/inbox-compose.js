@@ -159,8 +159,15 @@
         row.addEventListener("click", () => choose(i));
         return row;
       });
-      const head = el("div", "pick-head", pick.kind === "reply" ? _("Saved replies") : _("Mention a colleague"));
-      const parts = [head, ...rows];
+      const label = pick.kind === "reply" ? _("Saved replies") : _("Mention a colleague");
+      const head = el("div", "pick-head", label);
+      head.id = "picker-head";
+      const options = el("div", "pick-options");
+      options.id = "picker-list";
+      options.setAttribute("role", "listbox");
+      options.setAttribute("aria-labelledby", "picker-head");
+      options.append(...rows);
+      const parts = [head, options];
       if (!rows.length) {
         parts.push(el("p", "pick-empty", pick.kind === "reply"
           ? (t.q ? fill(_("No saved reply matches “%(q)s”."), { q: t.q }) : _("No saved replies yet."))
@@ -177,8 +184,8 @@
         parts.push(manage);
       }
       picker.replaceChildren(...parts);
-      picker.setAttribute("aria-label", pick.kind === "reply" ? _("Saved replies") : _("Mention a colleague"));
       picker.hidden = false;
+      input.setAttribute("aria-controls", "picker-list");
       if (rows.length) input.setAttribute("aria-activedescendant", `pick-${pick.active}`);
       else input.removeAttribute("aria-activedescendant");
       const active = picker.querySelector('[aria-selected="true"]');
@@ -190,6 +197,7 @@
       picker.hidden = true;
       picker.replaceChildren();
       input.removeAttribute("aria-activedescendant");
+      input.removeAttribute("aria-controls");
     }
 
     function choose(i) {
