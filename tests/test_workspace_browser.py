@@ -369,6 +369,7 @@ def test_the_workspace_looks_right_and_passes_axe(dressed, server, browser, lang
     shot(page, f"{tag}-reply-picker")
     axe(page, "the reply picker")
     page.keyboard.press("Escape")
+    page.fill("#reply-input", "")
     page.click("#mode-note")
     page.locator("#reply-input").press_sequentially("@b", delay=20)
     page.locator("#picker .pick").first.wait_for()
