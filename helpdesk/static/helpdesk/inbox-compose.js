@@ -113,7 +113,7 @@
     let pick = null; // {kind, start, items, active}
     function trigger() {
       const before = input.value.slice(0, input.selectionStart);
-      const slash = /(^|\s)\/([^\s/]{0,40})$/.exec(before);
+      const slash = /(^|\s)\/([^\s\/]{0,40})$/.exec(before);
       if (slash) return { kind: "reply", start: before.length - slash[2].length - 1, q: slash[2] };
       if (mode === "note") {
         const at = /(^|\s)@([\p{L}\p{N}_.-]{0,30})$/u.exec(before);
@@ -250,7 +250,7 @@
       input.focus();
       const at = input.selectionStart;
       const before = input.value.slice(0, at);
-      if (!/(^|\s)\/[^\s/]*$/.test(before)) input.setRangeText(before && !/\s$/.test(before) ? " /" : "/", at, input.selectionEnd, "end");
+      if (!/(^|\s)\/[^\s\/]*$/.test(before)) input.setRangeText(before && !/\s$/.test(before) ? " /" : "/", at, input.selectionEnd, "end");
       updatePicker();
     });
 
