@@ -101,7 +101,9 @@ def image_loaded(locator) -> None:
 
 def test_an_agent_works_a_conversation_from_the_queue_to_resolved(workday, server, browser):
     errors: list[str] = []
-    visitor = browser.new_page(viewport=DESKTOP, **PEOPLE["en"] | {"timezone_id": "America/Toronto"})
+    visitor = browser.new_page(
+        viewport=DESKTOP, **PEOPLE["en"] | {"timezone_id": "America/Toronto"}
+    )
     visitor.on("pageerror", lambda e: errors.append(f"visitor: {e}"))
     visitor.goto(f"{server.base}/demo/", referer="https://www.google.com/")
     visitor.click("#hd-launcher")
@@ -181,7 +183,11 @@ def test_an_agent_works_a_conversation_from_the_queue_to_resolved(workday, serve
     frame.locator("#hd-file").set_input_files(
         [
             {"name": "evil.svg", "mimeType": "image/svg+xml", "buffer": b"<svg onload=alert(1)/>"},
-            {"name": "huge.pdf", "mimeType": "application/pdf", "buffer": b"%PDF" + b"0" * (10 * 1024 * 1024)},
+            {
+                "name": "huge.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF" + b"0" * (10 * 1024 * 1024),
+            },
         ]
     )
     frame.locator('.att-chip[data-state="failed"]', has_text="not accepted").wait_for()
@@ -194,7 +200,13 @@ def test_an_agent_works_a_conversation_from_the_queue_to_resolved(workday, serve
 
     # Alice sends a file back, with a saved reply inserted with "/" (placeholders filled).
     alice.locator("#reply-file").set_input_files(
-        [{"name": "return-label.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"x" * 2048}]
+        [
+            {
+                "name": "return-label.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF-1.4\n" + b"x" * 2048,
+            }
+        ]
     )
     alice.locator('#reply-tray .att-chip[data-state="done"]').wait_for()
     alice.locator("#reply-input").press_sequentially("/refu", delay=30)
@@ -271,11 +283,10 @@ def test_an_agent_works_a_conversation_from_the_queue_to_resolved(workday, serve
 def dressed(acme, alice, bob):
     """For the screenshots: Alice's conversation with Dana, who sent a screenshot from her
     cart; Alice's note to Bob; a saved reply. Made through the services, as the sockets do."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.test import Client
-
     from helpdesk import services
+    from helpdesk.files import Upload
     from helpdesk.models import Conversation, SavedReply, Tag
+    from helpdesk.services.attachments import attachment_upload
     from tests.factories import VisitorFactory
 
     dana = VisitorFactory(
@@ -286,8 +297,16 @@ def dressed(acme, alice, bob):
         language="en-CA",
         page_url="https://shop.example.com/cart",
         pages=[
-            {"url": "https://shop.example.com/cart", "title": "Your cart", "at": "2026-01-05T14:02:11Z"},
-            {"url": "https://shop.example.com/p/blue-lamp", "title": "Blue lamp", "at": "2026-01-05T13:58:40Z"},
+            {
+                "url": "https://shop.example.com/cart",
+                "title": "Your cart",
+                "at": "2026-01-05T14:02:11Z",
+            },
+            {
+                "url": "https://shop.example.com/p/blue-lamp",
+                "title": "Blue lamp",
+                "at": "2026-01-05T13:58:40Z",
+            },
         ],
         referrer="https://www.google.com/",
         user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15"
@@ -299,15 +318,6 @@ def dressed(acme, alice, bob):
     ).message
     conversation = Conversation.objects.get(pk=first.conversation_id)
     Conversation.objects.filter(pk=conversation.pk).update(assigned_agent=alice)
-    token = Client().post(
-        "/api/v1/visitor/session",
-        {"site_key": acme.widget_key, "channel": "web"},
-        content_type="application/json",
-    )
-    assert token.status_code == 200
-    from helpdesk.files import Upload
-    from helpdesk.services.attachments import attachment_upload
-
     shot_file = attachment_upload(
         upload=Upload(name="broken-lamp.png", content_type="image/png", data=screenshot_png()),
         visitor=dana,
@@ -335,7 +345,6 @@ def dressed(acme, alice, bob):
         owner=alice.user,
     )
     Tag.objects.get_or_create(name="Refund", color="#dc2626")
-    del SimpleUploadedFile
     return conversation
 
 
@@ -347,7 +356,9 @@ def test_the_workspace_looks_right_and_passes_axe(dressed, server, browser, lang
     tag = f"{language}-{viewport['width']}"
     errors: list[str] = []
     people = PEOPLE[language]
-    page = sign_in(browser, server, "alice", viewport=viewport, is_mobile=phone, has_touch=phone, **people)
+    page = sign_in(
+        browser, server, "alice", viewport=viewport, is_mobile=phone, has_touch=phone, **people
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.locator("#conversation-list a.conv").first.click()
     image_loaded(page.locator("#thread-messages .att-image img"))
