@@ -284,6 +284,7 @@
     if (!q.cursor) convs.clear();
     listEl.setAttribute("aria-busy", "false");
     for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+    if (!q.cursor) pin();
     nextCursor = typeof frame.next_cursor === "string" ? frame.next_cursor : null;
     moreBtn.hidden = !nextCursor;
     renderCounts(frame.counts);
@@ -304,7 +305,7 @@
     }
     nextCursor = null;
     moreBtn.hidden = true;
-    pin();
+    pinned = null; // sorted afresh: the new page pins the open conversation where it lands
     requestPage("");
     each("onQuery", query);
   }
