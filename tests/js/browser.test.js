@@ -274,3 +274,110 @@ test("a message the server refuses for good leaves the outbox and says why", asy
   assert.equal(storage.getItem(key("outbox")), null);
   assert.throws(() => a.send("x".repeat(4500)), { code: "body_too_long" });
 });
+
+// A 40x30 PNG, as a screenshot pasted into the chat would be.
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAACgAAAAeCAIAAADRv8uKAAAALElEQVR4nO3NMQEAAAQAMATRP4pYKvg8W4HldMeHelnFYrFYLBaLxWKxWHyyHdwBQE1gaCAAAAAASUVORK5CYII=",
+  "base64"
+);
+
+test("files: a screenshot uploads and goes with a message (alone, or written offline); refusals say why and store nothing", async (t) => {
+  const network = await new Network(server.url).start();
+  t.after(() => network.close());
+  const storage = new LocalStorage();
+  const a = browserClient(storage, { url: network.url });
+  const ra = record(a);
+  t.after(() => a.close());
+  await a.start();
+  await welcomed(ra);
+
+  const progress = [];
+  const shot = await a.uploadFile(new Blob([PNG], { type: "image/png" }), { name: "screen.png", onProgress: (f) => progress.push(f) });
+  assert.equal(shot.name, "screen.png");
+  assert.equal(shot.content_type, "image/png");
+  assert.deepEqual([shot.width, shot.height], [40, 30]);
+  assert.ok(shot.url && shot.thumbnail_url, "signed URLs for the file and its thumbnail");
+  assert.equal(progress.at(-1), 1, "the upload reported its end");
+  const image = await fetch(new URL(shot.url, server.url));
+  assert.equal(image.status, 200);
+  assert.deepEqual(Buffer.from(await image.arrayBuffer()), PNG);
+
+  // Refused: a type that is not accepted, a file over the limit. Each says why.
+  await assert.rejects(a.uploadFile(new Blob(["<svg onload=alert(1)></svg>"], { type: "image/svg+xml" }), { name: "x.svg" }), {
+    code: "unsupported_file",
+    status: 415,
+  });
+  await assert.rejects(a.uploadFile(new Blob([Buffer.alloc(10 * 1024 * 1024 + 1)], { type: "application/pdf" }), { name: "big.pdf" }), {
+    code: "file_too_large",
+    status: 413,
+  });
+
+  // A message that is only a file.
+  assert.throws(() => a.send("  ", { attachment_ids: [] }), { code: "empty_body" });
+  const only = a.send("", { attachment_ids: [shot.id] });
+  assert.deepEqual(only.attachments.map((f) => f.name), ["screen.png"], "the entry shows its files while sending");
+  const stored = (await acked(ra, only.client_id)).args[0];
+  assert.equal(stored.body, "");
+  assert.deepEqual(stored.attachments.map((f) => f.id), [shot.id]);
+
+  // Written with a file while the network is down: the outbox keeps the file's ID across a
+  // reload, and the message goes with it once the network is back.
+  const second = await a.uploadFile(new Blob(["order,total\n1042,99\n"], { type: "text/csv" }), { name: "order.csv" });
+  network.cut();
+  await ra.until("the client to notice the cut", (e) => e.type === "status" && e.args[0].state === "offline");
+  const offline = a.send("Here is the order", { attachment_ids: [second.id] });
+  assert.deepEqual(JSON.parse(storage.getItem(key("outbox"))).map((e) => e.extra.attachment_ids), [[second.id]]);
+  a.close();
+  const b = browserClient(storage, { url: network.url });
+  const rb = record(b);
+  t.after(() => b.close());
+  await b.start();
+  assert.deepEqual(b.pending().map((e) => e.extra.attachment_ids), [[second.id]]);
+  network.restore();
+  b.wake();
+  const resent = (await acked(rb, offline.client_id)).args[0];
+  assert.equal(resent.body, "Here is the order");
+  assert.deepEqual(resent.attachments.map((f) => [f.id, f.name]), [[second.id, "order.csv"]]);
+
+  // The agent sees both messages with their files, each once.
+  const alice = await Agent.login();
+  const history = (await alice.history(b.cursor.conversation_id)).messages;
+  assert.deepEqual(history.flatMap((m) => m.attachments.map((f) => f.name)).sort(), ["order.csv", "screen.png"]);
+});
+
+test("typing: the visitor's goes to the agent at most once a second; the agent's arrives as an event", async (t) => {
+  const a = browserClient(new LocalStorage());
+  const ra = record(a);
+  t.after(() => a.close());
+  await a.start();
+  await welcomed(ra);
+  const hello = a.send("Is anyone there?");
+  await acked(ra, hello.client_id);
+  const alice = await Agent.login();
+  const conversation = a.cursor.conversation_id;
+  const before = alice.frames.mark();
+  await alice.connect();
+  t.after(() => alice.disconnect());
+  // Alice has it (handed to her as she came online) or takes it (a claim, as the inbox's
+  // Unassigned view does): the visitor's typing goes to the conversation's agent.
+  alice.ws.send(JSON.stringify({ type: "conversation.claim", conversation_id: conversation }));
+  const hers = (c) => c.id === conversation && c.assigned_agent_id;
+  await alice.frames.until(
+    "the conversation to be Alice's",
+    (e) =>
+      (e.type === "conversation" && hers(e.args[0].conversation)) ||
+      ((e.type === "flush" || e.type === "inbox") && e.args[0].conversations.some(hers)),
+    { since: before }
+  );
+  const since = alice.frames.mark();
+  assert.equal(a.typing(true, "my order"), true);
+  assert.equal(a.typing(true, "my order number"), false, "within a second: not sent");
+  const seen = await alice.frames.until("the visitor typing", (e) => e.type === "typing", { since });
+  assert.equal(seen.args[0].conversation_id, conversation);
+  assert.equal(a.typing(false), true);
+  assert.equal(a.typing(false), false, "a stop goes once");
+  await alice.frames.until("the visitor stopped", (e) => e.type === "typing" && e.args[0].active === false, { since });
+  alice.ws.send(JSON.stringify({ type: "typing", conversation_id: conversation, active: true }));
+  const shown = await ra.until("the agent typing", (e) => e.type === "typing" && e.args[0].active);
+  assert.deepEqual(shown.args[0], { conversation_id: conversation, active: true, agent_name: "Alice" });
+});

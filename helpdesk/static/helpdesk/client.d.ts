@@ -1,4 +1,4 @@
-// Types of the helpdesk client (client.js), version 1.1.0. docs/protocol.md describes every
+// Types of the helpdesk client (client.js), version 1.2.0. docs/protocol.md describes every
 // frame; "Apps and mini-programs" there describes this library.
 
 export const VERSION: string;
@@ -15,7 +15,27 @@ export interface Message {
   created_at: string;
   client_id: string | null;
   meta: { kind?: string; [key: string]: unknown };
+  /** The files the message carries ([] for most); a message may be only files (body ""). */
+  attachments?: Attachment[];
 }
+
+/** A file of a message (docs/protocol.md, "Attachment"): signed URLs, relative to the server. */
+export interface Attachment {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  /** Images only. */
+  width?: number | null;
+  height?: number | null;
+  url: string;
+  /** Images only: at most 320 px a side. */
+  thumbnail_url?: string | null;
+}
+
+/** What uploadFile() takes: a Blob or File (browser), {uri, name, type} (React Native), or a
+ * temporary file path (mini-programs). */
+export type UploadSource = Blob | { uri: string; name: string; type: string } | string;
 
 export interface Cursor {
   conversation_id: string;
@@ -27,8 +47,10 @@ export interface OutboxEntry {
   client_id: string;
   body: string;
   created_at: string;
-  /** Fields sent along in the message.send frame (the extension point for attachments). */
-  extra?: Record<string, unknown>;
+  /** Fields sent along in the message.send frame (attachment_ids among them). */
+  extra?: { attachment_ids?: string[]; [key: string]: unknown };
+  /** The files named by attachment_ids, as uploadFile() answered (only {id} after a restart). */
+  attachments?: Array<Attachment | { id: string }>;
   [key: string]: unknown;
 }
 
@@ -103,6 +125,8 @@ export interface ClientEvents {
   device: (device: Device) => void;
   /** The mini-program's WeChat link or consents changed (linkWechat, reportConsent, …). */
   wechat: (status: WechatStatus) => void;
+  /** An agent is typing in the visitor's conversation (active), or stopped. Never stored. */
+  typing: (typing: { conversation_id: string | null; active: boolean; agent_name: string | null }) => void;
 }
 
 /** A phone registered for app push: an FCM registration token, or an APNs device token (hex). */
@@ -166,6 +190,14 @@ export interface Adapter {
   http: HttpAdapter | null;
   /** Wires wake()/pause() to the platform's events; returns what undoes it. */
   lifecycle: ((client: VisitorClient) => (() => void) | null) | null;
+  /** multipart upload of one field `file`: resolves the HTTP status and the parsed JSON. */
+  upload?: (request: {
+    url: string;
+    headers: Record<string, string>;
+    file: UploadSource;
+    name: string;
+    onProgress: ((fraction: number) => void) | null;
+  }) => Promise<{ status: number; data: any }>;
   /** Mini-programs: a wx.login code. */
   wechatLogin?: () => Promise<string>;
   /** Mini-programs: wx.requestSubscribeMessage, called synchronously. */
@@ -242,8 +274,14 @@ export class VisitorClient {
 
   /** Load what the device kept, then connect. Resolves before any frame is heard. */
   start(): Promise<void>;
-  /** Into the outbox at once, out when welcomed. Throws HelpdeskError "empty_body" or "body_too_long". */
-  send(body: string, extra?: Record<string, unknown>): OutboxEntry;
+  /** Into the outbox at once, out when welcomed. Throws HelpdeskError "empty_body" or
+   * "body_too_long". With extra.attachment_ids (from uploadFile) the body may be empty. */
+  send(body: string, extra?: { attachment_ids?: string[]; [key: string]: unknown }): OutboxEntry;
+  /** Upload a file for the next message. Rejects HelpdeskError "file_too_large" (413),
+   * "unsupported_file" (415), "rate_limited" (429), "network_error". */
+  uploadFile(file: UploadSource, options?: { name?: string; onProgress?: (fraction: number) => void }): Promise<Attachment>;
+  /** The visitor is typing (at most one a second goes; a stop goes once). false: not sent. */
+  typing(active: boolean, preview?: string): boolean;
   messages(): Message[];
   pending(): OutboxEntry[];
   readSeq(conversationId?: string): number;
@@ -355,6 +393,14 @@ export interface WxLike {
     success?: (res: { statusCode: number; data: unknown }) => void;
     fail?: (error: unknown) => void;
   }): unknown;
+  uploadFile?(options: {
+    url: string;
+    filePath: string;
+    name: string;
+    header?: Record<string, string>;
+    success?: (res: { statusCode: number; data: string }) => void;
+    fail?: (error: unknown) => void;
+  }): { onProgressUpdate?(cb: (res: { progress: number }) => void): void } | void;
   login?(options: { success?: (res: { code: string }) => void; fail?: (error: unknown) => void }): void;
   requestSubscribeMessage?(options: {
     tmplIds: string[];

@@ -26,7 +26,7 @@
 })(typeof self !== "undefined" ? self : typeof globalThis !== "undefined" ? globalThis : this, function (core) {
   "use strict";
 
-  const VERSION = "1.1.0";
+  const VERSION = "1.2.0";
   const CACHE_LIMIT = 200;
   const CLOSE_AUTH = 4401;
   const CLOSE_ORIGIN = 4403;
@@ -78,6 +78,8 @@
       this._started = null;
       this._unlisten = null;
       this._tokenWaiters = []; // calls that need a visitor token, until the first welcome
+      this._uploads = new Map(); // attachment id -> Attachment uploaded here (for the screen)
+      this._typingAt = 0; // when the last "typing" went (0: stopped)
       this.device = null; // {platform, token, visitor}: this phone, registered for app push
       this.wechat = null; // {linked, templates, available}: the mini-program's WeChat user
 
@@ -129,16 +131,73 @@
     // Send a message: it goes into the outbox at once (shown as sending), out now if the
     // socket is welcomed, else after the next welcome. `extra` fields travel in the
     // message.send frame and are kept with the entry (the extension point for attachments).
+    //
+    // Files: upload each with uploadFile() first, then send(body, {attachment_ids}) (the body
+    // may then be empty). The entry keeps the IDs, so a message written offline with files
+    // goes out with them after the next welcome, and its `attachments` (what uploadFile
+    // answered) for the screen to show while it is sending.
     send(body, extra) {
       const text = String(body == null ? "" : body).trim();
-      if (!text) throw new HelpdeskError("empty_body", "A message cannot be empty.");
+      const ids = extra && Array.isArray(extra.attachment_ids) ? extra.attachment_ids.map(String) : [];
+      if (!text && !ids.length) throw new HelpdeskError("empty_body", "A message cannot be empty.");
       if (characters(text) > this.maxBody) {
         throw new HelpdeskError("body_too_long", `A message can be at most ${this.maxBody} characters.`);
       }
-      const entry = this.outbox.add(extra ? { body: text, extra } : { body: text });
+      const fields = { body: text };
+      if (extra) fields.extra = ids.length ? Object.assign({}, extra, { attachment_ids: ids }) : extra;
+      if (ids.length) fields.attachments = ids.map((id) => this._uploads.get(id) || { id });
+      const entry = this.outbox.add(fields);
+      this._typingAt = 0; // sent: the agent's "typing…" ends with the message
       this.emit("pending", entry);
       if (this.online) this._sendEntry(entry);
       return entry;
+    }
+
+    // Upload a file for the next message (docs/protocol.md, "Sending a file"): resolves the
+    // Attachment ({id, name, content_type, size, url, …}); rejects a HelpdeskError with the
+    // server's code: file_too_large (413), unsupported_file (415), rate_limited (429).
+    // `file`: a Blob or File in a browser; {uri, name, type} in React Native; a temporary file
+    // path (wx.chooseMedia's tempFilePath) in a mini-program. options: {name, onProgress(0..1)}.
+    uploadFile(file, options) {
+      const o = options || {};
+      const upload = this.adapter.upload;
+      if (!upload) return Promise.reject(new HelpdeskError("unsupported", "This adapter cannot upload files."));
+      if (!file) return Promise.reject(new HelpdeskError("invalid_message", "file: required."));
+      return this._withToken()
+        .then(() =>
+          upload({
+            url: `${this.apiBase}attachments`,
+            headers: this._authHeaders(),
+            file,
+            name: o.name || (file && file.name) || "file",
+            onProgress: typeof o.onProgress === "function" ? o.onProgress : null,
+          })
+        )
+        .catch((error) => {
+          if (error instanceof HelpdeskError) throw error;
+          throw new HelpdeskError("network_error", (error && (error.errMsg || error.message)) || "The upload failed.");
+        })
+        .then((res) => {
+          if (res.status >= 200 && res.status < 300 && res.data && typeof res.data.id === "string") {
+            this._uploads.set(res.data.id, res.data);
+            return res.data;
+          }
+          const e = (res.data && res.data.error) || {};
+          throw new HelpdeskError(e.code || `http_${res.status}`, e.detail || `HTTP ${res.status}`, res.status);
+        });
+    }
+
+    // The visitor is typing (true) or stopped (false): the agent sees "typing…" (and, on sites
+    // that allow it, `preview`). At most one a second goes; a stop always goes, once.
+    typing(active, preview) {
+      const on = !!active;
+      const now = Date.now();
+      if (on && now - this._typingAt < 1000) return false;
+      if (!on && !this._typingAt) return false;
+      this._typingAt = on ? now : 0;
+      const frame = { type: "typing", active: on };
+      if (on && preview) frame.preview = String(preview).slice(0, 200);
+      return this.sendFrame(frame);
     }
 
     // Everything held, in order (what a screen shows), and what waits to be stored.
@@ -390,6 +449,9 @@
         case "visitor.email":
           this._onEmail(frame);
           break;
+        case "typing":
+          this.emit("typing", { conversation_id: frame.conversation_id || null, active: !!frame.active, agent_name: frame.agent_name || null });
+          break;
         case "error":
           this._onError(frame);
           break;
@@ -593,6 +655,17 @@
       this._sendFrame({ type: "receipt", conversation_id: c.conversation_id, delivered_seq: delivered, seen_seq: seen });
     }
 
+    // The token, and a signed-in user's proof (a token alone is identity_required for them).
+    _authHeaders() {
+      const headers = { Accept: "application/json", Authorization: `Bearer ${this.token}` };
+      const ctx = typeof this.options.context === "function" ? this.options.context() : this.options.context;
+      if (ctx && ctx.user_id && ctx.user_hash) {
+        headers["X-Helpdesk-User-Id"] = String(ctx.user_id);
+        headers["X-Helpdesk-User-Hash"] = String(ctx.user_hash);
+      }
+      return headers;
+    }
+
     _http(method, path, body, auth) {
       const http = this.adapter.http;
       if (!http) return Promise.reject(new HelpdeskError("unsupported", "This adapter has no HTTP."));
@@ -600,13 +673,7 @@
       if (body != null) headers["Content-Type"] = "application/json";
       if (auth) {
         if (!this.token) return Promise.reject(new HelpdeskError("not_authenticated", "No visitor token yet."));
-        headers.Authorization = `Bearer ${this.token}`;
-        // A signed-in user's token is not enough alone (identity_required): send the proof.
-        const ctx = typeof this.options.context === "function" ? this.options.context() : this.options.context;
-        if (ctx && ctx.user_id && ctx.user_hash) {
-          headers["X-Helpdesk-User-Id"] = String(ctx.user_id);
-          headers["X-Helpdesk-User-Hash"] = String(ctx.user_hash);
-        }
+        Object.assign(headers, this._authHeaders());
       }
       return Promise.resolve()
         .then(() => http.request({ method, url: this.apiBase + path, headers, body }))
@@ -641,6 +708,41 @@
     };
   }
 
+  // multipart/form-data with one field `file`; XMLHttpRequest where there is one (it tells
+  // the upload's progress), else fetch.
+  function browserUpload(fetchImpl) {
+    return function upload(req) {
+      const FD = typeof FormData !== "undefined" ? FormData : null;
+      if (!FD) return Promise.reject(new Error("No FormData here."));
+      const form = new FD();
+      form.append("file", req.file, req.name);
+      if (typeof XMLHttpRequest !== "undefined" && !fetchImpl) {
+        return new Promise((resolve, reject) => {
+          const xhr = new XMLHttpRequest();
+          xhr.open("POST", req.url);
+          for (const name of Object.keys(req.headers)) xhr.setRequestHeader(name, req.headers[name]);
+          if (req.onProgress && xhr.upload) {
+            xhr.upload.onprogress = (e) => {
+              if (e.lengthComputable) req.onProgress(e.loaded / e.total);
+            };
+          }
+          xhr.onload = () => resolve({ status: xhr.status, data: parseJSON(xhr.responseText) });
+          xhr.onerror = () => reject(new Error("The upload failed."));
+          xhr.onabort = () => reject(new Error("The upload was stopped."));
+          xhr.send(form);
+        });
+      }
+      const f = fetchImpl || (typeof fetch !== "undefined" ? (url, init) => fetch(url, init) : null);
+      if (!f) return Promise.reject(new Error("No fetch here."));
+      return f(req.url, { method: "POST", headers: req.headers, body: form }).then((res) =>
+        res.text().then((text) => {
+          if (req.onProgress) req.onProgress(1);
+          return { status: res.status, data: parseJSON(text) };
+        })
+      );
+    };
+  }
+
   function defaultLocalStorage() {
     try {
       return typeof localStorage !== "undefined" ? localStorage : null;
@@ -659,6 +761,7 @@
       transport: webSocketTransport(o.WebSocket),
       storage: o.storage || webStorage(o.localStorage !== undefined ? o.localStorage : defaultLocalStorage()),
       http: fetchHttp(o.fetch),
+      upload: browserUpload(o.fetch),
       lifecycle: o.lifecycle === false ? null : o.lifecycle || browserLifecycle,
     };
   }
@@ -752,6 +855,21 @@
           });
         },
       },
+      // wx.uploadFile: `file` is a temporary file path (wx.chooseMedia, wx.chooseMessageFile).
+      upload(req) {
+        return new Promise((resolve, reject) => {
+          const path = typeof req.file === "string" ? req.file : req.file.tempFilePath || req.file.path;
+          const task = wx.uploadFile({
+            url: req.url,
+            filePath: path,
+            name: "file",
+            header: req.headers,
+            success: (res) => resolve({ status: res.statusCode, data: typeof res.data === "string" ? parseJSON(res.data) : res.data }),
+            fail: (error) => reject(error),
+          });
+          if (req.onProgress && task && task.onProgressUpdate) task.onProgressUpdate((p) => req.onProgress(p.progress / 100));
+        });
+      },
       // wx.login: a code the server exchanges with WeChat for this user's openid.
       wechatLogin() {
         return new Promise((resolve, reject) => {
@@ -807,6 +925,7 @@
         remove: (key) => storage.removeItem(key),
       },
       http: fetchHttp(o.fetch),
+      upload: browserUpload(o.fetch || (typeof fetch !== "undefined" ? (url, init) => fetch(url, init) : null)),
       lifecycle: o.AppState
         ? (client) => {
             const subscription = o.AppState.addEventListener("change", (state) => {

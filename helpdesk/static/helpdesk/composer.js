@@ -8,6 +8,8 @@
  *     onSubmit(body) { return true; },   // the trimmed text; true: it was taken, clear the box
  *     onTooLong(max) {},                 // optional: the text is over maxLength
  *     onKeydown(event) {},               // optional: any other key
+ *     intercept(event) { return false; }, // optional: true when a picker took the key (Enter too)
+ *     allowEmpty() { return false; },    // optional: true when an empty text may go (files only)
  *   });
  *   composer.setMaxLength(n); composer.autosize();
  */
@@ -39,7 +41,7 @@
 
     function submit() {
       const body = input.value.trim();
-      if (!body) return;
+      if (!body && !(o.allowEmpty && o.allowEmpty())) return;
       if (body.length > maxLength) {
         if (o.onTooLong) o.onTooLong(maxLength);
         return;
@@ -63,6 +65,7 @@
       input.focus();
     });
     input.addEventListener("keydown", (event) => {
+      if (o.intercept && !event.isComposing && event.keyCode !== 229 && o.intercept(event)) return;
       // keyCode 229: the key went to an IME (Safari reports isComposing late).
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();

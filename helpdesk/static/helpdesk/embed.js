@@ -138,6 +138,9 @@
     // JSON object of strings) go to the frame, which passes them on in its hello: routing
     // rules can use them.
     const params = new URLSearchParams({ site_key: siteKey, page: location.href.slice(0, 500) });
+    // Its title and where the visitor came from, for the agent's panel.
+    if (document.title) params.set("title", document.title.slice(0, 200));
+    if (/^https?:\/\//.test(document.referrer)) params.set("referrer", document.referrer.slice(0, 500));
     const attrs = script.getAttribute("data-attributes");
     if (attrs) params.set("attributes", attrs.slice(0, 4000));
     // A signed-in user of the host site (data-user-id, data-user-hash = HMAC-SHA256 of the

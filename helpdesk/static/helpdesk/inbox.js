@@ -5,21 +5,26 @@
  * conversation list and the open thread, keeps them live over /ws/agent/, and resumes from the
  * highest seq it holds after every reconnect (de-duplicating by message id). The socket and the
  * outbox are the ones every helpdesk client shares (client-core.js), the composer the widget's
- * (composer.js).
+ * (composer.js), files the widget's too (attachments.js).
+ *
+ * The parts beside the list and the thread live in modules of their own, loaded before this
+ * file and started at the end of it with `app` (below): the visitor's panel (inbox-panel.js),
+ * the composer's modes, files, saved replies and mentions (inbox-compose.js, inbox-replies.js),
+ * internal notes (inbox-notes.js), and the conversation's life, typing and search
+ * (inbox-life.js). Each may answer onFrame, onSelect, onHead, onThread and onReady.
  */
 (() => {
   "use strict";
 
-  // The page's language (the agent's setting, else the browser's) and its catalogue.
-  const _ = (s) => (window.gettext ? window.gettext(s) : s);
-  const fill = (format, values) => (window.interpolate ? window.interpolate(format, values, true) : format);
-  const LOCALE = document.documentElement.lang || undefined;
+  const K = HelpdeskInbox.kit;
+  const { _, fill, el, parseTime, fillTime, waitingText, avatarHue, visitorName, initialOf, isMessage, isSummary } = K;
 
   const initial = JSON.parse(document.getElementById("inbox-initial").textContent);
   const WS_PATH = initial.ws_path || "/ws/agent/";
   const MAX_BODY = Number.isInteger(initial.max_body) && initial.max_body > 0 ? initial.max_body : 4000;
   const CHANNELS = { web: _("Web"), app: _("App"), mini_program: _("Mini-program") };
   const STATUSES = { open: _("Open"), resolved: _("Resolved") };
+  const STATE_LABELS = { unread: _("Unread"), pending: _("To answer"), replied: _("Replied"), snoozed: _("Snoozed"), resolved: _("Resolved") };
   const EMPTY_TEXT = _("No conversations yet. Messages that arrive while you are offline will appear here.");
 
   const $ = (id) => document.getElementById(id);
@@ -35,119 +40,38 @@
   const input = $("reply-input");
   const connEl = $("connection-state");
   const noticeEl = $("inbox-notice");
-  const tagListEl = $("thread-tag-list");
-  const tagAdd = $("tag-add");
-
-  // ---- helpers --------------------------------------------------------------------------------
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = text;
-    return node;
-  }
-
-  const timeFmt = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  const dayFmt = new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "short" });
-  const fullFmt = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
-  const parseTime = (iso) => {
-    const ms = Date.parse(iso || "");
-    return Number.isNaN(ms) ? null : ms;
-  };
-  const isToday = (d) => d.toDateString() === new Date().toDateString();
-
-  function shortTime(iso) {
-    const ms = parseTime(iso);
-    if (ms == null) return "";
-    const d = new Date(ms);
-    return isToday(d) ? timeFmt.format(d) : dayFmt.format(d);
-  }
-
-  function messageTime(iso) {
-    const ms = parseTime(iso);
-    if (ms == null) return "";
-    const d = new Date(ms);
-    return isToday(d) ? timeFmt.format(d) : `${dayFmt.format(d)}, ${timeFmt.format(d)}`;
-  }
-
-  function fillTime(node, iso) {
-    node.textContent = node.classList.contains("conv-time") ? shortTime(iso) : messageTime(iso);
-    if (iso) node.dateTime = iso;
-    const ms = parseTime(iso);
-    if (ms != null) node.title = fullFmt.format(new Date(ms));
-  }
-
-  function waitingText(iso) {
-    const ms = parseTime(iso);
-    if (ms == null) return "";
-    const minutes = Math.max(0, Math.floor((Date.now() - ms) / 60000));
-    if (minutes < 1) return _("waiting <1 min");
-    if (minutes < 60) return fill(_("waiting %(minutes)s min"), { minutes });
-    const hours = Math.floor(minutes / 60);
-    if (hours < 24) {
-      return minutes % 60
-        ? fill(_("waiting %(hours)s h %(minutes)s min"), { hours, minutes: minutes % 60 })
-        : fill(_("waiting %(hours)s h"), { hours });
-    }
-    return fill(_("waiting %(days)s d"), { days: Math.floor(hours / 24) });
-  }
-
-  function avatarHue(id) {
-    let h = 0;
-    for (const ch of String(id || "")) h = (h * 31 + ch.charCodeAt(0)) % 360;
-    return h;
-  }
-
-  // An anonymous visitor's name comes over the socket in English ("Visitor 1a2b"): in the
-  // page's language here.
-  const visitorName = (c) => {
-    const name = (c && c.visitor && c.visitor.name) || "";
-    const anonymous = /^Visitor ([0-9a-f]{4})$/.exec(name);
-    if (anonymous) return fill(_("Visitor %(id)s"), { id: anonymous[1] });
-    return name || _("Visitor");
-  };
-  const initialOf = (name) => (Array.from(String(name || "?").trim())[0] || "?").toUpperCase();
-  const isMessage = (m) =>
-    !!m && typeof m === "object" && typeof m.id === "string" &&
-    typeof m.conversation_id === "string" && Number.isInteger(m.seq);
-  const isSummary = (c) => !!c && typeof c === "object" && typeof c.id === "string";
 
   let noticeTimer = null;
-  function notice(text) {
-    noticeEl.textContent = text;
+  function notice(text, { action = null, sticky = false } = {}) {
+    noticeEl.replaceChildren(document.createTextNode(text));
+    if (action) noticeEl.append(" ", action);
     noticeEl.hidden = false;
     clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => {
-      noticeEl.hidden = true;
-    }, 6000);
+    if (!sticky) {
+      noticeTimer = setTimeout(() => {
+        noticeEl.hidden = true;
+      }, 6000);
+    }
   }
 
   // ---- state ----------------------------------------------------------------------------------
   const convs = new Map(); // conversation id -> summary
   const held = new Map(); // conversation id -> Map(message id -> Message)
   const loaded = new Set(); // conversations whose history we have fetched from the start
-  const outbox = new HelpdeskCore.Outbox(); // replies not yet stored: {conversation_id, client_id, body, created_at}
+  const outbox = new HelpdeskCore.Outbox(); // replies not yet stored: {conversation_id, client_id, body, attachments}
   const openPending = new Set(); // conversation.open sent, history not yet received
   const readSent = new Map(); // conversation id -> seq last sent in conversation.read
   let selectedId = initial.selected && initial.selected.id ? initial.selected.id : null;
+  let ready = false; // the `inbox` snapshot arrived on the current socket
+  // The open conversation keeps the place it had when the agent opened it, however its
+  // messages would sort it now; the list sorts it afresh on the next navigation.
+  let pinned = null; // {id, index}
+  let app = null; // what the modules see (below)
 
   function upsertSummary(c) {
     if (!isSummary(c)) return;
     convs.set(c.id, c);
-    if (c.unread === 0) clearNotifications(c.id);
-  }
-
-  // Read here, or on another device (every tab hears): the push notifications about it go.
-  function clearNotifications(conversationId) {
-    if (!("serviceWorker" in navigator)) return;
-    navigator.serviceWorker.getRegistration("/").then((reg) => {
-      if (!reg) return;
-      return reg.getNotifications().then((shown) => {
-        for (const n of shown) {
-          const ids = (n.data && n.data.conversations) || [];
-          if (ids.includes(conversationId)) n.close();
-        }
-      });
-    }).catch(() => {});
+    if (c.unread === 0 && app) each("onAllRead", c.id);
   }
 
   function heldFor(id) {
@@ -206,6 +130,22 @@
     });
   }
 
+  // The list as shown: sorted, with the open conversation held where it was.
+  function listOrder() {
+    const order = sortedConversations();
+    if (!pinned || pinned.id !== selectedId) return order;
+    const at = order.findIndex((c) => c.id === pinned.id);
+    if (at < 0) return order;
+    const [open] = order.splice(at, 1);
+    order.splice(Math.min(pinned.index, order.length), 0, open);
+    return order;
+  }
+
+  function pin() {
+    const at = sortedConversations().findIndex((c) => c.id === selectedId);
+    pinned = selectedId && at >= 0 ? { id: selectedId, index: at } : null;
+  }
+
   // ---- conversation list ----------------------------------------------------------------------
   const convEls = new Map(); // id -> <a>
 
@@ -224,6 +164,12 @@
     main.append(top, mid, bottom);
     a.append(avatar, main);
     return a;
+  }
+
+  function previewText(last) {
+    if (!last) return _("No messages yet");
+    const body = String(last.body || "").replace(/\s+/g, " ");
+    return (last.sender === "agent" ? "↩ " : "") + (body || _("File"));
   }
 
   function fillConv(a, c) {
@@ -246,32 +192,33 @@
     else time.textContent = "";
 
     const preview = a.querySelector(".conv-preview");
-    preview.textContent = last ? (last.sender === "agent" ? "↩ " : "") + String(last.body || "").replace(/\s+/g, " ") : _("No messages yet");
-    preview.classList.toggle("is-system", !!last && last.sender === "system");
+    const typing = hook("typingText", c.id);
+    preview.textContent = typing || previewText(last);
+    preview.classList.toggle("is-typing", !!typing);
+    preview.classList.toggle("is-system", !typing && !!last && last.sender === "system");
 
     const count = a.querySelector(".conv-count");
     count.replaceChildren();
+    if (hook("mentioned", c.id)) count.append(el("span", "conv-mention", "@"), el("span", "visually-hidden", ` ${_("You were mentioned")}`));
     if (unread) count.append(el("span", "conv-unread", String(unread)), el("span", "visually-hidden", ` ${_("unread")}`));
 
     const bottom = a.querySelector(".conv-bottom");
     bottom.replaceChildren();
-    if (c.waiting_since) {
+    if (c.priority === "high" || c.priority === "urgent") {
+      bottom.appendChild(el("span", `conv-priority conv-priority--${c.priority}`, c.priority === "urgent" ? _("Urgent") : _("High")));
+    }
+    if (c.waiting_since && c.state !== "snoozed") {
       const waiting = el("span", "conv-waiting", waitingText(c.waiting_since));
       waiting.dataset.since = c.waiting_since;
       bottom.appendChild(waiting);
     }
-    if (c.state === "pending" || c.state === "replied" || c.state === "resolved") {
-      const pill = el("span", `conv-state conv-state--${c.state}`, STATE_LABELS[c.state]);
-      bottom.appendChild(pill);
-    }
-    if (c.priority === "high" || c.priority === "urgent") {
-      bottom.appendChild(el("span", `conv-priority conv-priority--${c.priority}`, c.priority === "urgent" ? _("Urgent") : _("High")));
+    if (c.status === "open" && !c.assigned_agent_id) bottom.appendChild(el("span", "conv-state conv-state--queue", _("Unassigned")));
+    if (STATE_LABELS[c.state] && c.state !== "unread") {
+      bottom.appendChild(el("span", `conv-state conv-state--${c.state}`, STATE_LABELS[c.state]));
     }
     for (const t of Array.isArray(c.tags) ? c.tags : []) bottom.appendChild(tagChip(t));
     bottom.hidden = !bottom.childElementCount;
   }
-
-  const STATE_LABELS = { unread: _("Unread"), pending: _("To answer"), replied: _("Replied"), resolved: _("Resolved") };
 
   function tagChip(t) {
     const chip = el("span", "tag-chip", String(t.name || ""));
@@ -284,7 +231,6 @@
   // shows the server's pages; events update entries in place and refresh the first page.
   const query = { scope: "mine", state: "open", tag: null, q: "" };
   let nextCursor = null;
-  let pageQueryKey = "";
   const moreBtn = $("center-more");
   const qInput = $("center-q");
   const tagSelect = $("center-tag");
@@ -295,13 +241,13 @@
   function matchesQuery(c) {
     if (!initial.agent) return true;
     if (query.scope === "mine" && c.assigned_agent_id !== initial.agent.id) return false;
-    if (query.state === "open") return c.status === "open";
+    if (query.scope === "queue" && (c.assigned_agent_id || c.status !== "open")) return false;
+    if (query.state === "open") return c.status === "open" && c.state !== "snoozed";
     return c.state === query.state;
   }
 
   function requestPage(cursor) {
     if (!ready) return;
-    pageQueryKey = queryKey(query);
     if (!cursor) listEl.setAttribute("aria-busy", "true");
     sendFrame({ type: "center.list", scope: query.scope, state: query.state, tag: query.tag, q: query.q, cursor: cursor || "", limit: 50 });
   }
@@ -338,6 +284,7 @@
     if (!q.cursor) convs.clear();
     listEl.setAttribute("aria-busy", "false");
     for (const c of Array.isArray(frame.conversations) ? frame.conversations : []) upsertSummary(c);
+    if (!q.cursor) pin();
     nextCursor = typeof frame.next_cursor === "string" ? frame.next_cursor : null;
     moreBtn.hidden = !nextCursor;
     renderCounts(frame.counts);
@@ -358,7 +305,9 @@
     }
     nextCursor = null;
     moreBtn.hidden = true;
+    pinned = null; // sorted afresh: the new page pins the open conversation where it lands
     requestPage("");
+    each("onQuery", query);
   }
 
   for (const b of document.querySelectorAll(".scope-tab")) b.addEventListener("click", () => setQuery({ scope: b.dataset.scope }));
@@ -373,10 +322,17 @@
     if (nextCursor) requestPage(nextCursor);
   });
 
+  // What an empty list says: nothing yet (the default view), or nothing matched.
+  function emptyText() {
+    if (query.q) return fill(_("Nothing matched “%(q)s”."), { q: query.q });
+    if (!isDefaultQuery()) return _("Nothing here.");
+    return EMPTY_TEXT;
+  }
+
   function renderList() {
     const focusedId = document.activeElement && document.activeElement.classList &&
       document.activeElement.classList.contains("conv") ? document.activeElement.dataset.conversationId : null;
-    const ordered = sortedConversations();
+    const ordered = listOrder();
     const wanted = new Set(ordered.map((c) => c.id));
     for (const [id, a] of convEls) {
       if (!wanted.has(id)) {
@@ -396,31 +352,21 @@
       if (expected !== a) listEl.insertBefore(a, expected);
       cursor = a;
     }
-    // Whatever is left after the entries (server-rendered leftovers, the empty state) goes.
-    while (cursor ? cursor.nextElementSibling : listEl.firstElementChild) {
-      const extra = cursor ? cursor.nextElementSibling : listEl.firstElementChild;
-      if (extra.classList.contains("conv-empty") && !ordered.length) break;
-      extra.remove();
+    // Whatever is left after the entries (server-rendered leftovers, an old empty state) goes;
+    // the matching messages of a search stay at the end.
+    let extra = cursor ? cursor.nextElementSibling : listEl.firstElementChild;
+    while (extra) {
+      const next = extra.nextElementSibling;
+      if (!extra.classList.contains("search-hits")) extra.remove();
+      extra = next;
     }
-    if (!ordered.length && !listEl.querySelector(".conv-empty")) {
-      listEl.appendChild(el("p", "conv-empty", EMPTY_TEXT));
-    }
+    const hits = hook("hitCount") || 0;
+    if (!ordered.length && !(query.q && hits)) listEl.insertBefore(el("p", "conv-empty", emptyText()), listEl.querySelector(".search-hits"));
     if (focusedId && document.activeElement !== convEls.get(focusedId)) {
       const a = convEls.get(focusedId);
       if (a) a.focus({ preventScroll: true });
     }
-    updateTitle();
-  }
-
-  function updateTitle() {
-    let total = 0;
-    for (const c of convs.values()) total += Number.isInteger(c.unread) && c.unread > 0 ? c.unread : 0;
-    const title = `${_("Inbox")} · Helpdesk`;
-    document.title = total ? `(${total}) ${title}` : title;
-    // The installed app's icon shows the count too, where the system allows it.
-    if (navigator.setAppBadge) {
-      (total ? navigator.setAppBadge(total) : navigator.clearAppBadge()).catch(() => {});
-    }
+    each("onList", Array.from(convs.values()));
   }
 
   // ---- thread ---------------------------------------------------------------------------------
@@ -428,48 +374,17 @@
   const pendingEls = new Map(); // client_id -> <li> (open thread only)
   const liData = new WeakMap(); // <li> -> Message
 
-  // What only staff see of a system line: who moved it and why, who was away.
-  function staffDetail(meta) {
-    if (meta.kind === "transferred" && meta.by) {
-      return meta.reason
-        ? fill(_("Moved by %(by)s: %(reason)s"), { by: meta.by, reason: meta.reason })
-        : fill(_("Moved by %(by)s"), { by: meta.by });
-    }
-    if (meta.kind === "requeued" && meta.agent_name) return fill(_("%(name)s was away past the grace period"), { name: meta.agent_name });
-    if (meta.kind === "overflowed") return _("Waited past the team's limit");
-    if (meta.kind === "resolved" && meta.by) return fill(_("Resolved by %(by)s"), { by: meta.by });
-    return "";
-  }
-
-  // ---- transfer -------------------------------------------------------------------------------
-  const transferForm = $("transfer-form");
-  if (transferForm) {
-    transferForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const [kind, id] = ($("transfer-target").value || "").split(":");
-      if (!selectedId || !id) return;
-      const frame = { type: "conversation.transfer", conversation_id: selectedId, reason: $("transfer-reason").value.trim() };
-      frame[kind === "agent" ? "to_agent_id" : "to_group_id"] = Number(id);
-      sendFrame(frame);
-      transferForm.reset();
-    });
-  }
-
-  const resolveBtn = $("resolve-send");
-  if (resolveBtn) {
-    resolveBtn.addEventListener("click", () => {
-      if (selectedId) sendFrame({ type: "conversation.resolve", conversation_id: selectedId });
-    });
-  }
-
   function buildMessage(m, pending) {
     const sender = ["visitor", "agent", "system"].includes(m.sender) ? m.sender : "system";
     const li = el("li", `msg msg--${sender}`);
     if (sender === "agent") li.appendChild(el("span", "msg-author", m.agent_name || initial.agent?.name || _("Agent")));
     // System lines in the agent's language, as the visitor read them (from their facts).
-    li.appendChild(el("div", "msg-bubble", sender === "system" ? HelpdeskSystemText.text(m, { withPosition: true }) : m.body));
+    const text = sender === "system" ? HelpdeskSystemText.text(m, { withPosition: true }) : m.body;
+    const files = sender !== "system" && Array.isArray(m.attachments) ? m.attachments : [];
+    if (text || !files.length) li.appendChild(el("div", "msg-bubble", text));
+    if (files.length) li.appendChild(HelpdeskFiles.render(files));
     if (sender === "system") {
-      const detail = staffDetail(m.meta || {});
+      const detail = K.staffDetail(m.meta || {});
       if (detail) li.appendChild(el("div", "msg-staff", detail));
     }
     const meta = el("div", "msg-meta");
@@ -490,6 +405,7 @@
   function setStored(li, m) {
     li.dataset.id = m.id;
     li.dataset.seq = String(m.seq);
+    li.dataset.at = String(parseTime(m.created_at) ?? 0);
     liData.set(li, m);
     msgEls.set(m.id, li);
     if (li.dataset.state) li.dataset.state = "sent";
@@ -497,16 +413,37 @@
     if (mark) mark.remove();
   }
 
+  // Messages by seq; notes (no seq) by time among them; pending replies stay last.
   function placeMessage(li, m) {
+    const at = parseTime(m.created_at) ?? Date.now();
     let before = null;
     for (let node = messagesEl.lastElementChild; node; node = node.previousElementSibling) {
       const other = liData.get(node);
       if (!other) {
+        if (node.classList.contains("msg--note") && node.dataset.id) {
+          if (Number(node.dataset.at) <= at) break;
+          before = node;
+          continue;
+        }
         if (node.dataset.state === "failed") break;
-        before = node; // pending replies stay last
+        before = node; // pending replies and notes stay last
         continue;
       }
       if (other.seq <= m.seq) break;
+      before = node;
+    }
+    messagesEl.insertBefore(li, before);
+  }
+
+  // A node with no seq (a note) at its time among what the thread shows.
+  function placeByTime(li, at) {
+    let before = null;
+    for (let node = messagesEl.lastElementChild; node; node = node.previousElementSibling) {
+      if (!node.dataset.id) {
+        before = node; // still pending: after everything stored
+        continue;
+      }
+      if (Number(node.dataset.at) <= at) break;
       before = node;
     }
     messagesEl.insertBefore(li, before);
@@ -534,6 +471,8 @@
         const author = li.querySelector(".msg-author");
         if (author) author.textContent = m.agent_name;
       }
+      const files = li.querySelector(".att-list");
+      if (files && Array.isArray(m.attachments) && m.attachments.length) files.replaceWith(HelpdeskFiles.render(m.attachments));
       setStored(li, m);
     } else {
       li = buildMessage(m, false);
@@ -568,127 +507,39 @@
     threadHead.hidden = !selectedId;
     messagesEl.hidden = !selectedId;
     form.hidden = !selectedId;
-    detailsEl.hidden = !selectedId;
-    if (!selectedId) showDetails(false);
     messagesEl.replaceChildren();
     msgEls.clear();
     pendingEls.clear();
-    if (!selectedId) return;
+    if (selectedId) {
+      const messages = Array.from((held.get(selectedId) || new Map()).values()).sort((a, b) => a.seq - b.seq);
+      const frag = document.createDocumentFragment();
+      for (const m of messages) frag.appendChild(buildMessage(m, false));
+      messagesEl.appendChild(frag);
+      for (const entry of outbox.list()) showPending(entry);
+    }
+    each("onThread", selectedId);
     renderThreadHead(c);
-    const messages = Array.from((held.get(selectedId) || new Map()).values()).sort((a, b) => a.seq - b.seq);
-    const frag = document.createDocumentFragment();
-    for (const m of messages) frag.appendChild(buildMessage(m, false));
-    messagesEl.appendChild(frag);
-    for (const entry of outbox.list()) showPending(entry);
-    renderReceipts();
+    if (!selectedId) return;
+    each("onReceipts");
     scrollToBottom();
   }
 
   function renderThreadHead(c) {
+    if (c && c.id !== selectedId) return;
     const name = visitorName(c);
     threadTitle.textContent = name;
     threadAvatar.textContent = initialOf(name);
     threadAvatar.style.setProperty("--hue", String(avatarHue(c && c.visitor && c.visitor.id)));
     const parts = [];
     const channel = c && c.channel ? CHANNELS[c.channel] || c.channel : "";
-    const status = c && c.status ? STATUSES[c.status] || c.status : "";
     if (channel) parts.push(channel);
-    if (c && c.status && c.status !== "open") parts.push(status);
-    if (c && c.waiting_since) parts.push(waitingText(c.waiting_since));
+    if (c && (c.priority === "high" || c.priority === "urgent")) parts.push(c.priority === "urgent" ? _("Urgent") : _("High"));
+    if (c && c.state === "snoozed") parts.push(STATE_LABELS.snoozed);
+    else if (c && c.status && c.status !== "open") parts.push(STATUSES[c.status] || c.status);
+    if (c && c.waiting_since && c.status === "open") parts.push(waitingText(c.waiting_since));
     threadSub.textContent = parts.join(" · ");
-    // The visitor's details (the sheet, or the third column on a wide screen).
-    $("details-name").textContent = name;
-    $("details-channel").textContent = channel || "–";
-    $("details-state").textContent = [status, c && c.state && c.state !== "open" ? STATE_LABELS[c.state] || "" : ""]
-      .filter(Boolean)
-      .join(" · ") || "–";
-    const tags = c && Array.isArray(c.tags) ? c.tags : [];
-    tagListEl.replaceChildren(
-      ...tags.map((t) => {
-        const chip = tagChip(t);
-        const remove = el("button", "tag-remove", "×");
-        remove.type = "button";
-        remove.setAttribute("aria-label", fill(_("Remove tag %(name)s"), { name: t.name }));
-        remove.addEventListener("click", () => setTags(tags.filter((x) => x.id !== t.id).map((x) => x.id)));
-        chip.appendChild(remove);
-        return chip;
-      })
-    );
+    each("onHead", c || null);
   }
-
-  function setTags(ids) {
-    if (selectedId) sendFrame({ type: "conversation.tags", conversation_id: selectedId, tag_ids: ids });
-  }
-  if (tagAdd) {
-    tagAdd.addEventListener("change", () => {
-      const id = Number(tagAdd.value);
-      tagAdd.value = "";
-      const c = selectedId && convs.get(selectedId);
-      if (!id || !c) return;
-      const ids = (c.tags || []).map((t) => t.id);
-      if (!ids.includes(id)) setTags([...ids, id]);
-    });
-  }
-
-  // ---- the visitor's details: a sheet on narrow screens, a column on wide ones -----------------
-  const detailsEl = $("details");
-  const detailsToggle = $("details-toggle");
-  const backdrop = $("details-backdrop");
-  const asColumn = window.matchMedia("(min-width: 1200px)");
-  let detailsOpen = false;
-
-  function showDetails(open, { restoreFocus = true } = {}) {
-    detailsOpen = open && !asColumn.matches;
-    document.body.classList.toggle("details-open", detailsOpen);
-    detailsToggle.setAttribute("aria-expanded", String(detailsOpen));
-    // Over the thread it is a dialog: the page behind it waits until it closes.
-    if (asColumn.matches) {
-      detailsEl.removeAttribute("role");
-      detailsEl.removeAttribute("aria-modal");
-    } else {
-      detailsEl.setAttribute("role", "dialog");
-      detailsEl.setAttribute("aria-modal", "true");
-    }
-    for (const node of [document.querySelector(".topbar"), document.querySelector(".sidebar"), threadEl]) {
-      node.inert = detailsOpen;
-    }
-    backdrop.hidden = !detailsOpen;
-    if (detailsOpen) $("details-close").focus();
-    else if (restoreFocus && document.activeElement && detailsEl.contains(document.activeElement)) detailsToggle.focus();
-  }
-  detailsToggle.addEventListener("click", () => showDetails(!detailsOpen));
-  $("details-close").addEventListener("click", () => showDetails(false));
-  backdrop.addEventListener("click", () => showDetails(false));
-  detailsEl.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && detailsOpen) {
-      event.stopPropagation();
-      showDetails(false);
-    }
-  });
-  asColumn.addEventListener("change", () => showDetails(false, { restoreFocus: false }));
-  showDetails(false, { restoreFocus: false });
-
-  // ---- the header's menu (phones) ----------------------------------------------------------------
-  const menuToggle = $("menu-toggle");
-  const menu = $("topbar-menu");
-  function showMenu(open) {
-    menu.classList.toggle("is-open", open);
-    menuToggle.setAttribute("aria-expanded", String(open));
-  }
-  menuToggle.addEventListener("click", (event) => {
-    event.stopPropagation();
-    const open = !menu.classList.contains("is-open");
-    showMenu(open);
-    if (open) menu.querySelector("a, button").focus();
-  });
-  document.addEventListener("click", (event) => {
-    if (menu.classList.contains("is-open") && !menu.contains(event.target)) showMenu(false);
-  });
-  menu.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape") return;
-    showMenu(false);
-    menuToggle.focus();
-  });
 
   // ---- selection ------------------------------------------------------------------------------
   function pathFor(id) {
@@ -706,9 +557,11 @@
       return;
     }
     selectedId = id || null;
+    pin();
     if (push) history.pushState({ conversationId: selectedId }, "", pathFor(selectedId));
     renderThread();
     renderList();
+    each("onSelect", selectedId);
     if (selectedId) {
       requestOpen(selectedId);
       markRead();
@@ -740,8 +593,6 @@
   }
 
   // ---- socket ---------------------------------------------------------------------------------
-  let ready = false; // the `inbox` snapshot arrived on the current socket
-
   function setConnection(state) {
     const text = { online: _("Online"), connecting: _("Connecting…"), offline: _("Offline") }[state];
     connEl.dataset.state = state;
@@ -803,12 +654,6 @@
       case "message.ack":
         onAck(frame);
         break;
-      case "status":
-        setStatus(frame.status);
-        break;
-      case "receipt":
-        onReceipt(frame);
-        break;
       case "center.page":
         onPage(frame);
         break;
@@ -816,57 +661,48 @@
         if (frame.scope === query.scope) renderCounts(frame);
         break;
       case "conversation":
-        scheduleRefresh();
-        if (!isDefaultQuery() && isSummary(frame.conversation)) {
-          const c = frame.conversation;
-          if (convs.has(c.id) && !matchesQuery(c)) convs.delete(c.id);
-          else if (convs.has(c.id)) upsertSummary(c);
-          renderList();
-          if (c.id === selectedId) renderThreadHead(c);
-          break;
-        }
-        if (isSummary(frame.conversation) && movedAway(frame.conversation)) {
-          convs.delete(frame.conversation.id);
-          renderList();
-          if (frame.conversation.id === selectedId) {
-            notice(frame.conversation.status === "resolved" ? _("Resolved.") : _("This conversation was moved to another agent or queue."));
-          }
-        } else if (isSummary(frame.conversation)) {
-          upsertSummary(frame.conversation);
-          renderList();
-          if (frame.conversation.id === selectedId) renderThreadHead(frame.conversation);
-        }
+        onConversation(frame.conversation);
         break;
       case "error":
         onError(frame);
         break;
       default:
-        break; // pong and anything newer
+        break; // pong, and the frames of the modules (below)
     }
+    each("onFrame", frame);
   }
 
-  // ---- status (available / away) ------------------------------------------------------------------
-  const statusEl = $("agent-status");
-  function setStatus(status) {
-    if (statusEl && (status === "available" || status === "away")) {
-      statusEl.value = status;
-      statusEl.dataset.status = status;
+  function onConversation(c) {
+    scheduleRefresh();
+    if (!isSummary(c)) return;
+    if (!isDefaultQuery()) {
+      if (convs.has(c.id) && !matchesQuery(c) && c.id !== selectedId) convs.delete(c.id);
+      else if (convs.has(c.id)) upsertSummary(c);
+    } else if (movedAway(c)) {
+      convs.delete(c.id);
+      if (c.id === selectedId && c.status === "open" && c.state !== "snoozed") {
+        notice(_("This conversation was moved to another agent or queue."));
+      }
+    } else {
+      upsertSummary(c);
     }
+    if (c.id === selectedId) selectedSummary = c;
+    renderList();
+    if (c.id === selectedId) renderThreadHead(c);
   }
-  if (statusEl) {
-    statusEl.addEventListener("change", () => sendFrame({ type: "status.set", status: statusEl.value }));
-  }
+  // The open conversation's latest summary, also once it has left the list (resolved, snoozed).
+  let selectedSummary = null;
+  const summaryOf = (id) => convs.get(id) || (selectedSummary && selectedSummary.id === id ? selectedSummary : null);
 
-  // Transferred or returned to the queue: no longer in this agent's inbox.
+  // Transferred, returned to the queue, resolved or snoozed: no longer in "my open ones".
   function movedAway(c) {
-    return (initial.agent && c.assigned_agent_id !== initial.agent.id) || c.status !== "open";
+    return (initial.agent && c.assigned_agent_id !== initial.agent.id) || c.status !== "open" || c.state === "snoozed";
   }
 
   function onInbox(frame) {
     ready = true;
     socket.settled();
     setConnection("online");
-    setStatus(frame.status);
     if (frame.agent && typeof frame.agent === "object") initial.agent = frame.agent;
     const previous = selectedId ? convs.get(selectedId) : null;
     convs.clear();
@@ -876,14 +712,15 @@
     } else {
       requestPage(""); // after a reconnect: the current filter's first page, afresh
     }
-    if (previous && !convs.has(previous.id)) convs.set(previous.id, previous); // history will refresh it
+    if (previous && !convs.has(previous.id) && isDefaultQuery() && !movedAway(previous)) convs.set(previous.id, previous);
     readSent.clear();
     renderList();
     if (selectedId) {
-      renderThreadHead(convs.get(selectedId));
+      renderThreadHead(summaryOf(selectedId));
       requestOpen(selectedId);
     }
     for (const entry of outbox.list()) sendEntry(entry);
+    each("onReady", frame);
   }
 
   function onFlush(frame) {
@@ -908,7 +745,8 @@
   function onHistory(frame) {
     const c = frame.conversation;
     if (!isSummary(c)) return;
-    upsertSummary(c);
+    if (convs.has(c.id) || (isDefaultQuery() && !movedAway(c))) upsertSummary(c);
+    if (c.id === selectedId) selectedSummary = c;
     openPending.delete(c.id);
     loaded.add(c.id);
     const stick = nearBottom();
@@ -921,88 +759,29 @@
       renderThreadHead(c);
       if (shown && stick) scrollToBottom();
       markRead();
-      renderReceipts();
+      each("onReceipts");
     }
-  }
-
-  // A visitor's message while this tab is in the background: a short chime, and a desktop
-  // notification if the agent allowed notifications (on /notifications/).
-  let audio = null;
-  function chime() {
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.frequency.value = 880;
-      gain.gain.setValueAtTime(0.08, audio.currentTime);
-      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.35);
-      osc.connect(gain).connect(audio.destination);
-      osc.start();
-      osc.stop(audio.currentTime + 0.35);
-    } catch (_) {
-      /* no audio here: the title and the notification still tell */
-    }
-  }
-  function alertInBackground(m, c) {
-    if (document.visibilityState === "visible" || !m || m.sender !== "visitor") return;
-    chime();
-    if (!("Notification" in window) || Notification.permission !== "granted") return;
-    const name = c && c.visitor ? visitorName(c) : _("A visitor");
-    const n = new Notification(name, { body: String(m.body || "").slice(0, 140), tag: `helpdesk-${m.conversation_id}` });
-    n.onclick = () => {
-      window.focus();
-      select(m.conversation_id);
-      n.close();
-    };
   }
 
   function onMessage(frame) {
     scheduleRefresh();
-    if (isMessage(frame.message) && !held.get(frame.message.conversation_id)?.has(frame.message.id)) {
-      alertInBackground(frame.message, frame.conversation);
-    }
-    if (isSummary(frame.conversation) && (isDefaultQuery() || convs.has(frame.conversation.id))) {
-      upsertSummary(frame.conversation);
-    }
+    const c = frame.conversation;
+    if (isSummary(c) && (convs.has(c.id) || (isDefaultQuery() && !movedAway(c)))) upsertSummary(c);
+    if (isSummary(c) && c.id === selectedId) selectedSummary = c;
     const m = frame.message;
     const stick = nearBottom();
-    if (isMessage(m) && storeMessage(m) && showMessage(m)) {
+    const fresh = isMessage(m) && storeMessage(m);
+    if (fresh) each("onNewMessage", m, c);
+    if (fresh && showMessage(m)) {
       if (stick || m.sender === "agent") scrollToBottom();
     }
     renderList();
     if (isMessage(m) && m.conversation_id === selectedId) {
-      if (isSummary(frame.conversation)) renderThreadHead(frame.conversation);
+      if (isSummary(c)) renderThreadHead(c);
       checkGap();
       markRead();
-      renderReceipts();
+      each("onReceipts");
     }
-  }
-
-  // Delivered and seen, from the visitor's side: shown under the agent's latest reply.
-  function onReceipt(frame) {
-    const c = convs.get(frame.conversation_id);
-    if (c) {
-      c.visitor_delivered_seq = Math.max(c.visitor_delivered_seq || 0, frame.delivered_seq || 0);
-      c.visitor_seen_seq = Math.max(c.visitor_seen_seq || 0, frame.seen_seq || 0);
-    }
-    if (frame.conversation_id === selectedId) renderReceipts();
-  }
-
-  function renderReceipts() {
-    const c = selectedId && convs.get(selectedId);
-    let last = null;
-    for (const li of messagesEl.querySelectorAll("li.msg--agent[data-seq]")) {
-      const mark = li.querySelector(".msg-receipt");
-      if (mark) mark.remove();
-      if (!last || Number(li.dataset.seq) > Number(last.dataset.seq)) last = li;
-    }
-    if (!c || !last) return;
-    const seq = Number(last.dataset.seq);
-    const state = seq <= (c.visitor_seen_seq || 0) ? "seen" : seq <= (c.visitor_delivered_seq || 0) ? "delivered" : "sent";
-    const mark = el("span", `msg-receipt msg-receipt--${state}`, { seen: _("Seen"), delivered: _("Delivered"), sent: _("Sent") }[state]);
-    last.dataset.receipt = state;
-    const meta = last.querySelector(".msg-meta");
-    if (meta) meta.appendChild(mark);
   }
 
   function onAck(frame) {
@@ -1019,7 +798,7 @@
     }
     if (own.conversation_id === selectedId) {
       checkGap();
-      renderReceipts();
+      each("onReceipts");
     }
   }
 
@@ -1035,6 +814,7 @@
       else notice(frame.detail || _("A reply could not be sent."));
       return;
     }
+    if (hook("claimsError", frame)) return; // a module's own frame was refused: it says so
     if (frame.code === "not_found") {
       notice(frame.detail || _("That conversation is not in your inbox."));
       return;
@@ -1050,31 +830,21 @@
 
   // ---- reply ----------------------------------------------------------------------------------
   function sendEntry(entry) {
-    return sendFrame({ type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body });
+    const frame = { type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body };
+    if (Array.isArray(entry.attachments) && entry.attachments.length) frame.attachment_ids = entry.attachments.map((a) => a.id);
+    return sendFrame(frame);
   }
 
-  // The composer's trimmed text: into the outbox, on screen as sending, out now if connected.
-  function sendReply(body) {
+  // The composer's trimmed text (and the files uploaded for it): into the outbox, on screen as
+  // sending, out now if connected.
+  function sendReply(body, attachments) {
     if (!selectedId) return false;
-    const entry = outbox.add({ conversation_id: selectedId, body });
+    const entry = outbox.add({ conversation_id: selectedId, body, attachments: attachments || [] });
     showPending(entry);
     scrollToBottom();
     if (ready) sendEntry(entry);
     return true;
   }
-
-  HelpdeskComposer.attach(form, input, {
-    maxHeight: 200,
-    maxLength: MAX_BODY,
-    onSubmit: sendReply,
-    onTooLong: (max) => notice(fill(_("A reply can be at most %(max)s characters."), { max })),
-    onKeydown(event) {
-      if (event.key !== "Escape") return;
-      input.blur();
-      const a = selectedId && convEls.get(selectedId);
-      if (a) a.focus();
-    },
-  });
 
   // ---- navigation -----------------------------------------------------------------------------
   listEl.addEventListener("click", (event) => {
@@ -1095,47 +865,6 @@
 
   window.addEventListener("popstate", () => select(idFromPath(location.pathname), { push: false }));
 
-  document.addEventListener("keydown", (event) => {
-    if (!["j", "k", "n", "r"].includes(event.key) || detailsOpen) return;
-    if (event.metaKey || event.ctrlKey || event.altKey || event.isComposing) return;
-    const t = event.target;
-    if (t && (t.isContentEditable || /^(TEXTAREA|INPUT|SELECT)$/.test(t.tagName))) return;
-    if (event.key === "r") {
-      // Reply: into the open conversation's composer.
-      if (selectedId) {
-        event.preventDefault();
-        input.focus();
-      }
-      return;
-    }
-    const order = sortedConversations();
-    if (!order.length) return;
-    if (event.key === "n") {
-      // Next unread, after the open one (wrapping round).
-      const at = order.findIndex((c) => c.id === selectedId);
-      const rotated = [...order.slice(at + 1), ...order.slice(0, at + 1)];
-      const unread = rotated.find((c) => c.id !== selectedId && Number(c.unread) > 0);
-      if (!unread) return;
-      event.preventDefault();
-      select(unread.id);
-      const a = convEls.get(unread.id);
-      if (a) a.scrollIntoView({ block: "nearest" });
-      return;
-    }
-    const at = order.findIndex((c) => c.id === selectedId);
-    let next;
-    if (at < 0) next = event.key === "j" ? 0 : order.length - 1;
-    else next = Math.min(order.length - 1, Math.max(0, at + (event.key === "j" ? 1 : -1)));
-    event.preventDefault();
-    const id = order[next].id;
-    select(id);
-    const a = convEls.get(id);
-    if (a) {
-      a.focus({ preventScroll: true });
-      a.scrollIntoView({ block: "nearest" });
-    }
-  });
-
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState !== "visible") return;
     markRead();
@@ -1146,32 +875,68 @@
   // Keep "waiting N min" fresh.
   setInterval(() => {
     renderList();
-    if (selectedId && convs.has(selectedId)) renderThreadHead(convs.get(selectedId));
+    if (selectedId) renderThreadHead(summaryOf(selectedId));
   }, 30000);
+
+  // ---- the modules ------------------------------------------------------------------------------
+  app = {
+    initial,
+    maxBody: MAX_BODY,
+    els: { listEl, threadEl, messagesEl, form, input, threadHead },
+    send: sendFrame,
+    isReady: () => ready,
+    selected: () => selectedId,
+    summary: summaryOf,
+    order: listOrder,
+    rowOf: (id) => convEls.get(id) || null,
+    socket,
+    query: () => query,
+    select,
+    notice,
+    sendReply,
+    scrollToBottom,
+    nearBottom,
+    placeByTime,
+    renderList,
+    renderHead: () => renderThreadHead(selectedId ? summaryOf(selectedId) : null),
+    tagChip,
+    channelName: (c) => CHANNELS[c] || c || "",
+    stateName: (s) => STATE_LABELS[s] || STATUSES[s] || s || "",
+    showMenu: (open) => app.modules.nav && app.modules.nav.showMenu(open),
+    modules: {},
+  };
+  // A module's answer (the first that has one).
+  function hook(name, ...args) {
+    for (const m of Object.values(app.modules)) {
+      if (m && typeof m[name] === "function") {
+        const answer = m[name](...args);
+        if (answer) return answer;
+      }
+    }
+    return null;
+  }
+  function each(name, ...args) {
+    for (const m of Object.values(app.modules)) {
+      if (m && typeof m[name] === "function") m[name](...args);
+    }
+  }
+  for (const name of ["nav", "replies", "notes", "panel", "compose", "life"]) {
+    if (typeof HelpdeskInbox[name] === "function") app.modules[name] = HelpdeskInbox[name](app);
+  }
 
   // ---- start ----------------------------------------------------------------------------------
   for (const c of Array.isArray(initial.conversations) ? initial.conversations : []) upsertSummary(c);
   if (isSummary(initial.selected)) {
-    upsertSummary(initial.selected);
+    selectedSummary = initial.selected;
+    if (!movedAway(initial.selected)) upsertSummary(initial.selected);
     loaded.add(initial.selected.id); // the page came with this thread's history
   }
   for (const m of Array.isArray(initial.messages) ? initial.messages : []) storeMessage(m);
   history.replaceState({ conversationId: selectedId }, "", location.href);
+  pin();
   renderList();
   renderThread();
+  each("onSelect", selectedId);
   socket.connect();
 
-  // The installable app: the service worker keeps a shell for when the network is gone (and
-  // shows Web Push). Registered on every visit, so installing the app needs nothing else.
-  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
-
-  // Web Push is turned on at /notifications/; each visit re-saves this browser's subscription
-  // so a rotated key or a cleared record on the server heals itself.
-  const pushConfig = initial.push || {};
-  if (window.HelpdeskPush && pushConfig.enabled) {
-    const csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
-    HelpdeskPush.forStaff(pushConfig.public_key, csrf && csrf.value)
-      .resync()
-      .catch(() => {});
-  }
 })();

@@ -181,6 +181,10 @@
     }
     const page = query.get("page") || "";
     if (/^https?:\/\//.test(page)) context.page_url = page.slice(0, 500);
+    const title = query.get("title") || "";
+    if (title) context.page_title = title.slice(0, 200);
+    const referrer = query.get("referrer") || "";
+    if (/^https?:\/\//.test(referrer)) context.referrer = referrer.slice(0, 500);
     try {
       const attributes = JSON.parse(query.get("attributes") || "{}");
       if (attributes && typeof attributes === "object" && !Array.isArray(attributes)) {
@@ -397,7 +401,9 @@
     }
     // A system line in the visitor's language, from its facts (the server's words otherwise).
     const text = sender === "system" ? HelpdeskSystemText.text(m, { offline: cfg.offline_text || "" }) : m.body;
-    li.appendChild(el("div", "hd-bubble", text));
+    const files = Array.isArray(m.attachments) ? m.attachments : [];
+    if (text || !files.length) li.appendChild(el("div", "hd-bubble", text));
+    if (files.length && sender !== "system") li.appendChild(HelpdeskFiles.render(files));
     const meta = el("div", "hd-meta");
     const time = el("time", "hd-time", formatTime(m.created_at));
     if (m.created_at) {
@@ -479,6 +485,9 @@
         time.dateTime = m.created_at;
         time.textContent = formatTime(m.created_at);
       }
+      // The stored files, with the server's signed links (the pending ones may be IDs only).
+      const files = li.querySelector(".att-list");
+      if (files && Array.isArray(m.attachments) && m.attachments.length) files.replaceWith(HelpdeskFiles.render(m.attachments));
       li.remove();
     } else {
       li = renderMessage(m);
@@ -496,6 +505,7 @@
       body: entry.body,
       created_at: entry.created_at,
       client_id: entry.client_id,
+      attachments: entry.attachments,
     });
     setState(li, "sending");
     liByClient.set(entry.client_id, li);
@@ -783,14 +793,89 @@
   });
 
   // ---- composer -------------------------------------------------------------------------------
+
+  // ---- composer: text, files (the button, a paste, a drop), typing -----------------------------
+  const tray = new HelpdeskFiles.Tray($("hd-tray"), {
+    upload: (file, onProgress) => client.uploadFile(file, { onProgress }),
+    onChange: () => scrollToBottom(),
+  });
+  const fileInput = $("hd-file");
+  fileInput.addEventListener("change", () => {
+    tray.add(fileInput.files);
+    fileInput.value = "";
+    input.focus({ preventScroll: true });
+  });
+  input.addEventListener("paste", (event) => {
+    const files = HelpdeskFiles.fromPaste(event);
+    if (!files.length) return;
+    event.preventDefault();
+    tray.add(files);
+  });
+  HelpdeskFiles.dropZone(document.querySelector(".hd-app"), (files) => tray.add(files));
+
   const composer = HelpdeskComposer.attach(form, input, {
     maxHeight: 120,
     maxLength: client.maxBody,
+    allowEmpty: () => tray.ready().length > 0,
     onSubmit(body) {
-      client.send(body);
+      if (tray.busy()) {
+        showComposerNote(_("Your files are still uploading: send again in a moment."));
+        return false;
+      }
+      const files = tray.ready();
+      client.send(body, files.length ? { attachment_ids: files.map((f) => f.id) } : undefined);
+      tray.clear();
       scrollToBottom();
       return true;
     },
+  });
+
+  // A short word under the composer (why a message did not go yet).
+  let composerNoteTimer = null;
+  function showComposerNote(text) {
+    const note = $("hd-typing");
+    $("hd-typing-text").textContent = text;
+    note.classList.add("is-note");
+    note.hidden = false;
+    clearTimeout(composerNoteTimer);
+    composerNoteTimer = setTimeout(() => {
+      note.classList.remove("is-note");
+      renderTyping();
+    }, 4000);
+  }
+
+  // The visitor typing: at most one frame a second (the client throttles), a stop when the box
+  // empties (and with every message sent). The agent's: "Alice is typing…" until they stop, a
+  // message of theirs arrives, or nothing more is heard for a while.
+  input.addEventListener("input", () => client.typing(input.value.trim() !== "", input.value.trim()));
+  input.addEventListener("blur", () => {
+    if (!input.value.trim()) client.typing(false);
+  });
+  let agentTyping = null; // {name, until}
+  let typingTimer = null;
+  const TYPING_SHOWN_MS = 6000;
+  function renderTyping() {
+    const note = $("hd-typing");
+    if (note.classList.contains("is-note")) return;
+    const on = !!agentTyping && agentTyping.until > Date.now();
+    note.hidden = !on;
+    if (on) {
+      $("hd-typing-text").textContent = agentTyping.name
+        ? fill(_("%(name)s is typing…"), { name: agentTyping.name })
+        : _("Typing…");
+    }
+  }
+  client.on("typing", (typing) => {
+    clearTimeout(typingTimer);
+    agentTyping = typing.active ? { name: typing.agent_name || "", until: Date.now() + TYPING_SHOWN_MS } : null;
+    renderTyping();
+    if (agentTyping) typingTimer = setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
+  });
+  client.on("message", (m) => {
+    if (m.sender === "agent" && agentTyping) {
+      agentTyping = null;
+      renderTyping();
+    }
   });
   closeButton.addEventListener("click", () => postToParent({ type: "close" }));
   document.addEventListener("keydown", (event) => {

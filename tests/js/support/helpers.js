@@ -81,7 +81,7 @@ function short(args) {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-const CLIENT_EVENTS = ["status", "welcome", "message", "pending", "failed", "seen", "presence", "email", "reset", "error", "device", "wechat"];
+const CLIENT_EVENTS = ["status", "welcome", "message", "pending", "failed", "seen", "presence", "email", "reset", "error", "device", "wechat", "typing"];
 
 function record(client) {
   const recorder = new Recorder();

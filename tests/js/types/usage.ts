@@ -35,7 +35,10 @@ async function chat(client: HelpdeskClient.VisitorClient): Promise<string> {
   client.on("welcome", (welcome) => console.log(welcome.site.name, welcome.queue));
   client.on("error", (error) => console.log(error.code, error.detail));
   await client.start();
-  const entry: HelpdeskClient.OutboxEntry = client.send("Hello", { attachment_ids: ["a1"] });
+  const file: HelpdeskClient.Attachment = await client.uploadFile(new Blob(["x"]), { name: "a.txt", onProgress: (f) => console.log(f) });
+  const entry: HelpdeskClient.OutboxEntry = client.send("", { attachment_ids: [file.id] });
+  client.on("typing", ({ active, agent_name }) => console.log(active, agent_name));
+  const typed: boolean = client.typing(true, "Where is");
   const saved = await client.setEmail("vic@example.com");
   const older = await client.loadOlder({ limit: 20 });
   const first: HelpdeskClient.Message | undefined = older.messages[0];
@@ -43,7 +46,7 @@ async function chat(client: HelpdeskClient.VisitorClient): Promise<string> {
   const cursor: HelpdeskClient.Cursor | null = client.cursor;
   off();
   await client.close();
-  return `${entry.client_id} ${saved.verified} ${older.hasMore} ${first?.id} ${cursor?.seq}`;
+  return `${entry.client_id} ${typed} ${saved.verified} ${older.hasMore} ${first?.id} ${cursor?.seq}`;
 }
 
 async function push(client: HelpdeskClient.VisitorClient): Promise<number> {
@@ -66,7 +69,9 @@ const version: string = HelpdeskClient.VERSION;
 // @ts-expect-error a message is text
 web.send(42);
 // @ts-expect-error no such event
-web.on("typing", () => {});
+web.on("typed", () => {});
+// @ts-expect-error the attachments are their IDs
+web.send("Hi", { attachment_ids: [{ id: "a1" }] });
 // @ts-expect-error a listener of "message" gets a Message, not a number
 web.on("message", (n: number) => n);
 // @ts-expect-error a phone is "fcm" or "apns"
