@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core import checks
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
@@ -35,6 +36,24 @@ class EncryptedTextField(models.TextField):
 
     descriptor_class = _Decrypting
     as_json = False
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        """A value is bound to its row's primary key, which must be known before the row is
+        saved (a UUID with a default, or a one-to-one key the caller sets). An auto-increment
+        key is None then, and the value would never decrypt again."""
+        errors = super().check(**kwargs)
+        pk = self.model._meta.pk
+        if isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField):
+            errors.append(
+                checks.Error(
+                    f"{self.model._meta.label}.{self.name} is encrypted, so its model needs a "
+                    "primary key known before saving, not an auto-increment one (e.g. id = "
+                    "UUIDField(primary_key=True, default=uuid.uuid4)).",
+                    obj=self,
+                    id="helpdesk.E001",
+                )
+            )
+        return errors
 
     def aad(self, pk: Any) -> str:
         return f"{self.model._meta.label_lower}.{self.name}:{pk}"

@@ -45,6 +45,15 @@ def storage() -> Any:
     return storages["attachments"]
 
 
+def limits() -> dict[str, Any]:
+    """What clients may check before uploading (the server checks again)."""
+    return {
+        "max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "types": list(settings.ATTACHMENT_TYPES),
+        "per_message": settings.ATTACHMENTS_PER_MESSAGE,
+    }
+
+
 def check_upload(upload: Upload) -> str:
     """The content type to store, or ``Refused``. The declared type must be allowed, agree
     with the name's extension when it has one, and an image must open as one."""

@@ -115,6 +115,7 @@ def conversation(c: Conversation, last: Message | None = None) -> dict[str, Any]
         "tags": [{"id": t.pk, "name": t.name, "color": t.color} for t in c.tags.all()],
         "unread": c.unread,
         "waiting_since": iso(c.waiting_since),
+        "snoozed_until": iso(c.snoozed_until),
         "last_message": shown,
         "created_at": iso(c.created_at),
     }

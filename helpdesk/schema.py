@@ -54,6 +54,15 @@ class SiteOut(serializers.Serializer):
     greeting = serializers.CharField()
     color = serializers.CharField()
     satisfaction = serializers.ChoiceField(choices=["five", "thumbs", "off"])
+    typing_preview = serializers.BooleanField(
+        help_text="Whether the site's agents see a draft: send typing previews only then."
+    )
+
+
+class LimitsOut(serializers.Serializer):
+    max_bytes = serializers.IntegerField()
+    types = serializers.ListField(child=serializers.CharField())
+    per_message = serializers.IntegerField()
 
 
 class SessionOut(serializers.Serializer):
@@ -65,6 +74,7 @@ class SessionOut(serializers.Serializer):
     conversation_id = serializers.UUIDField(allow_null=True)
     max_body = serializers.IntegerField()
     read_seq = serializers.IntegerField(help_text="How far the agent has read (0: nothing).")
+    attachments = LimitsOut(help_text="What an upload may be (checked again by the server).")
     queue = serializers.DictField(
         allow_null=True,
         help_text='While waiting: {"position": n}, or {"next_open_at": iso or null} off hours.',

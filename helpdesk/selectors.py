@@ -205,7 +205,7 @@ def agent_history(actor: Actor, conversation_id: uuid.UUID, after_seq: int) -> d
     """What an agent opening a conversation gets: its summary, its messages after
     ``after_seq`` (with their files), its internal notes, and who the visitor is. A fixed
     number of queries, however long the conversation or the visitor's past."""
-    conversation = Conversation.objects.select_related("visitor").get(pk=conversation_id)
+    conversation = Conversation.objects.select_related("visitor", "site").get(pk=conversation_id)
     return {
         "conversation": conversation_summary(conversation_id),
         "messages": message_payloads(messages_after(conversation_id, after_seq), audience="agent"),
@@ -249,6 +249,7 @@ def visitor_panel(actor: Actor, conversation: Conversation) -> dict[str, Any]:
         "email_verified": v.email_verified_at is not None,
         "external_id": v.external_id,
         "channel": v.channel,
+        "site_name": conversation.site.name,
         "language": v.language,
         "timezone": v.timezone,
         "page_url": v.page_url,

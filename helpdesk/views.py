@@ -69,6 +69,7 @@ def inbox(request: HttpRequest, conversation_id: str | None = None) -> HttpRespo
         "targets": selectors.transfer_targets(agent),
         **selectors.center_context(actor),
         "push": notification_services.push_config(),
+        "attachments": files.limits(),
     }
     return render(request, "helpdesk/inbox.html", {"agent": agent, "initial": initial})
 
@@ -93,6 +94,9 @@ def widget(request: HttpRequest) -> HttpResponse:
         "next_open_at": payloads.iso(_next_open(site)),
         "satisfaction": site.satisfaction,
         "push": notification_services.push_config(),
+        "attachments": files.limits(),
+        # Whether the site's agents see a draft before it is sent: else none is sent.
+        "typing_preview": site.typing_preview,
     }
     context = {
         "site": site,

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk import ratelimit, selectors, tokens
+from helpdesk import files, ratelimit, selectors, tokens
 from helpdesk.models import Channel, Conversation, Site, Visitor
 from routing import selectors as routing_selectors
 
@@ -85,7 +85,10 @@ def visitor_welcome(session: VisitorSession, conversation: Conversation | None) 
             "greeting": session.site.greeting,
             "color": session.site.color,
             "satisfaction": session.site.satisfaction,  # how to rate (helpdesk.satisfaction)
+            # Send typing previews only where the site's agents see them.
+            "typing_preview": session.site.typing_preview,
         },
+        "attachments": files.limits(),
         "agents_online": routing_selectors.site_has_online_agent(session.site.id),
         "conversation_id": str(conversation.id) if conversation else None,
         # How far the agent has read: the widget marks the visitor's messages "Seen".

@@ -25,7 +25,11 @@ from notifications.services.resume import (
     resume_redeem,
     resume_visitor,
 )
-from notifications.services.visitor_email import visitor_email_set, visitor_email_verify
+from notifications.services.visitor_email import (
+    VERIFY_SALT,
+    visitor_email_set,
+    visitor_email_verify,
+)
 from notifications.services.wechat import (
     UnknownTemplate,
     WechatNotLinked,
@@ -37,6 +41,7 @@ from notifications.services.wechat import (
 __all__ = [
     "MAX_ATTEMPTS",
     "RETRY_BASE_SECONDS",
+    "VERIFY_SALT",
     "ChannelNotConfigured",
     "UnknownTemplate",
     "WechatNotLinked",

@@ -12,6 +12,7 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import isolate_apps
 
 from helpdesk import crypto, services
 from helpdesk.models import Conversation, Message, Visitor
@@ -131,3 +132,27 @@ def test_a_database_dump_holds_no_conversation_text_and_no_email(acme, alice, vi
     assert "helpdesk_message" in dump and len(dump) > 10_000  # a real dump of the real data
     for secret in ("4711-0815", "account number", "noted.", "vic@example.com", "Vic Tor", "gold"):
         assert secret not in dump, secret
+
+
+@isolate_apps("helpdesk")
+def test_an_encrypted_field_on_an_auto_increment_model_fails_the_system_check():
+    """Its value would be bound to a primary key of None and never decrypt again."""
+    from django.db import models
+
+    from helpdesk.fields import EncryptedTextField
+
+    class Careless(models.Model):  # noqa: DJ008
+        secret = EncryptedTextField()
+
+        class Meta:
+            app_label = "helpdesk"
+
+    class Careful(models.Model):  # noqa: DJ008
+        id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+        secret = EncryptedTextField()
+
+        class Meta:
+            app_label = "helpdesk"
+
+    assert [e.id for e in Careless._meta.get_field("secret").check()] == ["helpdesk.E001"]
+    assert Careful._meta.get_field("secret").check() == []

@@ -167,6 +167,18 @@
           this._fail({ file, state: "failed" }, fill(_("A message can carry at most %(n)s files."), { n: MAX_FILES }));
           continue;
         }
+        // The server's limits, when the page knows them: refused here, before a long upload.
+        const limits = this.options.limits || {};
+        const name = String(file.name || _("File"));
+        if (limits.max_bytes && file.size > limits.max_bytes) {
+          const mb = Math.floor(limits.max_bytes / (1024 * 1024));
+          this._fail({ file, state: "failed" }, fill(_("%(name)s is too large: files can be at most %(mb)s MB."), { name, mb }));
+          continue;
+        }
+        if (limits.types && file.type && !limits.types.some((t) => t === file.type || (t.endsWith("/*") && file.type.startsWith(t.slice(0, -1))))) {
+          this._fail({ file, state: "failed" }, fill(_("%(name)s can't be sent: this type of file is not accepted."), { name }));
+          continue;
+        }
         this._start(file);
       }
     }

@@ -52,6 +52,7 @@
 
     // ---- files --------------------------------------------------------------------------------------
     const tray = new HelpdeskFiles.Tray($("reply-tray"), {
+      limits: app.initial.attachments,
       upload(file, onProgress) {
         const id = app.selected();
         return HelpdeskFiles.post(`/api/v1/agent/conversations/${encodeURIComponent(id)}/attachments`, file, { "X-CSRFToken": csrf() }, onProgress);

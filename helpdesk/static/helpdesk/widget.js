@@ -796,6 +796,7 @@
 
   // ---- composer: text, files (the button, a paste, a drop), typing -----------------------------
   const tray = new HelpdeskFiles.Tray($("hd-tray"), {
+    limits: cfg.attachments,
     upload: (file, onProgress) => client.uploadFile(file, { onProgress }),
     onChange: () => scrollToBottom(),
   });
@@ -847,7 +848,10 @@
   // The visitor typing: at most one frame a second (the client throttles), a stop when the box
   // empties (and with every message sent). The agent's: "Alice is typing…" until they stop, a
   // message of theirs arrives, or nothing more is heard for a while.
-  input.addEventListener("input", () => client.typing(input.value.trim() !== "", input.value.trim()));
+  // The draft itself goes only to sites that show it to their agents (typing_preview).
+  input.addEventListener("input", () =>
+    client.typing(input.value.trim() !== "", cfg.typing_preview ? input.value.trim() : "")
+  );
   input.addEventListener("blur", () => {
     if (!input.value.trim()) client.typing(false);
   });
