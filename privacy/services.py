@@ -41,7 +41,7 @@ def purge(qs: QuerySet[Any]) -> Counts:
     for field in model._meta.local_many_to_many:  # e.g. a conversation's tags
         through = field.remote_field.through
         counts += _raw(through._base_manager.filter(**{f"{field.m2m_field_name()}__in": qs}))
-    for rel in model._meta.related_objects:
+    for rel in _reverse_relations(model):
         if rel.many_to_many:  # the other side of a many-to-many: its through rows
             through = rel.through
             column = rel.field.m2m_reverse_field_name()
@@ -56,6 +56,16 @@ def purge(qs: QuerySet[Any]) -> Counts:
         elif on_delete is not models.DO_NOTHING and related.exists():
             raise models.ProtectedError(f"{rel.related_model._meta.label} refers to it", set())
     return counts + _raw(qs)
+
+
+def _reverse_relations(model: type[models.Model]) -> list[Any]:
+    # Every relation pointing at ``model``, the hidden ones (``related_name="+"``) included:
+    # ``_meta.related_objects`` leaves those out, and their rows would outlive ours.
+    return [
+        f
+        for f in model._meta.get_fields(include_hidden=True)
+        if f.auto_created and not f.concrete and (f.one_to_many or f.one_to_one or f.many_to_many)
+    ]
 
 
 def _raw(qs: QuerySet[Any]) -> Counts:
