@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install messages
+.PHONY: run test lint bench install messages lock
 
-$(STAMP): pyproject.toml
+# Installs the exact versions of requirements.lock (the ranges live in pyproject.toml).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,11 +31,17 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m mypy
+
+# After changing a range in pyproject.toml (or to take new releases within the ranges).
+lock: $(STAMP)
+	$(PY) -m uv pip compile pyproject.toml --all-extras --python-version 3.11 --upgrade \
+	  --quiet -o requirements.lock --custom-compile-command "make lock"
 
 # Real processes on the local PostgreSQL and Redis, a database of its own (helpdesk_bench);
 # writes bench/results/latest.json, latest.md and PNG plots. About 10 minutes on 2 cores.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	rm -f bench/results/latest.json
 	./scripts/test-env.sh $(PY) bench/reports.py
 	./scripts/test-env.sh $(PY) bench/reminder_scan.py

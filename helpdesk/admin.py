@@ -29,6 +29,7 @@ from helpdesk import services as helpdesk_services
 from helpdesk.access import Action, Actor
 from helpdesk.admin_access import AuditedAdmin, ScopedAdmin, actor_of
 from helpdesk.admin_widgets import ColorInput, TimeZoneMixin
+from helpdesk.auth import user_of
 from helpdesk.models import (
     Agent,
     AgentGroup,
@@ -322,7 +323,7 @@ class VisitorAdmin(ScopedAdmin, admin.ModelAdmin):
 class MessageInline(admin.TabularInline):
     model = Message
     fields = ["seq", "sender", "agent", "body", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["seq", "sender", "agent", "body", "created_at"]
     extra = 0
     can_delete = False
     ordering = ["seq"]
@@ -339,7 +340,7 @@ class NoteInline(admin.TabularInline):
 
     model = Note
     fields = ["created_at", "agent", "body"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "agent", "body"]
     extra = 0
     can_delete = False
     ordering = ["created_at"]
@@ -473,7 +474,8 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
 
     @admin.action(description=_("Resolve"), permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
-        by = request.user.get_full_name() or request.user.get_username()
+        user = user_of(request)
+        by = user.get_full_name() or user.get_username()
         actor = actor_of(request)
         open_ = queryset.filter(status=Conversation.Status.OPEN)
         done = 0
@@ -516,7 +518,8 @@ class ConversationAdmin(ScopedAdmin, admin.ModelAdmin):
                 request, gettext("Choose an agent or a group (one of them)."), messages.ERROR
             )
             return
-        by = request.user.get_full_name() or request.user.get_username()
+        user = user_of(request)
+        by = user.get_full_name() or user.get_username()
         actor = actor_of(request)
         done = 0
         for conversation in self._allowed(request, queryset, Action.TRANSFER):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
@@ -116,7 +117,9 @@ def duration(seconds: float | None) -> str:
 
 def label(field: str, value: str) -> str:
     """A notification's reason, channel or status in words (the reader's language)."""
-    return str(dict(Notification._meta.get_field(field).flatchoices).get(value, value))
+    column = Notification._meta.get_field(field)
+    assert isinstance(column, models.Field)
+    return str(dict(column.flatchoices).get(value, value))
 
 
 def share(value: float | None) -> str:

@@ -8,11 +8,38 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from helpdesk import ratelimit
+from helpdesk.access import Actor
+from helpdesk.models import Visitor
+
+
+def user_of(request: HttpRequest) -> User:
+    """The signed-in person behind a page that requires signing in (``login_required``, the
+    back office). Refuses an anonymous request rather than letting it through untyped."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied
+    return request.user
+
+
+def visitor_of(request: HttpRequest) -> Visitor:
+    """The visitor an API request authenticated as (``api.VisitorTokenAuthentication``)."""
+    visitor = getattr(request.user, "visitor", None)
+    if not isinstance(visitor, Visitor):
+        raise PermissionDenied
+    return visitor
+
+
+def agent_actor(request: HttpRequest) -> Actor:
+    """The actor an agent API request was let in as (``api.IsAgent`` sets it)."""
+    actor = getattr(request, "actor", None)
+    if not isinstance(actor, Actor):
+        raise PermissionDenied
+    return actor
 
 
 def _keys(request: HttpRequest | None, username: str | None) -> list[tuple[str, str]]:

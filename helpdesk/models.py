@@ -96,7 +96,8 @@ class AgentGroup(models.Model):
             raise ValidationError(
                 {"overflow_after_minutes": "Say after how many minutes (1 or more)."}
             )
-        seen, current = {self.pk}, self.overflow_group_id
+        seen: set[int | None] = {self.pk}
+        current: int | None = self.overflow_group_id
         while current is not None:
             if current in seen:
                 raise ValidationError(
@@ -380,7 +381,9 @@ class Conversation(models.Model):
     # the highest it has shown on screen.
     visitor_delivered_seq = models.PositiveIntegerField(default=0)
     visitor_seen_seq = models.PositiveIntegerField(default=0)
-    tags = models.ManyToManyField("Tag", blank=True, related_name="conversations")
+    tags: models.ManyToManyField[Tag, Any] = models.ManyToManyField(
+        "Tag", blank=True, related_name="conversations"
+    )
     # Kept for the reports (no message scans): when the visitor first wrote, when an agent
     # first answered, and whether the first message found nobody online.
     first_visitor_at = models.DateTimeField(null=True, blank=True)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -51,7 +51,7 @@ class Filters:
     # What the person may see (helpdesk.access.visible); None: everything.
     scope: QuerySet[Conversation] | None = None
     # The agents the person may see figures of (helpdesk.access.agents_in_reach); None: all.
-    people: QuerySet[Agent] | None = None
+    people: QuerySet[Agent, Any] | None = None
     # Count waiting time only while the team is open (its business hours).
     business_hours: bool = False
 
@@ -150,7 +150,7 @@ def volume(f: Filters) -> list[dict[str, Any]]:
         days[row["day"]][row["channel"]] = days[row["day"]].get(row["channel"], 0) + row["n"]
     # Two narrow counts, not a join of every message to the offline store.
     for qs, column in ((f.messages(Message.Sender.VISITOR), "messages"), (f.offline(), "offline")):
-        for row in (
+        for row in (  # type: ignore[assignment]  # a narrower row than the loop above
             qs.annotate(day=TruncDate("created_at", tzinfo=f.zone))
             .values("day")
             .annotate(n=Count("pk"))
@@ -354,6 +354,7 @@ def unanswered_waits(f: Filters) -> list[float]:
         .filter(first_visitor_at__isnull=False, first_response_at__isnull=True)
         .values_list("first_visitor_at", "resolved_at", "group_id", "site_id")
     ):
+        assert asked is not None  # filtered on it above
         until = max(asked, resolved or now)
         team = hours(group_id, site_id) if hours is not None else None
         waits.append(open_seconds(team, asked, until) if team else (until - asked).total_seconds())
@@ -560,11 +561,12 @@ def demand(f: Filters, *, handle_seconds: float = 300, answer_within: float = 60
 
 def service(f: Filters) -> list[dict[str, Any]]:
     qs = Notification.objects.filter(conversation__in=f.conversations().values("pk"))
-    return list(
+    rows = (
         qs.values("reason", "channel", "level", "status")
         .annotate(n=Count("pk"))
         .order_by("reason", "level", "channel", "status")
     )
+    return cast(list[dict[str, Any]], list(rows))
 
 
 # ---- satisfaction ---------------------------------------------------------------------------------
@@ -594,7 +596,9 @@ def satisfaction(f: Filters) -> dict[str, Any]:
     ratings = Rating.objects.filter(conversation__in=f.conversations().values("pk"))
 
     def by(column: str) -> dict[Any, dict[str, Any]]:
-        rows = ratings.values(key=F(column)).annotate(**_RATED).order_by()
+        rows = cast(
+            Iterable[dict[str, Any]], ratings.values(key=F(column)).annotate(**_RATED).order_by()
+        )
         return {r["key"]: _rated(r) for r in rows}
 
     return {

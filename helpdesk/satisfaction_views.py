@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from helpdesk import satisfaction, schema
 from helpdesk.api import ApiError, IsVisitor, VisitorTokenAuthentication
+from helpdesk.auth import visitor_of
 from helpdesk.models import Conversation, Rating, SatisfactionScale
 from helpdesk.validation import InvalidInput, check
 
@@ -45,7 +46,7 @@ class VisitorRatingView(APIView):
     def post(self, request: Request) -> Response:
         fields = check(satisfaction.RatingIn, request.data)
         try:
-            rating = satisfaction.rating_give(visitor=request.user.visitor, **fields)
+            rating = satisfaction.rating_give(visitor=visitor_of(request), **fields)
         except satisfaction.NotRateable as exc:
             raise ApiError(exc.code, exc.detail, STATUS[exc.code]) from None
         return Response(satisfaction.rating_payload(rating))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -32,7 +33,7 @@ if REDIS_SENTINELS and not REDIS_URL:
         "REDIS_SENTINELS needs REDIS_URL too (e.g. redis://mymaster/0: its database, password "
         "and scheme are used, its host is not)"
     )
-_SENTINEL = {
+_SENTINEL: dict[str, Any] = {
     "sentinels": REDIS_SENTINELS,
     "master": REDIS_SENTINEL_MASTER,
     "sentinel_password": REDIS_SENTINEL_PASSWORD,

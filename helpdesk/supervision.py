@@ -202,7 +202,7 @@ class SupervisorConsumer(JsonConsumer):
 def _target_exists(agent_id: int | None, group_id: int | None) -> bool:
     if agent_id is not None:
         return Agent.objects.filter(pk=agent_id, user__is_active=True).exists()
-    return AgentGroup.objects.filter(pk=group_id).exists()
+    return group_id is not None and AgentGroup.objects.filter(pk=group_id).exists()
 
 
 def _name_of(actor: Actor) -> str:

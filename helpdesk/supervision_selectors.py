@@ -59,7 +59,11 @@ def snapshot(actor: Actor, now: datetime | None = None) -> dict[str, Any]:
     reminders = Count(
         "notifications", filter=Q(notifications__status=Notification.Status.SENT), distinct=True
     )
-    queue_order = [F("priority").desc(), F("queued_at").asc(nulls_last=True), "created_at"]
+    queue_order: list[Any] = [
+        F("priority").desc(),
+        F("queued_at").asc(nulls_last=True),
+        "created_at",
+    ]
     waiting = list(
         open_.filter(assigned_agent__isnull=True)
         .select_related("visitor", "site")
@@ -146,6 +150,7 @@ def _agents_on(actor: Actor, agent_ids: list[int]) -> dict[int, list[dict[str, A
         .order_by("waiting_since", "last_message_at")
     )
     for c in rows:
+        assert c.assigned_agent_id is not None  # filtered on it above
         on.setdefault(c.assigned_agent_id, []).append(
             {
                 "id": str(c.pk),
@@ -184,5 +189,5 @@ def _item(c: Conversation, *, risk: bool = False) -> dict[str, Any]:
         "reminders": getattr(c, "reminders", 0),
     }
     if risk:
-        item["agent"] = c.assigned_agent.display_name if c.assigned_agent_id else None
+        item["agent"] = c.assigned_agent.display_name if c.assigned_agent is not None else None
     return item

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import URLPattern, reverse
@@ -153,7 +154,7 @@ def signed_webhooks() -> list[URLPattern]:
 
 
 @require_GET
-def js_catalog(request: HttpRequest, language: str) -> HttpResponse:
+def js_catalog(request: HttpRequest, language: str) -> HttpResponseBase:
     """The JavaScript strings of one language (``gettext()`` in the page), from
     locale/*/LC_MESSAGES/djangojs.po. The URL carries the catalogue's version
     (``i18n.catalog_url``), so it is cached for a long time, and loads as a script of our own

@@ -43,7 +43,7 @@ class NotificationAdmin(ScopedAdmin, admin.ModelAdmin):
     readonly_fields = [f.name for f in Notification._meta.fields]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
 
@@ -92,7 +92,7 @@ class PushSubscriptionAdmin(ScopedAdmin, admin.ModelAdmin):
     def short_endpoint(self, obj: PushSubscription) -> str:
         return obj.endpoint.split("/")[2] if "//" in obj.endpoint else obj.endpoint[:40]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
     def scope(self, actor: Actor) -> Q:

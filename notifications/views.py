@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from helpdesk import i18n, schema, selectors
 from helpdesk.api import ApiError, IsVisitor, VisitorTokenAuthentication
+from helpdesk.auth import user_of, visitor_of
 from notifications import services
 from notifications.forms import AgentPreferencesForm, ManagerPreferencesForm, timezone_names
 from notifications.models import AgentPreferences, ManagerPreferences
@@ -85,8 +86,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         return render(request, "helpdesk/not_agent.html", status=403)
     agent = selectors.agent_for_user(request.user)
     agent_prefs = AgentPreferences.objects.filter(agent=agent).first() if agent else None
-    manager_prefs = ManagerPreferences.objects.filter(user=request.user).first()
-    is_manager = request.user.is_superuser or request.user.managed_agent_groups.exists()
+    user = user_of(request)
+    manager_prefs = ManagerPreferences.objects.filter(user=user).first()
+    is_manager = user.is_superuser or user.managed_agent_groups.exists()
     data = request.POST if request.method == "POST" else None
     # Someone choosing for the first time starts from the language they are reading now.
     speaking = {"language": translation.get_language()}
@@ -126,7 +128,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "agent_form": agent_form,
         "manager_form": manager_form,
         "saved": saved,
-        "devices": request.user.push_subscriptions.order_by("-created_at"),
+        "devices": user.push_subscriptions.order_by("-created_at"),
         "timezones": timezone_names(),
         "defaults": {
             "push": settings.NOTIFY_AGENT_PUSH_AFTER_SECONDS // 60,
@@ -157,7 +159,7 @@ class IsStaffOrAgent(BasePermission):
 def _subscribe(request: Request, owner: dict[str, Any]) -> Response:
     if not services.push_enabled():
         raise ApiError("push_disabled", _("Web Push is not configured on this server."), 409)
-    fields = check_subscription(request.data)
+    fields: dict[str, Any] = check_subscription(request.data)
     services.push_subscribe(**fields, **owner, user_agent=request.META.get("HTTP_USER_AGENT", ""))
     return Response({"endpoint": fields["endpoint"]}, status=status.HTTP_201_CREATED)
 
@@ -199,8 +201,8 @@ class VisitorSubscriptionsView(APIView):
         summary="Web Push for this visitor's browser or app",
     )
     def post(self, request: Request) -> Response:
-        return _subscribe(request, {"visitor": request.user.visitor})
+        return _subscribe(request, {"visitor": visitor_of(request)})
 
     @extend_schema(request=EndpointIn, responses={204: None, **schema.errors(400, 401, 404)})
     def delete(self, request: Request) -> Response:
-        return _unsubscribe(request, {"visitor": request.user.visitor})
+        return _unsubscribe(request, {"visitor": visitor_of(request)})

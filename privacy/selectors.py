@@ -117,7 +117,7 @@ def _message(m: Message) -> dict[str, Any]:
     return {
         "seq": m.seq,
         "from": m.sender,
-        "agent": m.agent.display_name if m.agent_id else None,
+        "agent": m.agent.display_name if m.agent is not None else None,
         "text": m.body,
         "at": iso(m.created_at),
         # Messages carry no attachments yet; once they do, each one's name, type and data

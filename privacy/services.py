@@ -70,7 +70,7 @@ def _reverse_relations(model: type[models.Model]) -> list[Any]:
 
 def _raw(qs: QuerySet[Any]) -> Counts:
     # Django's single-statement delete, without loading rows (what its fast deletes use).
-    deleted = qs._raw_delete(qs.db)  # type: ignore[attr-defined]
+    deleted = qs._raw_delete(qs.db)
     return Counter({qs.model._meta.label_lower: deleted}) if deleted else Counter()
 
 

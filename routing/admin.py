@@ -77,7 +77,7 @@ class RuleForm(forms.ModelForm):
     request: HttpRequest | None = None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("preview_only") or self.errors:
             return data
         try:
@@ -125,6 +125,8 @@ def preview_text(
     matched = rules.matches(draft, ctx)
     group_name = (
         AgentGroup.objects.filter(pk=outcome.group_id).values_list("name", flat=True).first()
+        if outcome.group_id is not None
+        else None
     )
     skill_names = (
         ", ".join(s.name for s in Skill.objects.filter(pk__in=outcome.skill_ids)) or "none"
@@ -199,5 +201,5 @@ class OnlineSessionAdmin(ScopedAdmin, admin.ModelAdmin):
     date_hierarchy = "started_at"
     readonly_fields = ["agent", "started_at", "ended_at"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False

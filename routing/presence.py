@@ -82,7 +82,7 @@ class RedisPresence:
     # (delivered on the next flush), and sockets are added back on their next ping.
     def connect(self, kind: Kind, ident: str, socket: str) -> bool:
         now = time.time()
-        args = [now, now + self.ttl, socket, self.ttl + 5]
+        args: list[str | float] = [now, now + self.ttl, socket, self.ttl + 5]
         try:
             return bool(self._connect(keys=[self._key(kind, ident)], args=args))
         except redis.RedisError as exc:

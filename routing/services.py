@@ -64,7 +64,7 @@ def conversation_classify(*, conversation: Conversation, first_message: str) -> 
         channel=conversation.channel,
         language=visitor.language,
         page_url=visitor.page_url,
-        attributes=visitor.attributes or {},
+        attributes=visitor.attributes if isinstance(visitor.attributes, dict) else {},
         first_message=first_message,
     )
     outcome = rules.classify(selectors.active_rules(), ctx, conversation.site.default_group_id)
@@ -288,7 +288,7 @@ def conversations_overflow(*, now: datetime | None = None) -> int:
             group=group_id,
             status=Conversation.Status.OPEN,
             assigned_agent__isnull=True,
-            group_entered_at__lt=now - timedelta(minutes=minutes),
+            group_entered_at__lt=now - timedelta(minutes=minutes or 0),
         ).values_list("pk", flat=True)
         receivers: list[int | None] = []
         for conversation_id in overdue[:500]:
@@ -368,6 +368,7 @@ def conversation_transfer(
         _mark_assigned(target.pk, now)
         meta = {"to_agent": target.display_name}
     else:
+        assert to_group_id is not None  # the caller names an agent or a group
         group = AgentGroup.objects.get(pk=to_group_id)
         conversation.group_id = group.pk
         conversation.group_entered_at = now

@@ -46,12 +46,12 @@ def historical_timestamps():
     """Let bulk inserts keep the timestamps we give them (created_at is auto_now_add)."""
     fields = [m._meta.get_field("created_at") for m in (Conversation, Message, Visitor, Rating)]
     for f in fields:
-        f.auto_now_add = False  # type: ignore[attr-defined]
+        f.auto_now_add = False
     try:
         yield
     finally:
         for f in fields:
-            f.auto_now_add = True  # type: ignore[attr-defined]
+            f.auto_now_add = True
 
 
 class Command(BaseCommand):
@@ -112,7 +112,7 @@ class Command(BaseCommand):
             agents.append(agent)
         return {"site": site, "group": group, "agents": agents, "zone": ZoneInfo(zone)}
 
-    def _batch(self, rng, teams, n, per, now, days, weights) -> None:  # type: ignore[no-untyped-def]
+    def _batch(self, rng, teams, n, per, now, days, weights) -> None:
         starts = []
         for _ in range(n):
             team = rng.choice(teams)
@@ -212,7 +212,7 @@ class Command(BaseCommand):
                     conversation=c,
                     scale="five",
                     score=r.choices([5, 4, 3, 2, 1], weights=[50, 25, 10, 8, 7])[0],
-                    created_at=c.resolved_at,
+                    created_at=c.resolved_at or c.created_at,
                 )
                 for c in convs
                 if r.random() < 0.33
