@@ -33,9 +33,10 @@ lint: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m mypy
 
-# After changing a range in pyproject.toml (or to take new releases within the ranges).
+# After changing a range in pyproject.toml: pins what is new, keeps the other pins.
+# `make lock UPGRADE=--upgrade` takes the newest releases within every range.
 lock: $(STAMP)
-	$(PY) -m uv pip compile pyproject.toml --all-extras --python-version 3.11 --upgrade \
+	$(PY) -m uv pip compile pyproject.toml --all-extras --python-version 3.11 $(UPGRADE) \
 	  --quiet -o requirements.lock --custom-compile-command "make lock"
 
 # Real processes on the local PostgreSQL and Redis, a database of its own (helpdesk_bench);

@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -137,6 +138,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "helpdesk.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -151,6 +153,18 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.middleware.ContentSecurityPolicyMiddleware",
 ]
+
+# CORS, for the visitor API only: a browser on a page of an origin some site allows
+# (helpdesk.signals.cors_for_allowed_origins decides, the socket's rule). No cookies.
+CORS_URLS_REGEX = r"^/api/v1/visitor/"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-helpdesk-user-id",
+    "x-helpdesk-user-hash",
+)
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 ROOT_URLCONF = "helpdesk.urls"
 ASGI_APPLICATION = "helpdesk.asgi.application"

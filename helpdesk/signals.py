@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from corsheaders.signals import check_request_enabled
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from helpdesk import events
+from helpdesk import events, selectors
 from helpdesk.models import Agent, Attachment
 from helpdesk.services.attachments import attachment_files_delete
 
@@ -29,3 +32,13 @@ def delete_stored_file(sender: Any, instance: Attachment, **kwargs: Any) -> None
     """A deleted attachment (its message pruned, its visitor erased) leaves no bytes behind,
     once the deletion has committed."""
     transaction.on_commit(lambda: attachment_files_delete(instance), robust=True)
+
+
+@receiver(check_request_enabled)
+def cors_for_allowed_origins(sender: Any, request: Any, **kwargs: Any) -> bool:
+    """The visitor API answers a browser on a site's own pages (``CORS_URLS_REGEX``) when a
+    site allows that origin. No cookies cross: visitors authenticate with their token. (The
+    library enables CORS on any path a receiver says yes to, so the path is checked here.)"""
+    if not re.match(settings.CORS_URLS_REGEX, request.path_info):
+        return False
+    return selectors.origin_allowed_by_a_site(request.headers.get("Origin"))
