@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -33,6 +32,7 @@ from helpdesk import (
     tokens,
 )
 from helpdesk.access import Action, Actor
+from helpdesk.dbtrips import database_trip
 from helpdesk.models import Agent, Visitor
 from helpdesk.services import typing as typing_services
 from helpdesk.services.attachments import NotYours
@@ -66,7 +66,7 @@ from routing import presence
 from routing import services as routing_services
 
 log = logging.getLogger(__name__)
-db = database_sync_to_async
+db = database_trip
 
 HELLO_TIMEOUT_SECONDS = 10
 TYPING_EVERY_SECONDS = 1.0
@@ -96,7 +96,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         (``aclose_old_connections``). A process has one database thread; an event that only
         forwards text to this socket would wait there behind every other socket's database
         work, so under load events were held back for seconds. Every database call here
-        goes through ``db`` (database_sync_to_async), which closes stale connections around
+        goes through ``db`` (``dbtrips.database_trip``), which closes stale connections around
         itself."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
