@@ -385,6 +385,19 @@ def _conversation_for(actor: Actor, conversation_id: Any, action: Action) -> tup
     return conversation, access.refusal(actor, action, conversation)
 
 
+def _reply(actor: Actor, agent: Agent, conversation_id: Any, **message: Any) -> services.SendResult:
+    """The agent's reply in one trip to the database thread: the conversation, if the agent
+    may see it, then the store (which decides under the row lock whether they may reply)."""
+    conversation, refused = _conversation_for(actor, conversation_id, Action.OPEN)
+    if conversation is None:
+        raise ClientError("not_found", "No such conversation in your inbox.")
+    if refused:
+        raise ClientError("not_assigned", refused)
+    return services.message_send_by_agent(
+        actor=actor, agent=agent, conversation=conversation, **message
+    )
+
+
 def _echo(fields: dict[str, Any]) -> dict[str, Any]:
     """The query a page answers, so a client can drop answers to queries it moved on from."""
     return {k: fields[k] for k in ("scope", "state", "tag", "q", "cursor")}
@@ -558,12 +571,11 @@ class AgentConsumer(JsonConsumer):
         client_id, body, fields = check_message(data, AgentMessageIn)
         # A resend of a stored reply is answered with it even if the agent may no longer
         # reply (the service finds it first), so the check under the row lock decides.
-        conversation = await self._conversation(fields["conversation_id"], Action.OPEN)
         try:
-            result = await db(services.message_send_by_agent)(
-                actor=self.actor,
-                agent=self.agent,
-                conversation=conversation,
+            result = await db(_reply)(
+                self.actor,
+                self.agent,
+                fields["conversation_id"],
                 client_id=client_id,
                 body=body,
                 attachment_ids=fields["attachment_ids"],

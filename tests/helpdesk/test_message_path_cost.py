@@ -120,3 +120,40 @@ def test_a_reply_that_claims_a_waiting_conversation_tells_the_truth(acme, bob, s
     assert summaries[-1] == selectors.conversation_summary(conv.id)
     assert summaries[-1]["assigned_agent_id"] == bob.id and summaries[-1]["unread"] == 0
     assert len(queries) <= 12, "\n".join(q["sql"][:150] for q in queries.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_each_message_frame_makes_its_fewest_trips_to_the_database_thread(
+    acme, alice, monkeypatch
+):
+    """The process's one database thread is every socket's queue: a visitor's message is
+    one trip, an agent's reply two (the frame's authorisation, then see-and-store)."""
+    from helpdesk import consumers
+    from tests.ws import agent_socket, send_message, visitor_socket
+
+    visitor, _ = await visitor_socket(acme.widget_key)
+    agent, _ = await agent_socket(alice.user)
+    first = await send_message(visitor, "hello")
+    trips: list[str] = []
+    original = consumers.db
+
+    def counting(func: Any) -> Any:
+        trips.append(getattr(func, "__name__", repr(func)))
+        return original(func)
+
+    monkeypatch.setattr(consumers, "db", counting)
+    await send_message(visitor, "anyone?")
+    assert len(trips) == 1, trips
+    trips.clear()
+    await agent.send(
+        {
+            "type": "message.send",
+            "conversation_id": first["message"]["conversation_id"],
+            "client_id": str(uuid.uuid4()),
+            "body": "here",
+        }
+    )
+    await agent.expect("message.ack")
+    assert len(trips) == 2, trips
+    await visitor.close()
+    await agent.close()
