@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -33,6 +32,7 @@ from helpdesk import (
     tokens,
 )
 from helpdesk.access import Action, Actor
+from helpdesk.dbtrips import database_trip
 from helpdesk.models import Agent, Visitor
 from helpdesk.services import typing as typing_services
 from helpdesk.services.attachments import NotYours
@@ -66,7 +66,7 @@ from routing import presence
 from routing import services as routing_services
 
 log = logging.getLogger(__name__)
-db = database_sync_to_async
+db = database_trip
 
 HELLO_TIMEOUT_SECONDS = 10
 TYPING_EVERY_SECONDS = 1.0
@@ -96,7 +96,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         (``aclose_old_connections``). A process has one database thread; an event that only
         forwards text to this socket would wait there behind every other socket's database
         work, so under load events were held back for seconds. Every database call here
-        goes through ``db`` (database_sync_to_async), which closes stale connections around
+        goes through ``db`` (``dbtrips.database_trip``), which closes stale connections around
         itself."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -385,6 +385,19 @@ def _conversation_for(actor: Actor, conversation_id: Any, action: Action) -> tup
     return conversation, access.refusal(actor, action, conversation)
 
 
+def _reply(actor: Actor, agent: Agent, conversation_id: Any, **message: Any) -> services.SendResult:
+    """The agent's reply in one trip to the database thread: the conversation, if the agent
+    may see it, then the store (which decides under the row lock whether they may reply)."""
+    conversation, refused = _conversation_for(actor, conversation_id, Action.OPEN)
+    if conversation is None:
+        raise ClientError("not_found", "No such conversation in your inbox.")
+    if refused:
+        raise ClientError("not_assigned", refused)
+    return services.message_send_by_agent(
+        actor=actor, agent=agent, conversation=conversation, **message
+    )
+
+
 def _echo(fields: dict[str, Any]) -> dict[str, Any]:
     """The query a page answers, so a client can drop answers to queries it moved on from."""
     return {k: fields[k] for k in ("scope", "state", "tag", "q", "cursor")}
@@ -558,12 +571,11 @@ class AgentConsumer(JsonConsumer):
         client_id, body, fields = check_message(data, AgentMessageIn)
         # A resend of a stored reply is answered with it even if the agent may no longer
         # reply (the service finds it first), so the check under the row lock decides.
-        conversation = await self._conversation(fields["conversation_id"], Action.OPEN)
         try:
-            result = await db(services.message_send_by_agent)(
-                actor=self.actor,
-                agent=self.agent,
-                conversation=conversation,
+            result = await db(_reply)(
+                self.actor,
+                self.agent,
+                fields["conversation_id"],
                 client_id=client_id,
                 body=body,
                 attachment_ids=fields["attachment_ids"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -112,13 +113,21 @@ def conversation(c: Conversation, last: Message | None = None) -> dict[str, Any]
         "visitor_seen_seq": c.visitor_seen_seq,
         "visitor_delivered_seq": c.visitor_delivered_seq,
         "state": c.state,
-        "tags": [{"id": t.pk, "name": t.name, "color": t.color} for t in c.tags.all()],
+        "tags": _tags(c),
         "unread": c.unread,
         "waiting_since": iso(c.waiting_since),
         "snoozed_until": iso(c.snoozed_until),
         "last_message": shown,
         "created_at": iso(c.created_at),
     }
+
+
+def _tags(c: Conversation) -> list[dict[str, Any]]:
+    """Read with the row when it carries them (``selectors.with_send_facts``)."""
+    read = getattr(c, "tags_json", None)
+    if read is not None:
+        return json.loads(read)
+    return [{"id": t.pk, "name": t.name, "color": t.color} for t in c.tags.all()]
 
 
 def note(n: Note) -> dict[str, Any]:

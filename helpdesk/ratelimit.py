@@ -11,7 +11,8 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from helpdesk import metrics
 
@@ -38,18 +39,32 @@ def hit(name: str, key: str, *, what: str) -> None:
     window = int(now // seconds)
     cache_key = f"rl:{name}:{key}:{window}"
     try:
-        cache.add(cache_key, 0, timeout=seconds + 1)
-        try:
-            n = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=seconds + 1)
-            n = 1
+        n = _count(cache_key, seconds + 1)
     except Exception as exc:  # the cache (Redis) is down: let people through, say so
         log.warning("rate limit %s not counted: %s", name, exc)
         return
     if n > count:
         metrics.rate_limited(name)
         raise RateLimited(what, max(1, int(seconds - now % seconds)))
+
+
+def _count(cache_key: str, timeout: int) -> int:
+    """Add one to the window's count and return it. On Redis one round trip (a MULTI of
+    SET NX EX and INCR; Django's add and incr take three); other caches: add, then incr."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):  # Sentinel's too
+        redis_key = backend.make_and_validate_key(cache_key)
+        client = backend._cache.get_client(redis_key, write=True)
+        pipe = client.pipeline(transaction=True)
+        pipe.set(redis_key, 0, ex=timeout, nx=True)
+        pipe.incr(redis_key)
+        return int(pipe.execute()[1])
+    cache.add(cache_key, 0, timeout=timeout)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=timeout)
+        return 1
 
 
 def blocked(name: str, key: str) -> int:

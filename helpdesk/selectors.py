@@ -17,10 +17,12 @@ from django.db.models import (
     Count,
     DateTimeField,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
     When,
 )
@@ -134,20 +136,74 @@ def conversation_state(c: Conversation) -> str:
     return "replied"
 
 
-def conversation_summary_after(c: Conversation, last: Message) -> dict[str, Any]:
+def conversation_summary_after(
+    c: Conversation, last: Message, *, unread: int | None = None
+) -> dict[str, Any]:
     """The summary of a conversation the caller has just written (locked, its fields
     current) whose newest message is ``last``, a visitor's or an agent's: what
     ``conversation_summary`` reads, without its subqueries. On the path of every message,
-    where that query was the largest cost (docs/performance.md)."""
+    where that query was the largest cost (docs/performance.md). ``unread``: the count when
+    the caller knows it (else counted here when there is anything to count); tags come from
+    ``with_send_facts`` when the row was locked with them (else read here)."""
     c.state = conversation_state(c)  # type: ignore[attr-defined]
-    c.unread = (  # type: ignore[attr-defined]
-        Message.objects.filter(
-            conversation=c, sender=Message.Sender.VISITOR, seq__gt=c.agent_read_seq
-        ).count()
-        if c.last_visitor_seq > c.agent_read_seq
-        else 0
-    )
+    if unread is None:
+        unread = (
+            Message.objects.filter(
+                conversation=c, sender=Message.Sender.VISITOR, seq__gt=c.agent_read_seq
+            ).count()
+            if c.last_visitor_seq > c.agent_read_seq
+            else 0
+        )
+    c.unread = unread  # type: ignore[attr-defined]
     return payloads.conversation(c, last=last)
+
+
+class _TagsOf(Func):
+    """A conversation's tags as a JSON text ``[{"id", "name", "color"}, …]`` by name, in
+    the statement that reads the conversation (a scalar subquery: no second round trip)."""
+
+    output_field = TextField()
+
+    def _sql(self, compiler: Any, connection: Any, aggregate: str, empty: str) -> Any:
+        pk, params = compiler.compile(self.source_expressions[0])
+        tag, link = Tag._meta.db_table, Conversation.tags.through._meta.db_table
+        # Table names from the models and the compiled column: no input is interpolated.
+        rows = (
+            f"SELECT t.id, t.name, t.color FROM {tag} t JOIN {link} l ON l.tag_id = t.id "  # noqa: S608
+            f"WHERE l.conversation_id = {pk} ORDER BY t.name"
+        )
+        return f"(SELECT COALESCE({aggregate}, {empty}) FROM ({rows}) r)", params  # noqa: S608
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        agg = "json_agg(json_build_object('id', r.id, 'name', r.name, 'color', r.color))::text"
+        return self._sql(compiler, connection, agg, "'[]'")
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # SQLite
+        agg = "json_group_array(json_object('id', r.id, 'name', r.name, 'color', r.color))"
+        return self._sql(compiler, connection, agg, "'[]'")
+
+
+def with_send_facts(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """What a message's summary needs beyond the row, read by the statement that locks it:
+    ``unread_before`` (the visitor's messages past the agent's read cursor) and
+    ``tags_json``. ``conversation_summary_after`` then needs no query of its own."""
+    return conversations.annotate(
+        unread_before=Coalesce(
+            Subquery(
+                Message.objects.filter(
+                    conversation=OuterRef("pk"),
+                    sender=Message.Sender.VISITOR,
+                    seq__gt=OuterRef("agent_read_seq"),
+                )
+                .order_by()
+                .values("conversation")
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            0,
+        ),
+        tags_json=_TagsOf(F("pk")),
+    )
 
 
 def read_cursor_of(agent_id: int) -> Coalesce:

@@ -37,6 +37,18 @@ def _fresh_rate_limits() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> Any:
+    """Each test starts in the default language. A page requested by the test client in the
+    test's own thread activates its language there (as Django does per request), and async
+    tests copy that thread's context, so a Chinese page would leave later tests Chinese."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _on_postgres(request: pytest.FixtureRequest) -> None:
     """The suite runs on PostgreSQL; only the embedded smoke test uses SQLite (in its own process)."""
     if "django_db_setup" in request.fixturenames:

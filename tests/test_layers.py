@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.logs",
             "helpdesk.metrics",
             "helpdesk.redis_ha",
+            "helpdesk.dbtrips",
             "helpdesk.settings",
             "helpdesk.crypto",
             "helpdesk.fields",

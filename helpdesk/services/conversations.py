@@ -170,6 +170,17 @@ def move_read_cursor(agent_id: int, conversation_id: uuid.UUID, seq: int) -> Non
         ReadCursor.objects.filter(pk=cursor.pk).update(seq=Greatest("seq", Value(seq)))
 
 
+def reply_read_cursor(agent_id: int, conversation_id: uuid.UUID, seq: int) -> None:
+    """The cursor of an agent who has just written ``seq``, the conversation's newest (it is
+    locked): no cursor can be past it, so one upsert sets it, never lowering it."""
+    ReadCursor.objects.bulk_create(
+        [ReadCursor(agent_id=agent_id, conversation_id=conversation_id, seq=seq)],
+        update_conflicts=True,
+        unique_fields=["agent", "conversation"],
+        update_fields=["seq", "updated_at"],
+    )
+
+
 @transaction.atomic
 def conversation_mark_read(*, agent: Agent, conversation: Conversation, seq: int) -> None:
     """Move ``agent``'s own read cursor forward (never back, never past the end). It is the

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest, Least
 
 from helpdesk import access, events, files, jobs, metrics, payloads, selectors
 from helpdesk.models import Agent, Attachment, Conversation, Message, Visitor
 from helpdesk.services.attachments import attachments_claim
-from helpdesk.services.conversations import move_read_cursor
+from helpdesk.services.conversations import reply_read_cursor
 from helpdesk.timeline import APPENDED, message_add_system, message_append
 from offline import services as offline_services
 from offline.models import OfflineMessage
@@ -58,24 +58,33 @@ def message_send_by_visitor(
 ) -> SendResult:
     """Store a visitor's message (once per ``client_id``) with the files it names (their own
     uploads), route, record if offline, notify. Raises ``attachments.NotYours``."""
-    # One visitor's sends are serialised: a resend can't race its original.
-    visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
-    existing = (
-        Message.objects.filter(
-            conversation__visitor=visitor, sender=Message.Sender.VISITOR, client_id=client_id
+    # One visitor's sends are serialised: a resend can't race its original. The statement
+    # that locks the visitor also says whether this client ID is stored already.
+    visitor = (
+        Visitor.objects.select_for_update()
+        .annotate(
+            resent=Subquery(
+                Message.objects.filter(
+                    conversation__visitor=OuterRef("pk"),
+                    sender=Message.Sender.VISITOR,
+                    client_id=client_id,
+                ).values("pk")[:1]
+            )
         )
-        .select_related("agent")
-        .first()
+        .get(pk=visitor.pk)
     )
-    if existing is not None:
-        return _existing(existing)
+    if visitor.resent is not None:  # type: ignore[attr-defined]
+        return _existing(
+            Message.objects.select_related("agent").get(pk=visitor.resent)  # type: ignore[attr-defined]
+        )
     conversation = (
-        Conversation.objects.select_for_update()
+        selectors.with_send_facts(Conversation.objects.select_for_update())
         .filter(visitor=visitor, status=Conversation.Status.OPEN)
         .order_by("-created_at")
         .first()
     )
     started = conversation is None
+    routed = started or conversation.assigned_agent_id is None  # type: ignore[union-attr]
     if conversation is not None:
         conversation.visitor = visitor  # the locked row in hand: no second read for the summary
     if conversation is None:
@@ -121,7 +130,12 @@ def message_send_by_visitor(
             {
                 "type": "message",
                 "message": result.payload(audience="agent"),
-                "conversation": selectors.conversation_summary_after(conversation, message),
+                "conversation": selectors.conversation_summary_after(
+                    conversation,
+                    message,
+                    # Under the lock nothing else moved the read cursor; routing may have.
+                    unread=None if routed else conversation.unread_before + 1,  # type: ignore[attr-defined]
+                ),
             },
         )
     metrics.message_stored(conversation.channel, "visitor")
@@ -171,16 +185,25 @@ def message_send_by_agent(
     read it (else it is read here).
 
     Raises ``NotAssigned``, ``attachments.NotYours``."""
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    existing = (
-        Message.objects.filter(
-            conversation=conversation, sender=Message.Sender.AGENT, client_id=client_id
+    # Locked with what the summary needs (the visitor's name, the tags) and whether this
+    # client ID is stored already: one statement. The visitor is read, not locked.
+    conversation = (
+        selectors.with_send_facts(
+            Conversation.objects.select_for_update(of=("self",)).select_related("visitor")
         )
-        .select_related("agent")
-        .first()
+        .annotate(
+            resent=Subquery(
+                Message.objects.filter(
+                    conversation=OuterRef("pk"), sender=Message.Sender.AGENT, client_id=client_id
+                ).values("pk")[:1]
+            )
+        )
+        .get(pk=conversation.pk)
     )
-    if existing is not None:
-        return _existing(existing)
+    if conversation.resent is not None:  # type: ignore[attr-defined]
+        return _existing(
+            Message.objects.select_related("agent").get(pk=conversation.resent)  # type: ignore[attr-defined]
+        )
     actor = actor or access.actor_for(agent.user)
     if actor is None or actor.agent_id != agent.id:
         raise NotAssigned("Only agents reply to conversations.")
@@ -198,7 +221,7 @@ def message_send_by_agent(
         fields += ["assigned_agent", "assigned_at"]
         routing_services.pending_work_follows(conversation_id=conversation.pk, agent_id=agent.id)
     # Replying means the agent has read what came before.
-    move_read_cursor(agent.id, conversation.pk, message.seq)
+    reply_read_cursor(agent.id, conversation.pk, message.seq)
     if conversation.assigned_agent_id == agent.id:
         conversation.agent_read_seq = message.seq
     conversation.save(update_fields=fields)
@@ -215,7 +238,14 @@ def message_send_by_agent(
         {
             "type": "message",
             "message": result.payload(audience="agent"),
-            "conversation": selectors.conversation_summary_after(conversation, message),
+            "conversation": selectors.conversation_summary_after(
+                conversation,
+                message,
+                # The agent's reply counts nothing; the handling agent has read it all.
+                unread=0
+                if conversation.agent_read_seq >= message.seq
+                else conversation.unread_before,  # type: ignore[attr-defined]
+            ),
         },
     )
     return result
