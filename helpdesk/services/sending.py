@@ -274,6 +274,12 @@ def visitor_receipt(
             visitor_seen_seq=Greatest("visitor_seen_seq", Least(Value(seen_seq), F("last_seq"))),
         )
     )
+    if moved:
+        # What the visitor's client says it has is delivered, whichever way it came (the socket,
+        # HTTP catch-up in an app): no email or push follow-up for it.
+        offline_services.offline_mark_delivered_to_visitor(
+            conversation=conversation, up_to_seq=delivered
+        )
     if moved and conversation.assigned_agent_id:
         conversation.refresh_from_db(
             fields=["visitor_delivered_seq", "visitor_seen_seq", "assigned_agent"]

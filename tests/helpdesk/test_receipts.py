@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
-from helpdesk.models import Conversation
+from helpdesk.models import Conversation, Message
+from helpdesk.services.sending import visitor_receipt
+from offline.models import OfflineMessage
+from tests.factories import ConversationFactory, MessageFactory
 from tests.ws import agent_socket, send_message, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,3 +111,27 @@ async def test_the_visitor_sees_when_the_agent_has_read_their_messages(acme, ali
     assert await visitor.nothing()  # nothing moved: nothing to tell
     for sock in (visitor, tab):
         await sock.close()
+
+
+def test_a_receipt_marks_the_visitors_waiting_replies_delivered(acme, alice):
+    """An app that catches up over HTTP and says so gets no email or push follow-up for what
+    it already has; what it has not received stays waiting."""
+    conv = ConversationFactory(visitor__site=acme, assigned_agent=alice)
+    replies = [
+        MessageFactory(conversation=conv, seq=seq, sender=Message.Sender.AGENT, agent=alice)
+        for seq in (1, 2, 3)
+    ]
+    Conversation.objects.filter(pk=conv.pk).update(last_seq=3)
+    for m in replies:
+        OfflineMessage.objects.create(
+            message=m,
+            conversation=conv,
+            audience=OfflineMessage.Audience.VISITOR,
+            created_at=timezone.now(),
+        )
+    assert visitor_receipt(visitor=conv.visitor, conversation_id=conv.pk, delivered_seq=2)
+    states = dict(
+        OfflineMessage.objects.filter(conversation=conv).values_list("message__seq", "state")
+    )
+    delivered, pending = OfflineMessage.State.DELIVERED, OfflineMessage.State.PENDING
+    assert states == {1: delivered, 2: delivered, 3: pending}
