@@ -32,7 +32,7 @@ def _trust_recently_used() -> None:
             and not conn.errors_occurred
             and now - used_at < FRESH_SECONDS
         ):
-            conn.health_check_done = True
+            conn.health_check_done = True  # type: ignore[attr-defined]  # Django's own flag
 
 
 def _stamp() -> None:

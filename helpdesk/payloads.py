@@ -45,7 +45,7 @@ def message(
             "conversation_id": m.conversation_id,
             "seq": m.seq,
             "sender": m.sender,
-            "agent__display_name": m.agent.display_name if m.agent_id else None,
+            "agent__display_name": m.agent.display_name if m.agent is not None else None,
             "body": m.body,
             "created_at": m.created_at,
             "client_id": m.client_id,
@@ -79,7 +79,7 @@ def body_of(value: str, message_id: Any) -> str:
     """A body from a bulk read (``values()``, raw SQL, a subquery) is still sealed: open it
     with its message's identity. From an instance it is already plain."""
     if isinstance(value, crypto.Sealed):
-        return str(Message._meta.get_field("body").open(value, message_id))  # type: ignore[attr-defined]
+        return str(Message._meta.get_field("body").open(value, message_id))
     return value
 
 
@@ -92,12 +92,13 @@ def _meta(meta: dict[str, Any], audience: Audience) -> dict[str, Any]:
 def conversation(c: Conversation, last: Message | None = None) -> dict[str, Any]:
     """``c`` comes from ``selectors.with_summary`` (annotated, visitor loaded), or carries
     ``state`` and ``unread`` with its newest message given as ``last``."""
+    row: Any = c  # with the selectors' annotations, which the model's type does not name
     shown = None
     if last is not None:
         shown = {"sender": last.sender, "body": last.body[:200], "created_at": iso(last.created_at)}
     elif getattr(c, "last_body", None) is not None:
-        body = body_of(crypto.Sealed(c.last_body), c.last_id)
-        shown = {"sender": c.last_sender, "body": body[:200], "created_at": iso(c.last_at)}
+        body = body_of(crypto.Sealed(row.last_body), row.last_id)
+        shown = {"sender": row.last_sender, "body": body[:200], "created_at": iso(row.last_at)}
     return {
         "id": str(c.id),
         "visitor": {"id": str(c.visitor_id), "name": c.visitor.display_name},
@@ -112,9 +113,9 @@ def conversation(c: Conversation, last: Message | None = None) -> dict[str, Any]
         "last_agent_seq": c.last_agent_seq,
         "visitor_seen_seq": c.visitor_seen_seq,
         "visitor_delivered_seq": c.visitor_delivered_seq,
-        "state": c.state,
+        "state": row.state,
         "tags": _tags(c),
-        "unread": c.unread,
+        "unread": row.unread,
         "waiting_since": iso(c.waiting_since),
         "snoozed_until": iso(c.snoozed_until),
         "last_message": shown,
@@ -136,7 +137,7 @@ def note(n: Note) -> dict[str, Any]:
         "id": str(n.pk),
         "conversation_id": str(n.conversation_id),
         "agent_id": n.agent_id,
-        "agent_name": n.agent.display_name if n.agent_id else None,
+        "agent_name": n.agent.display_name if n.agent is not None else None,
         "body": n.body,
         "mentions": [{"id": a.pk, "name": a.display_name} for a in n.mentions.all()],
         "client_id": str(n.client_id) if n.client_id else None,

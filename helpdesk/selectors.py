@@ -178,7 +178,7 @@ class _TagsOf(Func):
         agg = "json_agg(json_build_object('id', r.id, 'name', r.name, 'color', r.color))::text"
         return self._sql(compiler, connection, agg, "'[]'")
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # SQLite
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]  # SQLite
         agg = "json_group_array(json_object('id', r.id, 'name', r.name, 'color', r.color))"
         return self._sql(compiler, connection, agg, "'[]'")
 
@@ -242,7 +242,7 @@ def transfer_target_exists(*, agent_id: int | None, group_id: int | None) -> boo
     """An active agent (by ``agent_id``), else a group (by ``group_id``)."""
     if agent_id is not None:
         return Agent.objects.filter(pk=agent_id, user__is_active=True).exists()
-    return AgentGroup.objects.filter(pk=group_id).exists()
+    return group_id is not None and AgentGroup.objects.filter(pk=group_id).exists()
 
 
 def tags_exist(tag_ids: list[int]) -> bool:
@@ -557,7 +557,7 @@ def _sort_keys(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
     )
 
 
-def _encode_cursor(c: Conversation) -> str:
+def _encode_cursor(c: Any) -> str:  # a row of _sort_keys, with its keys
     raw = json.dumps(
         [c.priority, c.wait_key.isoformat(), c.active_key.isoformat(), str(c.pk)]
     ).encode()
@@ -602,7 +602,7 @@ def message_center(
         base = base.filter(
             pk__in=Conversation.tags.through.objects.filter(tag_id=tag).values("conversation_id")
         )
-    listed = with_summary(_sort_keys(base))
+    listed: QuerySet[Any] = with_summary(_sort_keys(base))  # annotated: state, the keys
     # "open": open and awake; else one state.
     listed = listed.filter(_open_q()) if state == "open" else listed.filter(state=state)
     if cursor:
@@ -659,7 +659,7 @@ def saved_replies_for(actor: Actor) -> list[dict[str, Any]]:
             "body": r.body,
             "language": r.language,
             "shortcut": r.shortcut,
-            "team": {"id": r.group_id, "name": r.group.name} if r.group_id else None,
+            "team": {"id": r.group_id, "name": r.group.name} if r.group is not None else None,
             "editable": r.owner_id == actor.user_id
             or actor.superuser
             or r.group_id in actor.manages,

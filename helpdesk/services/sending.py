@@ -73,10 +73,8 @@ def message_send_by_visitor(
         )
         .get(pk=visitor.pk)
     )
-    if visitor.resent is not None:  # type: ignore[attr-defined]
-        return _existing(
-            Message.objects.select_related("agent").get(pk=visitor.resent)  # type: ignore[attr-defined]
-        )
+    if visitor.resent is not None:
+        return _existing(Message.objects.select_related("agent").get(pk=visitor.resent))
     conversation = (
         selectors.with_send_facts(Conversation.objects.select_for_update())
         .filter(visitor=visitor, status=Conversation.Status.OPEN)
@@ -134,7 +132,7 @@ def message_send_by_visitor(
                     conversation,
                     message,
                     # Under the lock nothing else moved the read cursor; routing may have.
-                    unread=None if routed else conversation.unread_before + 1,  # type: ignore[attr-defined]
+                    unread=None if routed else conversation.unread_before + 1,
                 ),
             },
         )
@@ -200,10 +198,8 @@ def message_send_by_agent(
         )
         .get(pk=conversation.pk)
     )
-    if conversation.resent is not None:  # type: ignore[attr-defined]
-        return _existing(
-            Message.objects.select_related("agent").get(pk=conversation.resent)  # type: ignore[attr-defined]
-        )
+    if conversation.resent is not None:
+        return _existing(Message.objects.select_related("agent").get(pk=conversation.resent))
     actor = actor or access.actor_for(agent.user)
     if actor is None or actor.agent_id != agent.id:
         raise NotAssigned("Only agents reply to conversations.")
@@ -244,7 +240,7 @@ def message_send_by_agent(
                 # The agent's reply counts nothing; the handling agent has read it all.
                 unread=0
                 if conversation.agent_read_seq >= message.seq
-                else conversation.unread_before,  # type: ignore[attr-defined]
+                else conversation.unread_before,
             ),
         },
     )
