@@ -213,7 +213,9 @@ class VisitorConsumer(JsonConsumer):
                 "message.send": self.message_send,
                 "visitor.email": self.visitor_email,
                 "visitor.start": self.visitor_start,
+                "receipt": self.receipt,
                 "typing": self.typing,
+                "rating": self.rating,
                 "ping": self.ping,
             }
         if self.visitor is None:
@@ -381,15 +383,17 @@ class VisitorConsumer(JsonConsumer):
 
     async def receipt(self, data: dict[str, Any]) -> None:
         """What this client has received and shown; the agent sees "Delivered" and "Seen"."""
-        assert self.visitor is not None
         fields = check(ReceiptIn, data)
+        if self.visitor is None:  # pending: no conversation is theirs
+            raise ClientError("not_found", "No such conversation of yours.")
         if not await db(services.visitor_receipt)(visitor=self.visitor, **fields):
             raise ClientError("not_found", "No such conversation of yours.")
 
     async def rating(self, data: dict[str, Any]) -> None:
         """A rating of one of this visitor's resolved conversations (helpdesk.satisfaction)."""
-        assert self.visitor is not None
         fields = check(satisfaction.RatingIn, data)
+        if self.visitor is None:  # pending: no conversation is theirs
+            raise ClientError("not_found", "No such conversation of yours.")
         try:
             rating = await db(satisfaction.rating_give)(visitor=self.visitor, **fields)
         except satisfaction.NotRateable as exc:
