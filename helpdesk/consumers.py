@@ -310,7 +310,16 @@ class VisitorConsumer(JsonConsumer):
     async def _created(self, session: services.VisitorSession) -> None:
         """The first write made the visitor: this socket is theirs now, and the client gets
         its token in a second welcome, before the write's answer."""
-        assert session.visitor is not None  # its group: joined at hello (the pending ID)
+        assert session.visitor is not None and self.pending is not None
+        promised = self.pending.visitor_id  # its group joined at hello
+        if session.visitor.id != promised:  # a signed-in user another device made first
+            await self.channel_layer.group_add(
+                events.visitor_group(session.visitor.id), self.channel_name
+            )
+            await self.channel_layer.group_discard(
+                events.visitor_group(promised), self.channel_name
+            )
+            await db(presence.store().disconnect)("visitor", promised.hex, self.channel_name)
         welcome = await db(self._welcome)(session, None)
         self.visitor, self.pending = session.visitor, None
         logs.bind(visitor=session.visitor.id)

@@ -219,13 +219,15 @@ def visitor_create(*, pending: PendingVisitor) -> VisitorSession:
     if existing is not None:
         return _session(existing, site, context=None, name="")
     ratelimit.hit("visitor_sessions", pending.address, what="new chats")
+    # The ID promised at hello, unless a signed-in user's other device made them meanwhile.
+    defaults = {"id": pending.visitor_id, "channel": pending.channel}
     if pending.user_id:
         visitor, _ = Visitor.objects.get_or_create(
-            site=site, external_id=pending.user_id, defaults={"channel": pending.channel}
+            site=site, external_id=pending.user_id, defaults=defaults
         )
     else:
         visitor, _ = Visitor.objects.get_or_create(
-            pk=pending.visitor_id, defaults={"site": site, "channel": pending.channel}
+            pk=pending.visitor_id, site=site, defaults=defaults
         )
     return _session(visitor, site, context=pending.context, name=pending.name)
 
@@ -246,7 +248,7 @@ def visitor_first_write(
 
 def pending_token(session: VisitorSession) -> str:
     """For HTTP, which keeps no connection: a signed token standing for the pending hello,
-    with the visitor ID its first write will create (``pending_from_token``)."""
+    with the visitor ID its first write will create (``pending_from_claim``)."""
     pending = session.pending
     assert pending is not None
     context = pending.context or VisitorContext()

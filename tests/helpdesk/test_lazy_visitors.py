@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from helpdesk import services
 from helpdesk.asgi import application
 from helpdesk.models import Message, Visitor
 from tests.ws import ORIGIN, Socket, send_message, start_visitor, visitor_socket
@@ -169,3 +170,23 @@ def test_the_http_session_makes_nothing_until_a_write(acme):
         content_type="application/json",
     ).json()
     assert resumed["visitor_id"] == str(visitor.id) and resumed["token"] != session.json()["token"]
+
+
+async def test_a_signed_in_user_made_on_one_device_is_the_same_on_the_other(acme):
+    ivy = {"user_id": "cust-42", "user_hash": services.identity_hash(acme, "cust-42")}
+    laptop, on_laptop = await visitor_socket(acme.widget_key, **ivy)
+    phone, _ = await visitor_socket(acme.widget_key, **ivy)
+    assert on_laptop["identified"] and on_laptop["visitor_id"] is None
+    await send_message(laptop, "from the laptop")
+    await send_message(phone, "from the phone")  # she exists already: found, not made
+    [made] = [f for f in laptop.frames if f["type"] == "welcome"][-1:]
+    assert [f for f in phone.frames if f["type"] == "welcome"][-1]["visitor_id"] == made[
+        "visitor_id"
+    ]
+    assert await count_visitors() == 1
+    ack = await send_message(laptop, "and again")
+    live = await phone.expect("message")  # the phone hears her as her, live
+    while live["message"]["id"] != ack["message"]["id"]:
+        live = await phone.expect("message")
+    for sock in (laptop, phone):
+        await sock.close()
