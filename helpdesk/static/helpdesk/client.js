@@ -603,6 +603,14 @@
         return;
       }
       if (verdict === "later") return; // it stays in the outbox ("sending…")
+      if (!frame.client_id && frame.code === "rate_limited" && !this.token && this._tokenWaiters.some((w) => w[2])) {
+        // visitor.start refused (too many new chats from this address): the upload fails.
+        const starting = this._tokenWaiters.filter((w) => w[2]);
+        this._tokenWaiters = this._tokenWaiters.filter((w) => !w[2]);
+        const error = new HelpdeskError("rate_limited", frame.detail, 429);
+        for (const w of starting) w[1](error);
+        return;
+      }
       if (!frame.client_id && this._email && frame.code === "invalid_message") {
         const pending = this._email;
         this._email = null;
