@@ -288,8 +288,8 @@ class VisitorConsumer(JsonConsumer):
     def _session(
         self, fields: dict[str, Any], address: str, origin: str, user_agent: str
     ) -> services.VisitorSession:
-        """Who says hello: the site (its origin allowed), a new visitor counted per address,
-        or the one their token names."""
+        """Who says hello: the site (its origin allowed), and the visitor their token names,
+        or someone pending (made by their first write, ``services.visitor_first_write``)."""
         site = selectors.site_by_key(fields["site_key"])
         if site is not None and not selectors.origin_allowed(site, origin):
             # Before anything is created: a page the site did not allow learns nothing.
