@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -122,6 +122,8 @@ class VisitorTokenAuthentication(BaseAuthentication):
             .select_related("site")
             .first()
         )
+        if visitor is None and claim.pending is not None:
+            visitor = _pending_visitor(request, claim)
         if visitor is None:
             raise ApiError("invalid_token", "The visitor token names no visitor.", 401)
         if visitor.external_id and not _proves_identity(request, visitor):
@@ -137,6 +139,24 @@ class VisitorTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+def _pending_visitor(request: Request, claim: tokens.VisitorClaim) -> Visitor | None:
+    """A pending token (a hello without a token over HTTP) before its visitor exists: a
+    write makes the visitor (counted per address); a read sees one with nothing yet."""
+    pending = services.pending_from_claim(claim, address=request.META.get("REMOTE_ADDR", ""))
+    if pending is None:
+        return None
+    if request.method in SAFE_METHODS:
+        visitor = Visitor(
+            id=claim.visitor_id,
+            site=pending.site,
+            channel=pending.channel,
+            external_id=pending.user_id,
+        )
+        return visitor
+    session = services.visitor_create(pending=pending)
+    return session.visitor
 
 
 def _proves_identity(request: Request, visitor: Visitor) -> bool:
@@ -184,6 +204,9 @@ class VisitorSessionView(APIView):
             raise ApiError("unknown_site", "No site has this widget key.", 404) from None
         except tokens.InvalidToken as exc:
             raise ApiError("invalid_token", str(exc), 401) from None
+        if session.visitor is None:  # someone new: nothing stored until their first write
+            welcome = services.visitor_welcome(session, None)
+            return Response(welcome | {"token": services.pending_token(session)})
         latest = selectors.visitor_latest_conversation(session.visitor)
         return Response(services.visitor_welcome(session, latest))
 

@@ -203,8 +203,21 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
 class VisitorConsumer(JsonConsumer):
     visitor: Visitor | None = None
+    # Said hello without a token: no visitor row until the first write (services.visitors).
+    pending: services.PendingVisitor | None = None
 
     def handlers(self) -> dict[str, Handler]:
+        if self.visitor is None and self.pending is not None:
+            return {
+                "hello": self.again,
+                "message.send": self.message_send,
+                "visitor.email": self.visitor_email,
+                "visitor.start": self.visitor_start,
+                "receipt": self.receipt,
+                "typing": self.typing,
+                "rating": self.rating,
+                "ping": self.ping,
+            }
         if self.visitor is None:
             return {"hello": self.hello, "message.send": self.not_yet, "ping": self.not_yet}
         return {
@@ -214,6 +227,7 @@ class VisitorConsumer(JsonConsumer):
             "receipt": self.receipt,
             "typing": self.typing,
             "rating": self.rating,
+            "visitor.start": self.visitor_start,
             "ping": self.ping,
         }
 
@@ -244,6 +258,23 @@ class VisitorConsumer(JsonConsumer):
         # again at once, and each trip queues behind all the others.
         session = await db(self._session)(fields, client[0], origin, agent)
         visitor = session.visitor
+        if visitor is None:  # someone new: nothing stored until they write
+            pending = session.pending
+            assert pending is not None
+            # Subscribed and online under the ID to be: what the first write causes (the
+            # offline notice, a reply) comes live, as to anyone else.
+            for group in (
+                events.visitor_group(pending.visitor_id),
+                events.site_group(pending.site.id),
+            ):
+                await self.channel_layer.group_add(group, self.channel_name)
+            await db(presence.store().connect)("visitor", pending.visitor_id.hex, self.channel_name)
+            self._hello_timer.cancel()
+            self.pending = session.pending
+            welcome = await db(services.visitor_welcome)(session, None)
+            await self.send_json({"type": "welcome", **welcome, "messages": []})
+            metrics.hello()
+            return
         # Subscribe before reading the catch-up, so nothing falls between the two.
         for group in (events.visitor_group(visitor.id), events.site_group(session.site.id)):
             await self.channel_layer.group_add(group, self.channel_name)
@@ -257,8 +288,8 @@ class VisitorConsumer(JsonConsumer):
     def _session(
         self, fields: dict[str, Any], address: str, origin: str, user_agent: str
     ) -> services.VisitorSession:
-        """Who says hello: the site (its origin allowed), a new visitor counted per address,
-        or the one their token names."""
+        """Who says hello: the site (its origin allowed), and the visitor their token names,
+        or someone pending (made by their first write, ``services.visitor_first_write``)."""
         site = selectors.site_by_key(fields["site_key"])
         if site is not None and not selectors.origin_allowed(site, origin):
             # Before anything is created: a page the site did not allow learns nothing.
@@ -275,6 +306,37 @@ class VisitorConsumer(JsonConsumer):
             ) from None
         except tokens.InvalidToken as exc:
             raise ClientError("invalid_token", str(exc), CLOSE_AUTH) from None
+
+    async def _created(self, session: services.VisitorSession) -> None:
+        """The first write made the visitor: this socket is theirs now, and the client gets
+        its token in a second welcome, before the write's answer."""
+        assert session.visitor is not None and self.pending is not None
+        promised = self.pending.visitor_id  # its group joined at hello
+        if session.visitor.id != promised:  # a signed-in user another device made first
+            await self.channel_layer.group_add(
+                events.visitor_group(session.visitor.id), self.channel_name
+            )
+            await self.channel_layer.group_discard(
+                events.visitor_group(promised), self.channel_name
+            )
+            await db(presence.store().disconnect)("visitor", promised.hex, self.channel_name)
+        welcome = await db(self._welcome)(session, None)
+        self.visitor, self.pending = session.visitor, None
+        logs.bind(visitor=session.visitor.id)
+        await self.send_json(welcome)
+
+    def _first_write(self, write: Callable[[Visitor], Any]) -> tuple[Any, Any]:
+        """``write`` as the visitor this socket is, made now if it is still pending."""
+        if self.visitor is not None:
+            return None, write(self.visitor)
+        assert self.pending is not None
+        return services.visitor_first_write(pending=self.pending, write=write)
+
+    async def visitor_start(self, data: dict[str, Any]) -> None:
+        """The client is about to write over HTTP (a file): the visitor is made now."""
+        if self.visitor is None:
+            session, _ = await db(self._first_write)(lambda visitor: None)
+            await self._created(session)
 
     def _welcome(
         self, session: services.VisitorSession, cursor: dict[str, Any] | None
@@ -298,12 +360,17 @@ class VisitorConsumer(JsonConsumer):
 
     @metrics.acked("visitor")
     async def message_send(self, data: dict[str, Any]) -> None:
-        assert self.visitor is not None
         client_id, body, fields = check_message(data)
         try:
-            result = await db(self._store_message)(client_id, body, fields["attachment_ids"])
+            session, result = await db(self._first_write)(
+                lambda visitor: self._store_message(
+                    visitor, client_id, body, fields["attachment_ids"]
+                )
+            )
         except NotYours as exc:
             raise ClientError("not_found", str(exc)) from None
+        if session is not None:
+            await self._created(session)
         logs.bind(conversation=result.message.conversation_id)
         await self.send_json(
             {
@@ -314,27 +381,28 @@ class VisitorConsumer(JsonConsumer):
         )
 
     def _store_message(
-        self, client_id: uuid.UUID, body: str, attachment_ids: list[uuid.UUID]
+        self, visitor: Visitor, client_id: uuid.UUID, body: str, attachment_ids: list[uuid.UUID]
     ) -> services.SendResult:
         """Counted against the visitor's rate, then stored: one trip to the database thread
         (every trip queues behind all the process's others, so a message makes one)."""
-        assert self.visitor is not None
-        ratelimit.hit("visitor_messages", self.visitor.id.hex, what="messages")
+        ratelimit.hit("visitor_messages", visitor.id.hex, what="messages")
         return services.message_send_by_visitor(
-            visitor=self.visitor, client_id=client_id, body=body, attachment_ids=attachment_ids
+            visitor=visitor, client_id=client_id, body=body, attachment_ids=attachment_ids
         )
 
     async def receipt(self, data: dict[str, Any]) -> None:
         """What this client has received and shown; the agent sees "Delivered" and "Seen"."""
-        assert self.visitor is not None
         fields = check(ReceiptIn, data)
+        if self.visitor is None:  # pending: no conversation is theirs
+            raise ClientError("not_found", "No such conversation of yours.")
         if not await db(services.visitor_receipt)(visitor=self.visitor, **fields):
             raise ClientError("not_found", "No such conversation of yours.")
 
     async def rating(self, data: dict[str, Any]) -> None:
         """A rating of one of this visitor's resolved conversations (helpdesk.satisfaction)."""
-        assert self.visitor is not None
         fields = check(satisfaction.RatingIn, data)
+        if self.visitor is None:  # pending: no conversation is theirs
+            raise ClientError("not_found", "No such conversation of yours.")
         try:
             rating = await db(satisfaction.rating_give)(visitor=self.visitor, **fields)
         except satisfaction.NotRateable as exc:
@@ -343,19 +411,21 @@ class VisitorConsumer(JsonConsumer):
 
     async def visitor_email(self, data: dict[str, Any]) -> None:
         """The offline form: an address for follow-ups, used once verified by its link."""
-        assert self.visitor is not None
         fields = check(EmailIn, data)
-        await db(notification_services.visitor_email_set)(
-            visitor=self.visitor, email=fields["email"]
+        session, _ = await db(self._first_write)(
+            lambda visitor: notification_services.visitor_email_set(
+                visitor=visitor, email=fields["email"]
+            )
         )
+        if session is not None:
+            await self._created(session)
         await self.send_json({"type": "visitor.email", "email": fields["email"], "verified": False})
 
     async def typing(self, data: dict[str, Any]) -> None:
         """Never stored; at most one a second passes (the rest are dropped, not refused)."""
-        assert self.visitor is not None
         fields = check(TypingIn, data)
-        if self._typing_throttled(fields["active"]):
-            return
+        if self._typing_throttled(fields["active"]) or self.visitor is None:
+            return  # dropped, not refused (a pending visitor has no conversation to type in)
         await db(typing_services.typing_by_visitor)(
             visitor=self.visitor, active=fields["active"], preview=fields["preview"]
         )
@@ -368,6 +438,15 @@ class VisitorConsumer(JsonConsumer):
         timer = getattr(self, "_hello_timer", None)
         if timer is not None:
             timer.cancel()
+        if self.visitor is None and self.pending is not None:
+            await db(presence.store().disconnect)(
+                "visitor", self.pending.visitor_id.hex, self.channel_name
+            )
+            for group in (
+                events.visitor_group(self.pending.visitor_id),
+                events.site_group(self.pending.site.id),
+            ):
+                await self.channel_layer.group_discard(group, self.channel_name)
         if self.visitor is not None:
             await db(presence.store().disconnect)("visitor", self.visitor.id.hex, self.channel_name)
             for group in (

@@ -66,8 +66,12 @@ class LimitsOut(serializers.Serializer):
 
 
 class SessionOut(serializers.Serializer):
-    token = serializers.CharField()
-    visitor_id = serializers.UUIDField()
+    token = serializers.CharField(
+        help_text="Without a token in the request: a pending token (no visitor until a write)."
+    )
+    visitor_id = serializers.UUIDField(
+        allow_null=True, help_text="null until the visitor's first write makes them."
+    )
     identified = serializers.BooleanField()
     site = SiteOut()
     agents_online = serializers.BooleanField()

@@ -104,3 +104,15 @@ async def send_message(
     client_id = client_id or str(uuid.uuid4())
     await sock.send({"type": "message.send", "client_id": client_id, "body": body, **extra})
     return await sock.expect("message.ack", client_id=client_id)
+
+
+def latest_welcome(sock: Socket) -> dict[str, Any]:
+    """The last welcome this socket heard: after a new visitor's first write, the one with
+    their token."""
+    return [f for f in sock.frames if f["type"] == "welcome"][-1]
+
+
+async def start_visitor(sock: Socket) -> dict[str, Any]:
+    """Make the pending visitor of this socket now (``visitor.start``): their welcome."""
+    await sock.send({"type": "visitor.start"})
+    return await sock.expect("welcome")

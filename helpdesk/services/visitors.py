@@ -3,10 +3,13 @@ what a client is told when it does."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -22,13 +25,6 @@ class UnknownSite(Exception):
 
 
 @dataclass(frozen=True)
-class VisitorSession:
-    site: Site
-    visitor: Visitor
-    token: str
-
-
-@dataclass(frozen=True)
 class VisitorContext:
     """What a client tells about the visitor at hello (for routing rules and local times)."""
 
@@ -41,16 +37,38 @@ class VisitorContext:
     user_agent: str = ""
 
 
+@dataclass(frozen=True)
+class PendingVisitor:
+    """Someone who said hello and has not written yet: no row until they do (a page load
+    alone leaves nothing behind). ``visitor_create`` makes the row from this hello."""
+
+    site: Site
+    channel: str
+    context: VisitorContext | None
+    address: str  # who is counted against ``visitor_sessions`` at creation
+    user_id: str = ""  # the host site signed it (identified), or ""
+    name: str = ""
+    # The ID the row will have: sockets subscribe to its events from hello, so nothing the
+    # first write causes is missed; a pending HTTP token carries it.
+    visitor_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class VisitorSession:
+    site: Site
+    visitor: Visitor | None  # None: pending (nothing written yet, no token)
+    token: str | None
+    pending: PendingVisitor | None = None
+
+
 def visitor_session_from_hello(
     fields: dict[str, Any], *, address: str, site: Site | None = None, user_agent: str = ""
 ) -> VisitorSession:
     """``visitor_session_start`` from validated ``HelloIn`` fields (socket and HTTP alike).
-    A hello without a token is a new chat, counted per ``address`` (``RateLimited``).
+    A hello without a token creates nothing: the session is pending until the first write.
     ``site``: the caller's own lookup of ``fields["site_key"]``, when it made one.
 
     Raises ``UnknownSite`` or ``tokens.InvalidToken``."""
-    if not fields.get("token"):
-        ratelimit.hit("visitor_sessions", address, what="new chats")
     site = site or selectors.site_by_key(fields["site_key"])
     if site is None:
         raise UnknownSite(fields["site_key"])
@@ -61,6 +79,7 @@ def visitor_session_from_hello(
         user_id=fields.get("user_id", ""),
         user_hash=fields.get("user_hash", ""),
         name=fields.get("name", ""),
+        address=address,
         context=VisitorContext(
             language=fields["language"],
             timezone=fields["timezone"],
@@ -76,10 +95,11 @@ def visitor_session_from_hello(
 def visitor_welcome(session: VisitorSession, conversation: Conversation | None) -> dict[str, Any]:
     """What a visitor client is told when its session starts, the same over the socket (the
     ``welcome`` frame, which adds the catch-up) and HTTP (``POST /api/v1/visitor/session``)."""
+    visitor, pending = session.visitor, session.pending
     return {
-        "token": session.token,
-        "visitor_id": str(session.visitor.id),
-        "identified": bool(session.visitor.external_id),
+        "token": session.token,  # None while pending: the first write's welcome brings one
+        "visitor_id": str(visitor.id) if visitor else None,
+        "identified": bool(visitor.external_id if visitor else pending and pending.user_id),
         "site": {
             "name": session.site.name,
             "greeting": session.site.greeting,
@@ -118,8 +138,10 @@ def visitor_session_start(
     user_id: str = "",
     user_hash: str = "",
     name: str = "",
+    address: str = "",
 ) -> VisitorSession:
-    """Resume the visitor named by ``token``, or start a new one; issue a fresh token.
+    """Resume the visitor named by ``token`` and issue a fresh token, or, for someone new,
+    a pending session: no row until their first write (``visitor_create``).
 
     With a ``user_id`` the host site signed (``user_hash``), the visitor is that user on every
     device: their history follows them, and an anonymous visitor's conversations on this
@@ -129,20 +151,38 @@ def visitor_session_start(
 
     Raises ``tokens.InvalidToken`` (a token for another site is invalid).
     """
-    visitor = None
+    visitor, promised = None, None
     if token:
         claim = tokens.read(token)
         if claim.site_id != site.id:
             raise tokens.InvalidToken("The visitor token belongs to another site.")
         visitor = Visitor.objects.filter(pk=claim.visitor_id, site=site).first()
-        if visitor is None:
+        if visitor is None and claim.pending is None:
             raise tokens.InvalidToken("The visitor token names no visitor.")
-    if identity_verified(site, user_id, user_hash):
+        promised = claim.visitor_id if claim.pending is not None else None
+    verified = identity_verified(site, user_id, user_hash)
+    if verified:
         visitor = _identified_visitor(site, user_id, channel, anonymous=visitor)
     elif visitor is not None and visitor.external_id:
         visitor = None  # an identified visitor's token, without the proof: start afresh
     if visitor is None:
-        visitor = Visitor.objects.create(site=site, channel=channel)
+        pending = PendingVisitor(
+            site=site,
+            channel=channel,
+            context=context,
+            address=address,
+            user_id=user_id if verified else "",
+            name=name,
+            visitor_id=promised or uuid.uuid4(),
+        )
+        return VisitorSession(site=site, visitor=None, token=None, pending=pending)
+    return _session(visitor, site, context=context, name=name)
+
+
+def _session(
+    visitor: Visitor, site: Site, *, context: VisitorContext | None, name: str
+) -> VisitorSession:
+    """The visitor seen now, with what this hello told; a fresh token."""
     updates: dict[str, Any] = {"last_seen_at": timezone.now()}
     if name and visitor.external_id:
         updates["name"] = name[:100]  # only what the host site vouches for
@@ -161,9 +201,94 @@ def visitor_session_start(
     for field, value in updates.items():
         setattr(visitor, field, value)
     visitor.save(update_fields=list(updates))  # save(): encrypted fields and their indexes
+    visitor.site = site
     return VisitorSession(
         site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
     )
+
+
+@transaction.atomic
+def visitor_create(*, pending: PendingVisitor) -> VisitorSession:
+    """The row for someone who said hello and now writes: made from their hello, counted
+    per address against ``visitor_sessions`` (``RateLimited``: nothing is made). Called in
+    the transaction of that first write. A pending HTTP token's visitor that exists already
+    (a second request with it) is that one, not counted again."""
+    site = pending.site
+    mine = {"external_id": pending.user_id} if pending.user_id else {"pk": pending.visitor_id}
+    existing = Visitor.objects.filter(site=site, **mine).first()
+    if existing is not None:
+        return _session(existing, site, context=None, name="")
+    ratelimit.hit("visitor_sessions", pending.address, what="new chats")
+    # The ID promised at hello, unless a signed-in user's other device made them meanwhile.
+    defaults = {"id": pending.visitor_id, "channel": pending.channel}
+    if pending.user_id:
+        visitor, _ = Visitor.objects.get_or_create(
+            site=site, external_id=pending.user_id, defaults=defaults
+        )
+    else:
+        visitor, _ = Visitor.objects.get_or_create(
+            pk=pending.visitor_id, site=site, defaults=defaults
+        )
+    return _session(visitor, site, context=pending.context, name=pending.name)
+
+
+W = TypeVar("W")
+
+
+@transaction.atomic
+def visitor_first_write(
+    *, pending: PendingVisitor, write: Callable[[Visitor], W]
+) -> tuple[VisitorSession, W]:
+    """A pending visitor's first write (a message, an address): the row and the write commit
+    together, or neither does (a refused write leaves no visitor behind)."""
+    session = visitor_create(pending=pending)
+    assert session.visitor is not None
+    return session, write(session.visitor)
+
+
+def pending_token(session: VisitorSession) -> str:
+    """For HTTP, which keeps no connection: a signed token standing for the pending hello,
+    with the visitor ID its first write will create (``pending_from_claim``)."""
+    pending = session.pending
+    assert pending is not None
+    context = pending.context or VisitorContext()
+    hello = {
+        "c": pending.channel,
+        "u": pending.user_id,
+        "n": pending.name,
+        "x": {
+            "language": context.language,
+            "timezone": context.timezone,
+            "page_url": context.page_url,
+            "attributes": context.attributes or {},
+            "page_title": context.page_title,
+            "referrer": context.referrer,
+            "user_agent": context.user_agent,
+        },
+    }
+    return tokens.issue_pending(site_id=session.site.id, visitor_id=pending.visitor_id, hello=hello)
+
+
+def pending_from_claim(claim: tokens.VisitorClaim, *, address: str) -> PendingVisitor | None:
+    """The pending hello a token carries (``pending_token``), or None (a plain token, or a
+    site gone)."""
+    hello = claim.pending
+    site = Site.objects.filter(pk=claim.site_id).first()
+    if hello is None or site is None:
+        return None
+    x = hello.get("x") if isinstance(hello.get("x"), dict) else {}
+    return PendingVisitor(
+        site=site,
+        channel=str(hello.get("c") or Channel.WEB),
+        context=VisitorContext(**{k: v for k, v in x.items() if k in _CONTEXT_FIELDS}),
+        address=address,
+        user_id=str(hello.get("u") or ""),
+        name=str(hello.get("n") or ""),
+        visitor_id=claim.visitor_id,
+    )
+
+
+_CONTEXT_FIELDS = set(VisitorContext.__dataclass_fields__)
 
 
 PAGES_KEPT = 10
@@ -205,10 +330,16 @@ def visitor_correct(
 @transaction.atomic
 def _identified_visitor(
     site: Site, user_id: str, channel: str, *, anonymous: Visitor | None
-) -> Visitor:
-    visitor, _ = Visitor.objects.get_or_create(
-        site=site, external_id=user_id, defaults={"channel": channel}
-    )
+) -> Visitor | None:
+    """The signed-in user's visitor; made now only to take in an anonymous visitor's
+    conversations on this device, else at their first write (None: not yet)."""
+    visitor = Visitor.objects.filter(site=site, external_id=user_id).first()
+    if visitor is None and (anonymous is None or anonymous.external_id):
+        return None
+    if visitor is None:
+        visitor, _ = Visitor.objects.get_or_create(
+            site=site, external_id=user_id, defaults={"channel": channel}
+        )
     if anonymous is not None and not anonymous.external_id and anonymous.pk != visitor.pk:
         # What they wrote before signing in on this device is theirs: it joins their history.
         Conversation.objects.filter(visitor=anonymous).update(visitor=visitor)

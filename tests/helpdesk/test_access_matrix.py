@@ -104,6 +104,7 @@ VISITOR_DOORS = {
     "receipt": "own conversation (another's: not_found)",
     "typing": "own conversation",
     "rating": "own resolved conversation (another's: not_found; test_satisfaction.py)",
+    "visitor.start": "self (makes the pending visitor; counted per address)",
     "ping": "self",
 }
 # Every URL of the URLconf, and who may use it (tests below and in test_access.py).
@@ -283,6 +284,8 @@ def test_every_door_has_a_rule():
     visitor = consumers.VisitorConsumer()
     visitor.visitor = Visitor()  # the table once hello has bound the socket
     assert set(visitor.handlers()) == set(VISITOR_DOORS), "a new visitor action needs a rule"
+    visitor.visitor, visitor.pending = None, object()  # said hello, has written nothing yet
+    assert set(visitor.handlers()) <= set(VISITOR_DOORS), "a pending visitor's too"
     supervisor = supervision.SupervisorConsumer()
     assert set(supervisor.handlers()) == set(SUPERVISOR_DOORS), "a new supervisor action too"
     assert set(_routes(urls.urlpatterns)) == set(HTTP_DOORS), "a new URL needs its rule here"

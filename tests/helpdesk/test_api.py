@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from helpdesk import tokens
-from helpdesk.models import Message
+from helpdesk.models import Message, Visitor
 from tests.factories import MessageFactory, SiteFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +29,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_it_runs_a_whole_visitor_session_over_http(client, acme, alice):
     session = start(client, acme.widget_key).json()
     assert session["agents_online"] is False and session["conversation_id"] is None
+    assert session["visitor_id"] is None and not Visitor.objects.exists()  # until a write
     client_id = str(uuid.uuid4())
     sent = client.post(
         "/api/v1/visitor/messages",
@@ -52,7 +53,7 @@ def test_it_runs_a_whole_visitor_session_over_http(client, acme, alice):
     assert [m["id"] for m in history["messages"] if m["sender"] == "visitor"] == [message["id"]]
     assert history["messages"][1]["meta"]["kind"] == "offline"
     resumed = start(client, acme.widget_key, session["token"]).json()
-    assert resumed["visitor_id"] == session["visitor_id"]
+    assert resumed["visitor_id"] == str(Visitor.objects.get().id)
     assert resumed["conversation_id"] == message["conversation_id"]
 
 

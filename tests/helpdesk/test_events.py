@@ -13,13 +13,14 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from helpdesk import events
-from tests.ws import visitor_socket
+from tests.ws import start_visitor, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_an_event_reaches_vics_socket_while_the_database_thread_is_busy(acme):
-    vic, welcome = await visitor_socket(acme.widget_key)
+    vic, _ = await visitor_socket(acme.widget_key)
+    welcome = await start_visitor(vic)
     busy, release = threading.Event(), threading.Event()
 
     def hold_the_database_thread() -> None:
@@ -41,7 +42,8 @@ async def test_an_event_reaches_vics_socket_while_the_database_thread_is_busy(ac
 
 
 async def test_events_sent_from_the_database_thread_leave_in_order(acme):
-    vic, welcome = await visitor_socket(acme.widget_key)
+    vic, _ = await visitor_socket(acme.widget_key)
+    welcome = await start_visitor(vic)
     group = events.visitor_group(uuid.UUID(welcome["visitor_id"]))
 
     def fifty_events() -> None:

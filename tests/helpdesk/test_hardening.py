@@ -11,7 +11,7 @@ from django.test import Client
 
 from helpdesk.models import Message
 from helpdesk.services import sending
-from tests.ws import agent_socket, send_message, visitor_socket
+from tests.ws import agent_socket, latest_welcome, send_message, start_visitor, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,6 +44,7 @@ async def test_the_catch_up_after_a_cursor_is_complete_however_long(acme, settin
     settings.VISITOR_HISTORY_LIMIT = 3
     sock, welcome = await visitor_socket(acme.widget_key)
     acks = [await send_message(sock, f"m{i}") for i in range(8)]
+    welcome = latest_welcome(sock)
     await sock.close()
     cursor = {"conversation_id": acks[0]["message"]["conversation_id"], "seq": 1}
     back, welcome = await visitor_socket(acme.widget_key, welcome["token"], cursor)
@@ -105,7 +106,8 @@ async def test_a_failure_after_commit_still_acks_and_notifies(acme, monkeypatch)
         raise RuntimeError("broker down")
 
     monkeypatch.setattr(sending, "_after_offline_agent_message", boom)
-    tab1, welcome = await visitor_socket(acme.widget_key)
+    tab1, _ = await visitor_socket(acme.widget_key)
+    welcome = await start_visitor(tab1)
     tab2, _ = await visitor_socket(acme.widget_key, welcome["token"])
     ack = await send_message(tab1, "kept")
     echoed = []

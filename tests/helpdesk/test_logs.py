@@ -106,7 +106,8 @@ async def test_a_real_server_writes_json_lines_with_ids_and_no_secrets(
                 json.dumps({"type": "message.send", "client_id": str(uuid.uuid4()), "body": body})
             )
             while (ack := json.loads(await ws.recv()))["type"] != "message.ack":
-                pass
+                if ack["type"] == "welcome":
+                    welcome = ack  # the first write's: it names the visitor it made
         cookie = await database_sync_to_async(session_cookie)(alice.user)
         async with websockets.connect(
             f"{server.ws}/ws/agent/",

@@ -19,7 +19,13 @@ from django.conf import settings as django_settings
 
 from helpdesk import payloads, selectors
 from helpdesk.models import Message
-from tests.ws import Socket, agent_socket, send_message, visitor_socket
+from tests.ws import (
+    Socket,
+    agent_socket,
+    latest_welcome,
+    send_message,
+    visitor_socket,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,6 +120,7 @@ async def test_every_client_converges_on_a_fresh_load_despite_a_lossy_layer(loss
 
     # Sync as the clients do after a gap: the visitor says hello again with its cursor; each
     # inbox tab re-opens the conversation after its cursor.
+    welcome = latest_welcome(visitor)  # the first write's, with the token
     await visitor.close()
     visitor, again = await visitor_socket(
         acme.widget_key,

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 
 from helpdesk.models import Conversation, Message
 from offline.models import OfflineMessage
-from tests.ws import agent_socket, send_message, visitor_socket
+from tests.ws import agent_socket, latest_welcome, send_message, start_visitor, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,8 +56,9 @@ async def test_it_acknowledges_a_resend_with_the_same_message(acme):
 
 async def test_it_catches_up_a_returning_visitor_from_the_cursor(acme, alice):
     sock, welcome = await visitor_socket(acme.widget_key)
-    token = welcome["token"]
+    assert welcome["token"] is None  # nothing stored until the first write
     first = await send_message(sock, "are you there?")
+    token = latest_welcome(sock)["token"]
     notice = await sock.expect("message", timeout=5)  # the offline notice, live
     await sock.close()  # the visitor closes the page
 
@@ -102,7 +103,8 @@ def _visitor_id(conversation_id: str) -> str:
 
 
 async def test_it_pushes_an_agent_reply_live_to_every_tab_of_the_visitor(acme, alice):
-    tab1, welcome = await visitor_socket(acme.widget_key)
+    tab1, _ = await visitor_socket(acme.widget_key)
+    welcome = await start_visitor(tab1)
     tab2, _ = await visitor_socket(acme.widget_key, token=welcome["token"])
     agent, _ = await agent_socket(alice.user)
     await agent.flush_frames()

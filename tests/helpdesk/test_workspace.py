@@ -26,7 +26,7 @@ from helpdesk import access, selectors, services
 from helpdesk.models import Attachment, Conversation, Message, Note, SavedReply, Visitor
 from notifications.models import Notification
 from tests.factories import AgentFactory, UserFactory, VisitorFactory
-from tests.ws import agent_socket, send_message, visitor_socket
+from tests.ws import agent_socket, latest_welcome, send_message, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -295,6 +295,7 @@ async def test_a_note_reaches_colleagues_and_mentions_but_no_visitor_path(
 ):
     visitor, welcome = await visitor_socket(acme.widget_key)
     await send_message(visitor, "Where is my parcel?")
+    welcome = latest_welcome(visitor)  # the first write's, with the visitor
     conv = await Conversation.objects.aget(visitor_id=welcome["visitor_id"])
     await Conversation.objects.filter(pk=conv.pk).aupdate(assigned_agent=alice)
     alice_sock, _ = await agent_socket(alice.user)
@@ -357,6 +358,7 @@ async def test_a_visitor_socket_cannot_add_a_note(acme):
 async def test_typing_goes_both_ways_throttled_never_stored_preview_only_where_allowed(acme, alice):
     visitor, welcome = await visitor_socket(acme.widget_key)
     await send_message(visitor, "hello")
+    welcome = latest_welcome(visitor)
     conv = await Conversation.objects.aget(visitor_id=welcome["visitor_id"])
     await Conversation.objects.filter(pk=conv.pk).aupdate(assigned_agent=alice)
     sock, _ = await agent_socket(alice.user)
@@ -491,6 +493,7 @@ async def test_the_panel_shows_who_the_visitor_is_and_agents_correct_it(acme, al
         timezone="America/Toronto",
     )
     await send_message(visitor, "Is shipping free?")
+    welcome = latest_welcome(visitor)
     conv = await Conversation.objects.aget(visitor_id=welcome["visitor_id"])
     await Conversation.objects.filter(pk=conv.pk).aupdate(assigned_agent=alice)
     sock, _ = await agent_socket(alice.user)
@@ -529,7 +532,13 @@ def test_the_best_name_known_is_shown_everywhere(acme, alice):
 def test_the_device_is_read_from_the_user_agent(acme):
     client = Client()
     session = visitor_session(client, acme)
-    visitor = Visitor.objects.get(pk=session["visitor_id"])
+    client.post(  # the first write makes the visitor, with what the session's hello told
+        "/api/v1/visitor/messages",
+        {"client_id": str(uuid.uuid4()), "body": "hi"},
+        content_type="application/json",
+        **bearer(session["token"]),
+    )
+    visitor = Visitor.objects.get()
     device = selectors.device_of(visitor.user_agent)
     assert device == {"browser": "Mobile Safari 17", "os": "iOS 17", "device": "iPhone"}
 

@@ -48,13 +48,17 @@ test("a visitor writes, the reply comes live, and a reload shows the thread at o
   assert.equal(a.state, "online");
   assert.equal(a.channel, "web");
   assert.equal(a.version, HelpdeskClient.VERSION);
-  assert.ok(a.token && a.visitorId);
+  assert.equal(a.token, null, "a page load stores nothing: no visitor, no token");
+  assert.equal(a.visitorId, null);
 
   assert.throws(() => a.send("   "), { code: "empty_body" });
   assert.throws(() => a.send("x".repeat(a.maxBody + 1)), { code: "body_too_long" });
   const hello = a.send("Hello from the browser adapter");
   assert.equal(ra.of("pending").at(-1).args[0].client_id, hello.client_id); // "sending" at once
   await acked(ra, hello.client_id);
+  assert.ok(a.token && a.visitorId, "the first message made the visitor");
+  assert.equal(storage.getItem(key("token")), a.token);
+  assert.equal(ra.of("welcome").length, 2, "its token came in a second welcome");
   assert.deepEqual(a.pending(), []);
   assert.equal(storage.getItem(key("outbox")), null); // stored, so out of the outbox
   const conversation = a.cursor.conversation_id;

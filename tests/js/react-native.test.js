@@ -115,8 +115,12 @@ test("app push: the phone registers once the server knows the visitor, follows t
   const ra = record(a);
   t.after(() => a.close());
   await a.start();
-  // Asked before any welcome: it waits for the visitor's token, then registers.
+  // Asked before any welcome: it waits for the visitor's token (their first message), then
+  // registers. Opening the app makes no visitor, so nothing is registered for it.
   const registered = a.registerDevice({ platform: "fcm", token: fcmToken });
+  await welcomed(ra);
+  assert.equal(a.token, null);
+  await acked(ra, a.send("Hello from the app, before push").client_id);
   assert.deepEqual(await registered, { platform: "fcm", token: fcmToken });
   assert.ok(a.token, "registered with the token of the welcome");
   await a.store.settled(); // AsyncStorage writes on a later turn
@@ -136,6 +140,8 @@ test("app push: the phone registers once the server knows the visitor, follows t
   t.after(() => b.close());
   await b.start();
   await welcomed(rb);
+  assert.equal(b.visitorId, null, "nobody yet: the next one to write");
+  await acked(rb, b.send("Someone else on this phone").client_id);
   assert.notEqual(b.visitorId, first.visitor);
   await rb.until("the phone registered for the new visitor", (e) => e.type === "device");
   await b.store.settled();

@@ -64,7 +64,8 @@ test("a mini-program links the visitor to WeChat and reports the consents given 
   const ra = record(a);
   t.after(() => a.close());
   await a.start();
-  const linked = await a.linkWechat(); // waits for the welcome, then wx.login
+  await acked(ra, a.send("Hello from the mini-program").client_id); // the visitor is made
+  const linked = await a.linkWechat(); // waits for the visitor's token, then wx.login
   assert.equal(linked.linked, true, "the server exchanged the wx.login code with WeChat");
   assert.equal(wx.state.logins, 1);
   const [reply, order] = linked.templates;

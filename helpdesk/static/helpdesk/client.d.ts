@@ -1,4 +1,4 @@
-// Types of the helpdesk client (client.js), version 1.2.0. docs/protocol.md describes every
+// Types of the helpdesk client (client.js), version 1.3.0. docs/protocol.md describes every
 // frame; "Apps and mini-programs" there describes this library.
 
 export const VERSION: string;
@@ -75,8 +75,11 @@ export type Queue = { position: number } | { next_open_at: string | null };
 
 export interface Welcome {
   type: "welcome";
-  token: string;
-  visitor_id: string;
+  /** null: someone new who has written nothing yet (no visitor exists). Their first write
+   * (a message, an address, a file) is answered by a second welcome with the token, before
+   * that write's own answer. */
+  token: string | null;
+  visitor_id: string | null;
   identified: boolean;
   site: Site;
   agents_online: boolean;
@@ -101,7 +104,8 @@ export interface ClientEvents {
   /** The connection changed. "offline": cut, reconnecting with backoff; "stopped": refused
    * for good (code 4403 origin not allowed, 4404 unknown site); "paused": in the background. */
   status: (status: { state: ConnectionState; code: number | null }) => void;
-  /** Welcomed: the catch-up is merged and the outbox sent again. */
+  /** Welcomed: the catch-up is merged and the outbox sent again. Heard a second time on one
+   * socket when the first write made the visitor (frame.token is then theirs). */
   welcome: (frame: Welcome) => void;
   /** A message this client did not hold before: each message id once. */
   message: (message: Message, info: { source: MessageSource }) => void;
@@ -277,7 +281,8 @@ export class VisitorClient {
   /** Into the outbox at once, out when welcomed. Throws HelpdeskError "empty_body" or
    * "body_too_long". With extra.attachment_ids (from uploadFile) the body may be empty. */
   send(body: string, extra?: { attachment_ids?: string[]; [key: string]: unknown }): OutboxEntry;
-  /** Upload a file for the next message. Rejects HelpdeskError "file_too_large" (413),
+  /** Upload a file for the next message. Someone new becomes a visitor first (a
+   * visitor.start frame). Rejects HelpdeskError "file_too_large" (413),
    * "unsupported_file" (415), "rate_limited" (429), "network_error". */
   uploadFile(file: UploadSource, options?: { name?: string; onProgress?: (fraction: number) => void }): Promise<Attachment>;
   /** The visitor is typing (at most one a second goes; a stop goes once). false: not sent. */
@@ -293,7 +298,8 @@ export class VisitorClient {
   /** Rate a resolved conversation (score 1-5; good 5, bad 1), again to replace it. */
   rate(conversationId: string, score: number, comment?: string): Promise<Rating>;
   useToken(token: string): void;
-  /** App push to this phone. HelpdeskError "invalid_device", "channel_not_configured" (409). */
+  /** App push to this phone; for someone new, once their first write made them a visitor.
+   * HelpdeskError "invalid_device", "channel_not_configured" (409). */
   registerDevice(device: Device): Promise<Device>;
   /** No more pushes to this phone; false when it was not registered (or is someone else's now). */
   unregisterDevice(): Promise<boolean>;

@@ -26,7 +26,7 @@
 })(typeof self !== "undefined" ? self : typeof globalThis !== "undefined" ? globalThis : this, function (core) {
   "use strict";
 
-  const VERSION = "1.2.0";
+  const VERSION = "1.3.0";
   const CACHE_LIMIT = 200;
   const CLOSE_AUTH = 4401;
   const CLOSE_ORIGIN = 4403;
@@ -163,7 +163,7 @@
       const upload = this.adapter.upload;
       if (!upload) return Promise.reject(new HelpdeskError("unsupported", "This adapter cannot upload files."));
       if (!file) return Promise.reject(new HelpdeskError("invalid_message", "file: required."));
-      return this._withToken()
+      return this._withToken(true)
         .then(() =>
           upload({
             url: `${this.apiBase}attachments`,
@@ -461,19 +461,32 @@
     }
 
     _onWelcome(frame) {
+      // A second welcome on this socket: the first write made the visitor, and this one
+      // brings their token. What waits in the outbox is already on its way on this socket.
+      const again = this.online;
       this.online = true;
       this.connection.settled();
       if (typeof frame.token === "string" && frame.token) {
         this.token = frame.token;
         this.store.setRaw("token", frame.token);
+      } else if (frame.token === null && this.token) {
+        // Nobody yet (a token the server no longer honours, or no proof for a signed-in
+        // user's): the first write brings a token.
+        this.token = null;
+        this.store.remove("token");
       }
       // Another person on this device (the host site's user signed in or out): what was kept
       // of the previous one goes. Signing in keeps unsent messages (their anonymous
-      // conversation joined the account); signing out drops them.
+      // conversation joined the account); signing out drops them. A visitor_id of null is
+      // nobody yet: the one who first writes here next (no reset when they do).
       if (typeof frame.visitor_id === "string") {
         if (this.visitorId && this.visitorId !== frame.visitor_id) this._reset(!frame.identified);
         this.visitorId = frame.visitor_id;
         this.store.setRaw("visitor", frame.visitor_id);
+      } else if (frame.visitor_id === null && this.visitorId) {
+        this._reset(!frame.identified);
+        this.visitorId = null;
+        this.store.remove("visitor");
       }
       this.identified = !!frame.identified;
       if (frame.site && typeof frame.site === "object") this.site = frame.site;
@@ -493,12 +506,12 @@
       }
       this._persist();
       this._announce(added, "welcome");
-      if (this._email) this._sendFrame({ type: "visitor.email", email: this._email.email });
+      if (this._email && !again) this._sendFrame({ type: "visitor.email", email: this._email.email });
       // Everything the catch-up did not already contain goes out again, with its own client_id.
       after(this.outbox.load(), (entries) => {
         for (const entry of entries) {
           this.emit("pending", entry);
-          if (this.online) this._sendEntry(entry);
+          if (this.online && !again) this._sendEntry(entry);
         }
         this._status("online");
         this.emit("welcome", frame);
@@ -508,8 +521,13 @@
     }
 
     // Calls that waited for a visitor token go now; a phone or a WeChat link made for the
-    // previous visitor on this device is made again for this one.
+    // previous visitor on this device is made again for this one. Someone who has not
+    // written yet has no token: they wait for the first write's welcome.
     _afterWelcome() {
+      if (!this.token) {
+        if (this._tokenWaiters.some((w) => w[2])) this.sendFrame({ type: "visitor.start" });
+        return;
+      }
       const waiting = this._tokenWaiters;
       this._tokenWaiters = [];
       for (const w of waiting) w[0]();
@@ -530,10 +548,16 @@
       }
     }
 
-    _withToken() {
+    // Resolves once there is a visitor token. Someone new has none until their first write
+    // (docs/protocol.md, "A visitor is made by their first write"): `start` (a file upload,
+    // which is a write) asks the server to make the visitor now; the rest wait for it.
+    _withToken(start) {
       if (this.token) return Promise.resolve();
       if (this.state === "closed") return Promise.reject(new HelpdeskError("closed", "The client is closed."));
-      return new Promise((resolve, reject) => this._tokenWaiters.push([resolve, reject]));
+      return new Promise((resolve, reject) => {
+        this._tokenWaiters.push([resolve, reject, !!start]);
+        if (start) this.sendFrame({ type: "visitor.start" });
+      });
     }
 
     _wechatStatus(status) {
@@ -579,6 +603,14 @@
         return;
       }
       if (verdict === "later") return; // it stays in the outbox ("sending…")
+      if (!frame.client_id && frame.code === "rate_limited" && !this.token && this._tokenWaiters.some((w) => w[2])) {
+        // visitor.start refused (too many new chats from this address): the upload fails.
+        const starting = this._tokenWaiters.filter((w) => w[2]);
+        this._tokenWaiters = this._tokenWaiters.filter((w) => !w[2]);
+        const error = new HelpdeskError("rate_limited", frame.detail, 429);
+        for (const w of starting) w[1](error);
+        return;
+      }
       if (!frame.client_id && this._email && frame.code === "invalid_message") {
         const pending = this._email;
         this._email = null;
