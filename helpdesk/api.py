@@ -22,7 +22,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from helpdesk import access, files, payloads, ratelimit, schema, selectors, services, tokens
 from helpdesk.access import Action, Actor
-from helpdesk.models import Agent, Visitor
+from helpdesk.auth import agent_actor, request_agent, visitor_of
+from helpdesk.models import Visitor
 from helpdesk.services.attachments import NotYours, attachment_upload
 from helpdesk.validation import (
     CenterIn,
@@ -51,6 +52,7 @@ class ApiError(exceptions.APIException):
     def __init__(self, code: str, detail: str, status_code: int) -> None:
         super().__init__(detail=detail, code=code)
         self.status_code = status_code
+        self.code = code
 
 
 # Django REST framework's own refusals, in our codes (the docs' error table lists them all;
@@ -84,19 +86,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    response = drf_exception_handler(exc, context)
-    if response is None:
+    answer = drf_exception_handler(exc, context)
+    if answer is None:
         return None
     if isinstance(exc, ApiError):
-        code = exc.detail.code
+        code = exc.code
     else:
         code = next(
             (c for kind, c in DRF_CODES.items() if isinstance(exc, kind)),
-            "internal_error" if response.status_code >= 500 else "invalid_message",
+            "internal_error" if answer.status_code >= 500 else "invalid_message",
         )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-    response.data = {"error": {"code": code, "detail": str(detail)}}
-    return response
+    answer.data = {"error": {"code": code, "detail": str(detail)}}
+    return answer
 
 
 class VisitorPrincipal:
@@ -179,7 +181,7 @@ class IsAgent(BasePermission):
         actor = access.actor_for(request.user)
         if actor is None or actor.agent_id is None:
             raise ApiError("not_authenticated", "Sign in as an agent first.", 403)
-        request.actor = actor  # type: ignore[attr-defined]
+        request.actor = actor  # type: ignore[attr-defined]  # read by auth.agent_actor
         return True
 
 
@@ -226,7 +228,7 @@ class VisitorMessagesView(APIView):
         summary="Catch up by cursor, or page back through history",
     )
     def get(self, request: Request) -> Response:
-        visitor = request.user.visitor
+        visitor = visitor_of(request)
         if "before_seq" in request.query_params:
             fields = check(
                 HistoryIn,
@@ -277,10 +279,10 @@ class VisitorMessagesView(APIView):
     )
     def post(self, request: Request) -> Response:
         client_id, body, fields = check_message(request.data)
-        ratelimit.hit("visitor_messages", request.user.visitor.id.hex, what="messages")
+        ratelimit.hit("visitor_messages", visitor_of(request).id.hex, what="messages")
         try:
             result = services.message_send_by_visitor(
-                visitor=request.user.visitor,
+                visitor=visitor_of(request),
                 client_id=client_id,
                 body=body,
                 attachment_ids=fields["attachment_ids"],
@@ -360,7 +362,7 @@ class VisitorReceiptsView(APIView):
     )
     def post(self, request: Request) -> Response:
         fields = check(ReceiptIn, request.data)
-        if not services.visitor_receipt(visitor=request.user.visitor, **fields):
+        if not services.visitor_receipt(visitor=visitor_of(request), **fields):
             raise ApiError("not_found", "No such conversation of yours.", 404)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -376,7 +378,7 @@ class VisitorEmailView(APIView):
     )
     def post(self, request: Request) -> Response:
         fields = check(EmailIn, request.data)
-        notification_services.visitor_email_set(visitor=request.user.visitor, email=fields["email"])
+        notification_services.visitor_email_set(visitor=visitor_of(request), email=fields["email"])
         return Response(
             {"email": fields["email"], "verified": False}, status=status.HTTP_202_ACCEPTED
         )
@@ -387,6 +389,13 @@ def _int_param(request: Request, name: str) -> int:
     if not (raw.isascii() and raw.isdigit()):
         raise ApiError("invalid_message", f"{name}: must be a whole number.", 400)
     return int(raw)
+
+
+def _object(data: Any) -> dict[str, Any]:
+    """A JSON body that must be an object (a list or a string is refused, not unpacked)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("invalid_message", "The body must be a JSON object.")
+    return data
 
 
 def _agent_conversation(actor: Actor, conversation_id: Any, action: Action) -> Any:
@@ -412,7 +421,7 @@ class AgentConversationsView(APIView):
         resolved&tag=<id>&q=<search>&cursor=<next_cursor>&limit=50``."""
         fields = check(CenterIn, request.query_params.dict())
         try:
-            return Response(selectors.message_center(request.actor, **fields))
+            return Response(selectors.message_center(agent_actor(request), **fields))
         except selectors.BadQuery as exc:
             raise ApiError("invalid_message", str(exc), 400) from None
 
@@ -430,9 +439,11 @@ class AgentMessagesView(APIView):
             OpenIn,
             {"conversation_id": conversation_id, "after_seq": _int_param(request, "after_seq")},
         )
-        conversation = _agent_conversation(request.actor, fields["conversation_id"], Action.OPEN)
+        conversation = _agent_conversation(
+            agent_actor(request), fields["conversation_id"], Action.OPEN
+        )
         return Response(
-            selectors.agent_history(request.actor, conversation.id, fields["after_seq"])
+            selectors.agent_history(agent_actor(request), conversation.id, fields["after_seq"])
         )
 
     @extend_schema(
@@ -445,12 +456,12 @@ class AgentMessagesView(APIView):
         summary="Reply (idempotent by client_id)",
     )
     def post(self, request: Request, conversation_id: str) -> Response:
-        conversation = _agent_conversation(request.actor, conversation_id, Action.OPEN)
+        conversation = _agent_conversation(agent_actor(request), conversation_id, Action.OPEN)
         client_id, body, fields = check_message(request.data)
         try:
             result = services.message_send_by_agent(
-                actor=request.actor,
-                agent=Agent.objects.get(pk=request.actor.agent_id),
+                actor=agent_actor(request),
+                agent=request_agent(request),
                 conversation=conversation,
                 client_id=client_id,
                 body=body,
@@ -502,7 +513,7 @@ class VisitorAttachmentsView(APIView):
         summary="Upload a file to send",
     )
     def post(self, request: Request) -> Response:
-        visitor = request.user.visitor
+        visitor = visitor_of(request)
         ratelimit.hit("visitor_uploads", visitor.id.hex, what="uploads")
         attachment = attachment_upload(upload=_upload(request), visitor=visitor)
         return Response(files.payload(attachment, audience="visitor"), status=201)
@@ -520,10 +531,10 @@ class AgentAttachmentsView(APIView):
         summary="Upload a file to send in a reply",
     )
     def post(self, request: Request, conversation_id: str) -> Response:
-        conversation = _agent_conversation(request.actor, conversation_id, Action.REPLY)
+        conversation = _agent_conversation(agent_actor(request), conversation_id, Action.REPLY)
         attachment = attachment_upload(
             upload=_upload(request),
-            agent=Agent.objects.get(pk=request.actor.agent_id),
+            agent=request_agent(request),
             conversation=conversation,
         )
         return Response(files.payload(attachment, audience="staff"), status=201)
@@ -541,10 +552,10 @@ class AgentNotesView(APIView):
         summary="Add an internal note",
     )
     def post(self, request: Request, conversation_id: str) -> Response:
-        conversation = _agent_conversation(request.actor, conversation_id, Action.OPEN)
-        fields = check(NoteIn, {**request.data, "conversation_id": conversation_id})
+        conversation = _agent_conversation(agent_actor(request), conversation_id, Action.OPEN)
+        fields = check(NoteIn, {**_object(request.data), "conversation_id": conversation_id})
         result = services.note_add(
-            agent=Agent.objects.get(pk=request.actor.agent_id),
+            agent=request_agent(request),
             conversation=conversation,
             client_id=fields["client_id"],
             body=fields["body"],
@@ -565,7 +576,7 @@ class AgentSearchView(APIView):
     )
     def get(self, request: Request) -> Response:
         fields = check(SearchIn, request.query_params.dict())
-        return Response(selectors.message_search(request.actor, fields["q"]))
+        return Response(selectors.message_search(agent_actor(request), fields["q"]))
 
 
 # ---- app push and WeChat mini-programs (docs/protocol.md, "Push to apps and mini-programs") ----
@@ -594,7 +605,7 @@ class VisitorDevicesView(APIView):
     def post(self, request: Request) -> Response:
         fields = check_device(request.data)
         try:
-            notification_services.device_register(visitor=request.user.visitor, **fields)
+            notification_services.device_register(visitor=visitor_of(request), **fields)
         except notification_services.ChannelNotConfigured:
             raise _channel_missing(fields["platform"].upper()) from None
         return Response(fields, status=status.HTTP_201_CREATED)
@@ -602,7 +613,7 @@ class VisitorDevicesView(APIView):
     @extend_schema(request=DeviceIn, responses={204: None, **schema.errors(400, 401, 404)})
     def delete(self, request: Request) -> Response:
         fields = check_device(request.data)
-        if not notification_services.device_unregister(visitor=request.user.visitor, **fields):
+        if not notification_services.device_unregister(visitor=visitor_of(request), **fields):
             raise ApiError("not_found", "No such device of yours.", 404)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -636,7 +647,7 @@ class VisitorWechatLoginView(APIView):
     )
     def post(self, request: Request) -> Response:
         fields = check(WechatLoginIn, request.data)
-        visitor = request.user.visitor
+        visitor = visitor_of(request)
         ratelimit.hit("wechat_logins", visitor.id.hex, what="WeChat sign-ins")
         try:
             return _wechat_answer(
@@ -660,7 +671,7 @@ class VisitorWechatConsentsView(APIView):
         summary="The templates to ask consent for, and the messages consents allow",
     )
     def get(self, request: Request) -> Response:
-        visitor = request.user.visitor
+        visitor = visitor_of(request)
         return _wechat_answer(lambda: notification_services.wechat_status(visitor=visitor))
 
     @extend_schema(
@@ -670,7 +681,7 @@ class VisitorWechatConsentsView(APIView):
     )
     def post(self, request: Request) -> Response:
         accepted = check(ConsentsIn, request.data)["accepted"]
-        visitor = request.user.visitor
+        visitor = visitor_of(request)
         return _wechat_answer(
             lambda: notification_services.wechat_consents_record(visitor=visitor, accepted=accepted)
         )

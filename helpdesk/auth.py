@@ -12,10 +12,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.utils.translation import ngettext
+from rest_framework.request import Request
 
 from helpdesk import ratelimit
 from helpdesk.access import Actor
-from helpdesk.models import Visitor
+from helpdesk.models import Agent, Visitor
 
 
 def user_of(request: HttpRequest) -> User:
@@ -26,7 +27,7 @@ def user_of(request: HttpRequest) -> User:
     return request.user
 
 
-def visitor_of(request: HttpRequest) -> Visitor:
+def visitor_of(request: HttpRequest | Request) -> Visitor:
     """The visitor an API request authenticated as (``api.VisitorTokenAuthentication``)."""
     visitor = getattr(request.user, "visitor", None)
     if not isinstance(visitor, Visitor):
@@ -34,7 +35,7 @@ def visitor_of(request: HttpRequest) -> Visitor:
     return visitor
 
 
-def agent_actor(request: HttpRequest) -> Actor:
+def agent_actor(request: HttpRequest | Request) -> Actor:
     """The actor an agent API request was let in as (``api.IsAgent`` sets it)."""
     actor = getattr(request, "actor", None)
     if not isinstance(actor, Actor):
@@ -86,3 +87,11 @@ class LockoutAuthenticationForm(AuthenticationForm):
                 code="locked",
             )
         return super().clean()
+
+
+def request_agent(request: HttpRequest | Request) -> Agent:
+    """The agent behind an agent API request."""
+    agent_id = agent_actor(request).agent_id
+    if agent_id is None:
+        raise PermissionDenied
+    return Agent.objects.get(pk=agent_id)

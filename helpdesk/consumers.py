@@ -158,7 +158,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 await self.close(exc.close)
         except ratelimit.RateLimited as exc:
             # Nothing stored; the client keeps the message and sends it again later.
-            frame = {"type": "error", "code": "rate_limited", "detail": str(exc)}
+            frame: dict[str, Any] = {"type": "error", "code": "rate_limited", "detail": str(exc)}
             frame["retry_after"] = exc.retry_after
             if client_id:
                 frame["client_id"] = client_id
@@ -341,8 +341,10 @@ class VisitorConsumer(JsonConsumer):
     def _welcome(
         self, session: services.VisitorSession, cursor: dict[str, Any] | None
     ) -> dict[str, Any]:
+        visitor = session.visitor
+        assert visitor is not None  # a pending session's welcome has no catch-up
         conversation, messages = selectors.visitor_catch_up(
-            session.visitor, cursor, settings.VISITOR_HISTORY_LIMIT
+            visitor, cursor, settings.VISITOR_HISTORY_LIMIT
         )
         metrics.messages_delivered("catch_up", "visitor", len(messages))
         if conversation is not None and messages:
@@ -355,7 +357,7 @@ class VisitorConsumer(JsonConsumer):
             "messages": selectors.message_payloads(messages, audience="visitor"),
         }
         # Online from now (the last step: a hello that failed leaves no presence behind).
-        presence.store().connect("visitor", session.visitor.id.hex, self.channel_name)
+        presence.store().connect("visitor", visitor.id.hex, self.channel_name)
         return welcome
 
     @metrics.acked("visitor")
@@ -551,12 +553,24 @@ class AgentConsumer(JsonConsumer):
         self.actor = await db(self._current_actor)()
         return self.actor is not None and self.actor.agent_id == self.agent.id
 
+    @property
+    def me(self) -> Agent:
+        """The agent of this socket: handlers run only after ``connect`` found one."""
+        assert self.agent is not None
+        return self.agent
+
+    @property
+    def acting(self) -> Actor:
+        """The access rule's view of the agent, as of the last ``still_authorised``."""
+        assert self.actor is not None
+        return self.actor
+
     def _current_actor(self) -> Actor | None:
         return access.actor_for_session(self.scope.get("session"), self.scope.get("user"))
 
     async def status_set(self, data: dict[str, Any]) -> None:
         fields = check(StatusIn, data)
-        await db(routing_services.agent_set_status)(agent_id=self.agent.id, status=fields["status"])
+        await db(routing_services.agent_set_status)(agent_id=self.me.id, status=fields["status"])
 
     async def conversation_transfer(self, data: dict[str, Any]) -> None:
         fields = check(TransferIn, data)
@@ -568,7 +582,7 @@ class AgentConsumer(JsonConsumer):
         try:
             await db(routing_services.conversation_transfer)(
                 conversation_id=conversation.id,
-                by_name=self.agent.display_name,
+                by_name=self.me.display_name,
                 actor=self.actor,
                 to_agent_id=fields["to_agent_id"],
                 to_group_id=fields["to_group_id"],
@@ -582,7 +596,7 @@ class AgentConsumer(JsonConsumer):
         conversation = await self._conversation(fields["conversation_id"], Action.RESOLVE)
         try:
             await db(services.conversation_resolve)(
-                conversation_id=conversation.id, by_name=self.agent.display_name, actor=self.actor
+                conversation_id=conversation.id, by_name=self.me.display_name, actor=self.actor
             )
         except routing_services.NotAllowed as exc:
             raise ClientError("not_assigned", str(exc)) from None
@@ -676,7 +690,7 @@ class AgentConsumer(JsonConsumer):
         conversation = await self._conversation(fields["conversation_id"], Action.RESOLVE)
         try:
             await db(services.conversation_reopen)(
-                conversation_id=conversation.id, by_name=self.agent.display_name, actor=self.actor
+                conversation_id=conversation.id, by_name=self.me.display_name, actor=self.actor
             )
         except routing_services.NotAllowed as exc:
             raise ClientError("not_assigned", str(exc)) from None
@@ -745,9 +759,9 @@ class AgentConsumer(JsonConsumer):
             visitor=conversation.visitor, name=fields.get("name"), email=fields.get("email")
         )
         services.conversation_changed(
-            conversation=conversation, agent_ids=[self.agent.id], flush=False
+            conversation=conversation, agent_ids=[self.me.id], flush=False
         )
-        return selectors.visitor_panel(self.actor, conversation)
+        return selectors.visitor_panel(self.acting, conversation)
 
     async def replies_save(self, data: dict[str, Any]) -> None:
         fields = check(ReplyIn, data)

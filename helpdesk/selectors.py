@@ -607,7 +607,8 @@ def message_center(
     listed = listed.filter(_open_q()) if state == "open" else listed.filter(state=state)
     if cursor:
         listed = _after(listed, cursor)
-    page = list(listed.order_by("-priority", "wait_key", F("active_key").desc(), "pk")[: limit + 1])
+    order: list[Any] = ["-priority", "wait_key", F("active_key").desc(), "pk"]  # annotated keys
+    page = list(listed.order_by(*order)[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
     return {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery, Value
@@ -132,7 +132,7 @@ def message_send_by_visitor(
                     conversation,
                     message,
                     # Under the lock nothing else moved the read cursor; routing may have.
-                    unread=None if routed else conversation.unread_before + 1,
+                    unread=None if routed else cast(Any, conversation).unread_before + 1,
                 ),
             },
         )
@@ -240,7 +240,7 @@ def message_send_by_agent(
                 # The agent's reply counts nothing; the handling agent has read it all.
                 unread=0
                 if conversation.agent_read_seq >= message.seq
-                else conversation.unread_before,
+                else cast(Any, conversation).unread_before,
             ),
         },
     )

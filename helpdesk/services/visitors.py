@@ -9,7 +9,7 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -276,7 +276,9 @@ def pending_from_claim(claim: tokens.VisitorClaim, *, address: str) -> PendingVi
     site = Site.objects.filter(pk=claim.site_id).first()
     if hello is None or site is None:
         return None
-    x = hello.get("x") if isinstance(hello.get("x"), dict) else {}
+    x = hello.get("x")
+    if not isinstance(x, dict):
+        x = {}
     return PendingVisitor(
         site=site,
         channel=str(hello.get("c") or Channel.WEB),
@@ -296,7 +298,11 @@ PAGES_KEPT = 10
 
 def _pages_seen(visitor: Visitor, context: VisitorContext) -> list[dict[str, Any]]:
     """The visitor's pages, newest first: this one added unless it is the newest already."""
-    pages = list(visitor.pages or []) if visitor.pk and not visitor._state.adding else []
+    pages: list[dict[str, Any]] = (
+        list(cast(list[dict[str, Any]], visitor.pages or []))
+        if visitor.pk and not visitor._state.adding
+        else []
+    )
     if context.page_url and (not pages or pages[0].get("url") != context.page_url):
         pages.insert(
             0,
