@@ -35,7 +35,10 @@ lint: $(STAMP)
 
 # After changing a range in pyproject.toml: pins what is new, keeps the other pins.
 # `make lock UPGRADE=--upgrade` takes the newest releases within every range.
-lock: $(STAMP)
+# (It needs only uv, so it works while the pins conflict with a new range.)
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c requirements.lock uv
 	$(PY) -m uv pip compile pyproject.toml --all-extras --python-version 3.11 $(UPGRADE) \
 	  --quiet -o requirements.lock --custom-compile-command "make lock"
 
