@@ -272,6 +272,9 @@ class VisitorConsumer(JsonConsumer):
             self._hello_timer.cancel()
             self.pending = session.pending
             welcome = await db(services.visitor_welcome)(session, None)
+            # The ID to be, signed: a client that loses the first write's answer says hello
+            # with it, finds the visitor that write made, and its resend is stored once.
+            welcome["pending_token"] = services.pending_token(session)
             await self.send_json({"type": "welcome", **welcome, "messages": []})
             metrics.hello()
             return

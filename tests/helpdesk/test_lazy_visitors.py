@@ -190,3 +190,23 @@ async def test_a_signed_in_user_made_on_one_device_is_the_same_on_the_other(acme
         live = await phone.expect("message")
     for sock in (laptop, phone):
         await sock.close()
+
+
+async def test_the_first_writes_answer_lost_with_the_connection_resumes_the_same_visitor(acme):
+    """Vic's first message is stored, but its second welcome and ack are lost with the
+    network. She says hello again with the pending token of her first welcome: she is the
+    visitor that write made, and her resend is stored once."""
+    first, welcome = await visitor_socket(acme.widget_key)
+    assert welcome["token"] is None and welcome["pending_token"]
+    client_id = str(uuid.uuid4())
+    # Stored; what the server answers (the second welcome, the ack) never reaches her.
+    stored = (await send_message(first, "Lost answer", client_id))["message"]
+    await first.close()
+
+    again, resumed = await visitor_socket(acme.widget_key, token=welcome["pending_token"])
+    made = await database_sync_to_async(Visitor.objects.get)()
+    assert resumed["visitor_id"] == str(made.pk) and resumed["token"]
+    ack = await send_message(again, "Lost answer", client_id=client_id)
+    assert ack["message"]["id"] == stored["id"]
+    await again.close()
+    assert await count_visitors() == 1 and await count_visitor_messages() == 1

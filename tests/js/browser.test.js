@@ -155,6 +155,11 @@ test("an ack lost with the connection: the message is stored and shown once", as
   assert.equal(ra.of("message").filter((e) => e.args[0].client_id === lost.client_id).length, 1);
   const stored = bodiesOf((await alice.history(a.cursor.conversation_id)).messages);
   assert.equal(count(stored, "My ack gets lost"), 1);
+  // It was this visitor's first write: the hello after the cut (with the pending token)
+  // found the visitor that write made, so there is one visitor and one conversation.
+  const lostOnes = (await alice.conversations()).filter((c) => c.last_message && c.last_message.body === "My ack gets lost");
+  assert.equal(lostOnes.length, 1, "one conversation holds the message");
+  assert.equal(lostOnes[0].visitor.id, a.visitorId);
 });
 
 test("presence, the queue, and receipts: delivered at once, seen while on screen", async (t) => {

@@ -1,4 +1,4 @@
-// Types of the helpdesk client (client.js), version 1.3.0. docs/protocol.md describes every
+// Types of the helpdesk client (client.js), version 1.3.1. docs/protocol.md describes every
 // frame; "Apps and mini-programs" there describes this library.
 
 export const VERSION: string;
@@ -79,6 +79,10 @@ export interface Welcome {
    * (a message, an address, a file) is answered by a second welcome with the token, before
    * that write's own answer. */
   token: string | null;
+  /** With a null token: the signed ID the first write will make. Say hello with it (as the
+   * token) until a real token comes, so a first write whose answer was lost resumes the
+   * visitor it made. */
+  pending_token?: string;
   visitor_id: string | null;
   identified: boolean;
   site: Site;
@@ -257,6 +261,8 @@ export class VisitorClient {
   readonly siteKey: string;
   readonly channel: string;
   token: string | null;
+  /** Kept while nobody has written from this device yet (Welcome.pending_token). */
+  pendingToken: string | null;
   visitorId: string | null;
   identified: boolean;
   site: Site | null;

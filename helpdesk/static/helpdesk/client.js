@@ -26,7 +26,7 @@
 })(typeof self !== "undefined" ? self : typeof globalThis !== "undefined" ? globalThis : this, function (core) {
   "use strict";
 
-  const VERSION = "1.3.0";
+  const VERSION = "1.3.1";
   const CACHE_LIMIT = 200;
   const CLOSE_AUTH = 4401;
   const CLOSE_ORIGIN = 4403;
@@ -56,6 +56,9 @@
       this.outbox = new Outbox(this.store, "outbox");
 
       this.token = null;
+      // Someone who has not written yet: the signed ID their first write will make, said at
+      // hello so that a first write whose answer was lost resumes that visitor (no second one).
+      this.pendingToken = null;
       this.visitorId = null;
       this.identified = false;
       this.site = null;
@@ -105,6 +108,7 @@
       const s = this.store;
       const loaded = Promise.resolve()
         .then(() => after(s.getRaw("token"), (v) => (this.token = v || null)))
+        .then(() => after(s.getRaw("pending"), (v) => (this.pendingToken = v || null)))
         .then(() => after(s.getRaw("visitor"), (v) => (this.visitorId = v || null)))
         .then(() => after(s.getRaw("email"), (v) => (this.email = v == null ? null : v)))
         .then(() => after(s.get("device"), (v) => (this.device = v && v.platform && v.token ? v : null)))
@@ -392,13 +396,13 @@
     }
 
     _hello() {
-      this._helloHadToken = !!this.token;
+      this._helloHadToken = !!(this.token || this.pendingToken);
       const context = typeof this.options.context === "function" ? this.options.context() : this.options.context;
       this._sendFrame(
         Object.assign({}, context || {}, {
           type: "hello",
           site_key: this.siteKey,
-          token: this.token || null,
+          token: this.token || this.pendingToken || null,
           cursor: this.cursor ? { conversation_id: this.cursor.conversation_id, seq: this.cursor.seq } : null,
           channel: this.channel,
         })
@@ -411,6 +415,7 @@
         // Authenticate again: drop the token and start over as a new visitor.
         this.token = null;
         this.store.remove("token");
+        this._setPending(null);
         this._reset(false);
         if (this._helloHadToken) {
           this._helloHadToken = false;
@@ -469,7 +474,11 @@
       if (typeof frame.token === "string" && frame.token) {
         this.token = frame.token;
         this.store.setRaw("token", frame.token);
-      } else if (frame.token === null && this.token) {
+        this._setPending(null);
+      } else if (typeof frame.pending_token === "string" && frame.pending_token) {
+        this._setPending(frame.pending_token);
+      }
+      if (frame.token === null && this.token) {
         // Nobody yet (a token the server no longer honours, or no proof for a signed-in
         // user's): the first write brings a token.
         this.token = null;
@@ -663,6 +672,12 @@
 
     // Forget every message held (another visitor now, or a token refused); the outbox too
     // when dropOutbox.
+    _setPending(token) {
+      this.pendingToken = token || null;
+      if (this.pendingToken) this.store.setRaw("pending", this.pendingToken);
+      else this.store.remove("pending");
+    }
+
     _reset(dropOutbox) {
       this._held.clear();
       this._topSeq.clear();

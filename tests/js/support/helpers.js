@@ -165,6 +165,15 @@ class Agent {
     return (await res.json()).message;
   }
 
+  // The agent's open conversations, newest activity first (the message center, first page).
+  async conversations() {
+    const res = await fetch(`${server.url}/api/v1/agent/conversations?scope=mine&state=open&limit=100`, {
+      headers: { cookie: this.cookie() },
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()).conversations;
+  }
+
   // What the server stored in a conversation, as its agents see it.
   async history(conversationId) {
     const res = await fetch(`${server.url}/api/v1/agent/conversations/${conversationId}/messages?after_seq=0`, {
