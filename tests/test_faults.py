@@ -75,7 +75,7 @@ class Visitor:
         async with asyncio.timeout(timeout):
             frame = json.loads(await ws.recv())
         if frame["type"] == "welcome":
-            self.token = frame["token"]
+            self.token = frame["token"] or frame.get("pending_token")
         elif frame["type"] == "message.ack" and frame["client_id"] in self.outbox:
             del self.outbox[frame["client_id"]]
             self.acked[frame["client_id"]] = frame["message"]["id"]

@@ -125,7 +125,9 @@ async def visitor_on(server: Server, site_key: str, token: str | None = None) ->
     await conn.send(json.dumps({"type": "hello", "site_key": site_key, "token": token}))
     while (frame := json.loads(await conn.recv()))["type"] != "welcome":
         pass
-    return conn, frame["token"]
+    # Someone new has no token until their first write; the pending one (as client.js keeps
+    # it) finds the visitor that write made.
+    return conn, frame["token"] or frame["pending_token"]
 
 
 def where_they_are(missing: set[str], team: list[Any], agents: list[Agent]) -> str:

@@ -76,7 +76,7 @@ class Widget:
         await ws.send(json.dumps({"type": "hello", "site_key": self.site_key, "token": self.token}))
         while (frame := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "welcome":
             pass
-        self.token = frame["token"]
+        self.token = frame["token"] or frame.get("pending_token")
         for client_id, body in list(self.outbox.items()):
             await self._send(ws, client_id, body)
         last_ping = loop.time()
