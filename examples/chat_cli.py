@@ -72,7 +72,9 @@ async def main(base: str, site_key: str) -> None:
             async for raw in ws:
                 frame = json.loads(raw)
                 if frame["type"] == "welcome":
-                    state["token"] = frame["token"]
+                    # Until the first message there is no visitor, only a pending token: keep
+                    # it, so a reconnect finds the visitor that message made.
+                    state["token"] = frame["token"] or frame.get("pending_token")
                     online = "online" if frame["agents_online"] else "offline (we'll reply later)"
                     print(f"Connected to {frame['site']['name']}: agents are {online}.")
                     for message in frame["messages"]:
