@@ -63,17 +63,23 @@ class Filters:
     def until(self) -> datetime:
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=self.zone)
 
-    def conversations(self) -> QuerySet[Conversation]:
-        qs = Conversation.objects.filter(created_at__gte=self.since, created_at__lt=self.until)
+    def _narrowed(self, qs: QuerySet[Any], to: str = "") -> QuerySet[Any]:
+        """``qs`` limited to the chosen site, team, agent and what the person may see;
+        ``to``: the path to the conversation ("" for conversations themselves)."""
         if self.site_id:
-            qs = qs.filter(site_id=self.site_id)
+            qs = qs.filter(**{f"{to}site_id": self.site_id})
         if self.group_id:
-            qs = qs.filter(group_id=self.group_id)
+            qs = qs.filter(**{f"{to}group_id": self.group_id})
         if self.agent_id:
-            qs = qs.filter(assigned_agent_id=self.agent_id)
+            qs = qs.filter(**{f"{to}assigned_agent_id": self.agent_id})
         if self.scope is not None:
-            qs = qs.filter(pk__in=self.scope.values("pk"))
+            qs = qs.filter(**{f"{to}pk__in": self.scope.values("pk")})
         return qs
+
+    def conversations(self) -> QuerySet[Conversation]:
+        return self._narrowed(
+            Conversation.objects.filter(created_at__gte=self.since, created_at__lt=self.until)
+        )
 
     def offline(self) -> QuerySet[OfflineMessage]:
         """Visitor messages the offline store kept for an agent, stored in the period."""
@@ -82,29 +88,13 @@ class Filters:
             created_at__gte=self.since,
             created_at__lt=self.until,
         )
-        if self.site_id:
-            qs = qs.filter(conversation__site_id=self.site_id)
-        if self.group_id:
-            qs = qs.filter(conversation__group_id=self.group_id)
-        if self.agent_id:
-            qs = qs.filter(conversation__assigned_agent_id=self.agent_id)
-        if self.scope is not None:
-            qs = qs.filter(conversation__in=self.scope.values("pk"))
-        return qs
+        return self._narrowed(qs, "conversation__")
 
     def messages(self, sender: str) -> QuerySet[Message]:
         qs = Message.objects.filter(
             sender=sender, created_at__gte=self.since, created_at__lt=self.until
         )
-        if self.site_id:
-            qs = qs.filter(conversation__site_id=self.site_id)
-        if self.group_id:
-            qs = qs.filter(conversation__group_id=self.group_id)
-        if self.agent_id:
-            qs = qs.filter(conversation__assigned_agent_id=self.agent_id)
-        if self.scope is not None:
-            qs = qs.filter(conversation__in=self.scope.values("pk"))
-        return qs
+        return self._narrowed(qs, "conversation__")
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
