@@ -1,10 +1,15 @@
 """What several kinds of notification share: the recipient's language, sending one email
-without retries, a site's app and mini-program settings."""
+without retries, one push to each of someone's browsers or phones, a site's app and
+mini-program settings."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from django.db.models import Model
+from django.utils import timezone
 
 from helpdesk.models import Visitor
 from notifications.models import (
@@ -63,3 +68,37 @@ class ChannelNotConfigured(Exception):
 
 def channel_settings(site_id: Any) -> ChannelSettings | None:
     return ChannelSettings.objects.filter(site_id=site_id).first()
+
+
+def send_to_each(
+    targets: Sequence[Model], send: Callable[[Any], str | None], *, fallback: str, what: str
+) -> tuple[str, str]:
+    """One push to each of someone's browsers or phones (``targets``: rows with
+    ``last_success_at``). One that answers "gone" (unsubscribed, uninstalled) is deleted and
+    never tried again. Sent if any took it: (the first one's ID, or ``fallback``; the others'
+    errors). Else ``TransportError``: permanent only if every error was, maybe sent if any
+    may have gone out."""
+    accepted: list[str] = []
+    errors: list[TransportError] = []
+    delivered, gone = [], []
+    for target in targets:
+        try:
+            accepted.append(send(target) or fallback)
+            delivered.append(target.pk)
+        except TransportError as exc:
+            if exc.gone:
+                gone.append(target.pk)
+                log.info("%s %s is gone; deleting it", what, target.pk)
+            errors.append(exc)
+    rows = type(targets[0])._default_manager if targets else None
+    if rows is not None:
+        rows.filter(pk__in=delivered).update(last_success_at=timezone.now())
+        rows.filter(pk__in=gone).delete()
+    summary = "; ".join(str(e) for e in errors)
+    if accepted:
+        return accepted[0], summary
+    raise TransportError(
+        summary,
+        permanent=all(e.permanent for e in errors),
+        maybe_sent=any(e.maybe_sent for e in errors),
+    )

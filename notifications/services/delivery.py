@@ -21,7 +21,7 @@ from notifications.models import (
     Notification,
     PushSubscription,
 )
-from notifications.services.common import recipient_language
+from notifications.services.common import recipient_language, send_to_each
 from notifications.services.mobile import send_native
 from notifications.services.push import push_enabled
 from notifications.services.resume import resume_link
@@ -306,26 +306,11 @@ def _send_push(recipient: str, items: list[Notification], topic: str) -> tuple[s
     if not subscriptions:
         raise TransportError("no browser has push turned on", permanent=True)
     payload = _push_payload(recipient, items)
-    accepted: list[str] = []
-    errors: list[TransportError] = []
-    delivered, gone = [], []
-    for sub in subscriptions:
-        try:
-            accepted.append(
-                PushTransport().send(
-                    Push(sub.endpoint, sub.p256dh, sub.auth, payload=payload, topic=topic)
-                )
-                or topic
-            )
-            delivered.append(sub.pk)
-        except TransportError as exc:
-            if exc.gone:
-                gone.append(sub.pk)
-                log.info("push subscription %s is gone; deleting it", sub.pk)
-            errors.append(exc)
-    PushSubscription.objects.filter(pk__in=delivered).update(last_success_at=timezone.now())
-    PushSubscription.objects.filter(pk__in=gone).delete()
-    summary = "; ".join(str(e) for e in errors)
-    if accepted:
-        return accepted[0], summary
-    raise TransportError(summary, permanent=all(e.permanent for e in errors))
+    return send_to_each(
+        subscriptions,
+        lambda sub: PushTransport().send(
+            Push(sub.endpoint, sub.p256dh, sub.auth, payload=payload, topic=topic)
+        ),
+        fallback=topic,
+        what="push subscription",
+    )

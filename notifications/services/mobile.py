@@ -25,7 +25,7 @@ from notifications.models import (
     SubscribeConsent,
     WechatIdentity,
 )
-from notifications.services.common import channel_settings, recipient_language
+from notifications.services.common import channel_settings, recipient_language, send_to_each
 from notifications.services.devices import platform_ready
 from notifications.services.wechat import consent_settle, consent_take
 from notifications.transports import (
@@ -162,26 +162,13 @@ def _send_app_push(
         },
         collapse_id=collapse_id,
     )
-    accepted, errors, delivered, gone = [], [], [], []
-    for device in devices:
-        try:
-            transport = _app_transport(conf, device.platform)
-            accepted.append(transport.send(replace(push, token=device.token)) or collapse_id)
-            delivered.append(device.pk)
-        except TransportError as exc:
-            if exc.gone:
-                gone.append(device.pk)
-                log.info("app push device %s is gone; deleting it", device.pk)
-            errors.append(exc)
-    Device.objects.filter(pk__in=delivered).update(last_success_at=timezone.now())
-    Device.objects.filter(pk__in=gone).delete()
-    summary = "; ".join(str(e) for e in errors)
-    if accepted:
-        return accepted[0], summary
-    raise TransportError(
-        summary,
-        permanent=all(e.permanent for e in errors),
-        maybe_sent=any(e.maybe_sent for e in errors),
+    return send_to_each(
+        devices,
+        lambda device: _app_transport(conf, device.platform).send(
+            replace(push, token=device.token)
+        ),
+        fallback=collapse_id,
+        what="app push device",
     )
 
 
