@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Model
 from django.utils.translation import pgettext_lazy
 
-APPS = ("helpdesk", "routing", "notifications", "offline")
+APPS = ("helpdesk", "routing", "notifications", "offline", "privacy")
 # Our words have a context of their own, so they never replace Django's translation of the
 # same English word elsewhere (our "group" is a team of agents; Django's is a permission
 # group).
@@ -357,6 +357,30 @@ WORDS = [
     pgettext_lazy("back office", "source"),
     pgettext_lazy("back office", "Widget or app"),
     pgettext_lazy("back office", "Follow-up email"),
+    # privacy: the audit log
+    pgettext_lazy("back office", "Privacy and audit"),
+    pgettext_lazy("back office", "audit log entry"),
+    pgettext_lazy("back office", "audit log entries"),
+    pgettext_lazy("back office", "when"),
+    pgettext_lazy("back office", "actor"),
+    pgettext_lazy("back office", "actor name"),
+    pgettext_lazy("back office", "what"),
+    pgettext_lazy("back office", "Transferred a conversation"),
+    pgettext_lazy("back office", "Took over a conversation"),
+    pgettext_lazy("back office", "Exported a visitor's data"),
+    pgettext_lazy("back office", "Erased a visitor's data"),
+    pgettext_lazy("back office", "Added a setting"),
+    pgettext_lazy("back office", "Changed a setting"),
+    pgettext_lazy("back office", "Deleted a setting"),
+    pgettext_lazy("back office", "Revealed an identity secret"),
+    pgettext_lazy("back office", "Rotated an identity secret"),
+    pgettext_lazy("back office", "Changed a weekly rota"),
+    pgettext_lazy("back office", "Deleted what was past retention"),
+    pgettext_lazy("back office", "target"),
+    pgettext_lazy("back office", "about"),
+    pgettext_lazy("back office", "site id"),
+    pgettext_lazy("back office", "group id"),
+    pgettext_lazy("back office", "detail"),
 ]
 
 
