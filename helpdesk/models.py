@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.utils.translation import gettext
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from helpdesk import crypto
 from helpdesk.fields import EncryptedJSONField, EncryptedTextField
@@ -40,6 +41,10 @@ def normalise_origin(value: str) -> str:
 
 def new_identity_secret() -> str:
     return "is_" + secrets.token_urlsafe(32)
+
+
+# A site's greeting until it writes its own (translated for each visitor while unchanged).
+DEFAULT_GREETING = gettext_noop("Hi! How can we help you today?")
 
 
 class AgentGroup(models.Model):
@@ -168,7 +173,7 @@ class Site(models.Model):
     # Server-side only: the host site signs its user IDs with it (HMAC-SHA256), so a visitor
     # who proves to be user X sees X's history on every device (docs/protocol.md).
     identity_secret = models.CharField(max_length=64, default=new_identity_secret)
-    greeting = models.CharField(max_length=200, default="Hi! How can we help you today?")
+    greeting = models.CharField(max_length=200, default=DEFAULT_GREETING)
     color = models.CharField(max_length=7, default="#2563eb")
     business_hours = models.ForeignKey(
         "routing.Schedule",
@@ -240,8 +245,12 @@ class Site(models.Model):
         the offline message written for it, else the site's greeting and "" (the widget's own
         offline message). One query."""
         text = self.texts.filter(language=language).first()
+        greeting = text.greeting if text and text.greeting else self.greeting
+        if greeting == DEFAULT_GREETING:  # never written by the site: ours, in its language
+            with translation.override(language):
+                greeting = gettext(DEFAULT_GREETING)
         return {
-            "greeting": (text.greeting if text and text.greeting else self.greeting),
+            "greeting": greeting,
             "offline": text.offline if text else "",
         }
 

@@ -230,3 +230,13 @@ def test_the_staff_service_worker_keeps_an_offline_shell_and_push(client):
 def test_the_offline_page_is_there_for_the_worker_to_keep(client):
     page = client.get("/offline/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert page.status_code == 200 and "您已离线" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_greeting_the_site_never_changed_is_ours_in_the_visitors_language(acme):
+    assert acme.greeting == "Hi! How can we help you today?"  # the default, untouched
+    assert acme.words("zh-hans")["greeting"] == "您好！有什么可以帮您？"
+    assert acme.words("en")["greeting"] == acme.greeting
+    acme.greeting = "Welcome to Acme!"  # the site's own words are its own, in every language
+    acme.save(update_fields=["greeting"])
+    assert acme.words("zh-hans")["greeting"] == "Welcome to Acme!"
