@@ -7,16 +7,12 @@ the socket keeps serving. The frames are described in docs/protocol.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from helpdesk import (
@@ -25,6 +21,7 @@ from helpdesk import (
     logs,
     metrics,
     payloads,
+    pgpool,
     ratelimit,
     satisfaction,
     selectors,
@@ -34,8 +31,18 @@ from helpdesk import (
 from helpdesk.access import Action, Actor
 from helpdesk.dbtrips import database_trip
 from helpdesk.models import Agent, Visitor
+from helpdesk.services import append
 from helpdesk.services import typing as typing_services
 from helpdesk.services.attachments import NotYours
+from helpdesk.sockets import (
+    CLOSE_AUTH,
+    CLOSE_ORIGIN,
+    CLOSE_UNKNOWN_SITE,
+    HELLO_TIMEOUT_SECONDS,
+    ClientError,
+    Handler,
+    JsonConsumer,
+)
 from helpdesk.validation import (
     AgentMessageIn,
     CenterIn,
@@ -68,143 +75,14 @@ from routing import services as routing_services
 log = logging.getLogger(__name__)
 db = database_trip
 
-HELLO_TIMEOUT_SECONDS = 10
-TYPING_EVERY_SECONDS = 1.0
-CLOSE_ORIGIN = 4403
-CLOSE_AUTH = 4401
-CLOSE_UNKNOWN_SITE = 4404
-CLOSE_TOO_LARGE = 1009
-CLOSE_RETRY = 1011
-
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class ClientError(Exception):
-    def __init__(self, code: str, detail: str, close: int | None = None) -> None:
-        super().__init__(detail)
-        self.code, self.detail, self.close = code, detail, close
-
-
-class JsonConsumer(AsyncWebsocketConsumer):
-    """Frame parsing and error replies shared by both sides."""
-
-    def handlers(self) -> dict[str, Handler]:
-        raise NotImplementedError
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """As Channels', without its trip to the database thread before every handler
-        (``aclose_old_connections``). A process has one database thread; an event that only
-        forwards text to this socket would wait there behind every other socket's database
-        work, so under load events were held back for seconds. Every database call here
-        goes through ``db`` (``dbtrips.database_trip``), which closes stale connections around
-        itself."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
-    async def send(
-        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
-    ) -> None:
-        """As Channels', except that a client gone mid-send (uvicorn raises
-        ``ClientDisconnected``, an ``OSError``) is not an error: the consumer goes on to
-        receive the disconnect, so ``disconnect()`` runs (presence, groups). Raised, it ended
-        the consumer without it, and the person stayed "online" until the presence TTL."""
-        try:
-            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
-        except OSError as exc:
-            log.debug("send to a closed socket dropped: %s", exc)
-
-    async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(content))
-
-    async def send_error(self, code: str, detail: str, client_id: Any = None) -> None:
-        frame = {"type": "error", "code": code, "detail": detail}
-        if client_id is not None:
-            frame["client_id"] = str(client_id)
-        await self.send_json(frame)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
-        if len(raw.encode("utf-8")) > settings.FRAME_MAX_BYTES:
-            await self.send_error("frame_too_large", "A frame can be at most 64 KiB.")
-            await self.close(CLOSE_TOO_LARGE)
-            return
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the limit
-            data = None
-        if not isinstance(data, dict):
-            await self.send_error("invalid_json", "A frame must be a JSON object.")
-            return
-        type_ = data.get("type")
-        handler = self.handlers().get(type_) if isinstance(type_, str) else None
-        client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
-        if handler is None:
-            await self.send_error("unknown_type", f"Unknown frame type {data.get('type')!r}.")
-            return
-        if not await self.still_authorised():
-            await self.send_error("not_authenticated", "Your session has ended; sign in again.")
-            await self.close(CLOSE_AUTH)
-            return
-        logs.frame(type_, data)
-        try:
-            await handler(data)
-        except InvalidInput as exc:
-            await self.send_error(exc.code, exc.detail, client_id)
-        except ClientError as exc:
-            await self.send_error(exc.code, exc.detail, client_id)
-            if exc.close:
-                await self.close(exc.close)
-        except ratelimit.RateLimited as exc:
-            # Nothing stored; the client keeps the message and sends it again later.
-            frame: dict[str, Any] = {"type": "error", "code": "rate_limited", "detail": str(exc)}
-            frame["retry_after"] = exc.retry_after
-            if client_id:
-                frame["client_id"] = client_id
-            await self.send_json(frame)
-        except Exception:
-            # Whether the write committed is unknown here, so the client must not drop its
-            # message: no client_id in the error, and a close that makes it reconnect and
-            # resend (idempotent by client_id).
-            log.exception("frame %r failed", type_)
-            await self.send_error("internal_error", "Something went wrong; reconnect and resend.")
-            await self.close(CLOSE_RETRY)
-
-    async def still_authorised(self) -> bool:
-        """Every frame is authorised on its own, not only at connect."""
-        return True
-
-    _typing_at: float = 0.0
-
-    def _typing_throttled(self, active: bool) -> bool:
-        """Typing frames pass at most once a second per socket; a stop always passes."""
-        now = time.monotonic()
-        if active and now - self._typing_at < TYPING_EVERY_SECONDS:
-            return True
-        self._typing_at = now if active else 0.0
-        return False
-
-    async def hd_event(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=message["text"])
-        metrics.frame_sent(self.scope, message["text"])
-
-    async def hd_close(self, message: dict[str, Any]) -> None:
-        await self.send_error("not_authenticated", "Your session has ended; sign in again.")
-        await self.close(CLOSE_AUTH)
-
-    async def ping(self, data: dict[str, Any]) -> None:
-        await self.refresh_presence()
-        await self.send_json({"type": "pong"})
-
-    async def refresh_presence(self) -> None:
-        raise NotImplementedError
-
 
 class VisitorConsumer(JsonConsumer):
     visitor: Visitor | None = None
     # Said hello without a token: no visitor row until the first write (services.visitors).
     pending: services.PendingVisitor | None = None
+    # The agent of the conversation this socket last wrote to (PostgreSQL): its next message
+    # takes the one-statement path (services.append).
+    expected: append.Expected | None = None
 
     def handlers(self) -> dict[str, Handler]:
         if self.visitor is None and self.pending is not None:
@@ -366,14 +244,27 @@ class VisitorConsumer(JsonConsumer):
     @metrics.acked("visitor")
     async def message_send(self, data: dict[str, Any]) -> None:
         client_id, body, fields = check_message(data)
-        try:
-            session, result = await db(self._first_write)(
-                lambda visitor: self._store_message(
-                    visitor, client_id, body, fields["attachment_ids"]
-                )
+        session, result = None, None
+        tried = (
+            self.visitor is not None and self.expected is not None and not fields["attachment_ids"]
+        )
+        if tried:  # the next message of a conversation under way: one statement, off the thread
+            assert self.visitor is not None and self.expected is not None
+            result = await append.visitor_message_append(
+                visitor=self.visitor, expected=self.expected, client_id=client_id, body=body
             )
-        except NotYours as exc:
-            raise ClientError("not_found", str(exc)) from None
+        if result is None:
+            try:
+                session, result = await db(self._first_write)(
+                    lambda visitor: self._store_message(
+                        visitor, client_id, body, fields["attachment_ids"], counted=tried
+                    )
+                )
+            except NotYours as exc:
+                raise ClientError("not_found", str(exc)) from None
+            agent_id = result.message.conversation.assigned_agent_id if result.created else None
+            if agent_id and pgpool.available():
+                self.expected = append.Expected(agent_id)
         if session is not None:
             await self._created(session)
         logs.bind(conversation=result.message.conversation_id)
@@ -386,11 +277,19 @@ class VisitorConsumer(JsonConsumer):
         )
 
     def _store_message(
-        self, visitor: Visitor, client_id: uuid.UUID, body: str, attachment_ids: list[uuid.UUID]
+        self,
+        visitor: Visitor,
+        client_id: uuid.UUID,
+        body: str,
+        attachment_ids: list[uuid.UUID],
+        *,
+        counted: bool = False,
     ) -> services.SendResult:
-        """Counted against the visitor's rate, then stored: one trip to the database thread
-        (every trip queues behind all the process's others, so a message makes one)."""
-        ratelimit.hit("visitor_messages", visitor.id.hex, what="messages")
+        """Counted against the visitor's rate (unless the hot path counted it), then stored:
+        one trip to the database thread (every trip queues behind all the process's others,
+        so a message makes one)."""
+        if not counted:
+            ratelimit.hit("visitor_messages", visitor.id.hex, what="messages")
         return services.message_send_by_visitor(
             visitor=visitor, client_id=client_id, body=body, attachment_ids=attachment_ids
         )

@@ -54,6 +54,13 @@ def send_event_now(groups: Iterable[str], event: Event) -> None:
     deliver(list(dict.fromkeys(groups)), encode(event))
 
 
+def send_event_from_loop(groups: Iterable[str], event: Event) -> None:
+    """From a coroutine on a server's event loop, after its own statement committed (the hot
+    path, ``helpdesk.services.append``): queued behind the events this loop already holds, so
+    they leave in the order they were committed here."""
+    _enqueue(asyncio.get_running_loop(), list(dict.fromkeys(groups)), encode(event))
+
+
 def encode(event: Event) -> str:
     """Events are encoded once, here, and go to the sockets as that exact text."""
     assert "type" in event, "every event has a type"

@@ -98,6 +98,11 @@ def message_stored(channel: str, sender: str) -> None:
     _on_commit(_child(MESSAGES_STORED, channel, sender).inc)
 
 
+def message_stored_committed(channel: str, sender: str) -> None:
+    """For the hot path's one-statement writes: committed when this is called."""
+    _child(MESSAGES_STORED, channel, sender).inc()
+
+
 def messages_delivered(path: str, audience: str, n: int = 1) -> None:
     if n:
         child = _child(MESSAGES_DELIVERED, path, audience)

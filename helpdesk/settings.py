@@ -210,6 +210,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Connections each event loop keeps for the hot path's one-statement writes (helpdesk.pgpool),
+# besides the one of the process's database thread. PostgreSQL only.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 4, minimum=1)
 
 CHANNELS_PREFIX = env_str("CHANNELS_PREFIX", "helpdesk")
 if REDIS_URL:

@@ -22,8 +22,8 @@ from django.shortcuts import render
 
 from helpdesk import access, events, payloads, selectors, supervision_selectors
 from helpdesk.access import Action, Actor
-from helpdesk.consumers import CLOSE_AUTH, CLOSE_ORIGIN, ClientError, Handler, JsonConsumer
 from helpdesk.models import Agent, AgentGroup
+from helpdesk.sockets import CLOSE_AUTH, CLOSE_ORIGIN, ClientError, Handler, JsonConsumer
 from helpdesk.validation import OpenIn, ResolveIn, TransferIn, check
 from routing import services as routing_services
 

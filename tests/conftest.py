@@ -37,6 +37,16 @@ def _fresh_rate_limits() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _hot_path_connections() -> Any:
+    """The hot path's connections belong to a test's event loop, which ends with the test:
+    closed here, or the test database could not be dropped at the end."""
+    from helpdesk import pgpool
+
+    yield
+    pgpool.close_all()
+
+
+@pytest.fixture(autouse=True)
 def _default_language() -> Any:
     """Each test starts in the default language. A page requested by the test client in the
     test's own thread activates its language there (as Django does per request), and async

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.metrics",
             "helpdesk.redis_ha",
             "helpdesk.dbtrips",
+            "helpdesk.pgpool",
             "helpdesk.settings",
             "helpdesk.crypto",
             "helpdesk.fields",
@@ -88,6 +89,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "doors: sockets, HTTP, pages, back office, tasks, commands",
         {
             "helpdesk.consumers",
+            "helpdesk.sockets",
             "helpdesk.supervision",
             "helpdesk.satisfaction_views",
             "helpdesk.admin_shifts",

@@ -139,7 +139,7 @@ def message_send_by_visitor(
     metrics.message_stored(conversation.channel, "visitor")
     if offline:
         # After the events, and robust: the message is committed whatever happens here.
-        transaction.on_commit(lambda: _after_offline_agent_message(conversation), robust=True)
+        transaction.on_commit(lambda: after_offline_agent_message(conversation), robust=True)
     return result
 
 
@@ -154,7 +154,7 @@ def _tell_visitor_the_wait(conversation: Conversation) -> None:
         )
 
 
-def _after_offline_agent_message(conversation: Conversation) -> None:
+def after_offline_agent_message(conversation: Conversation) -> None:
     """Close the login race: if the right agent came online meanwhile, flush now."""
     agent_id = conversation.assigned_agent_id
     if agent_id is not None:

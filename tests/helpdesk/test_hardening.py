@@ -105,7 +105,7 @@ async def test_a_failure_after_commit_still_acks_and_notifies(acme, monkeypatch)
     def boom(conversation):
         raise RuntimeError("broker down")
 
-    monkeypatch.setattr(sending, "_after_offline_agent_message", boom)
+    monkeypatch.setattr(sending, "after_offline_agent_message", boom)
     tab1, _ = await visitor_socket(acme.widget_key)
     welcome = await start_visitor(tab1)
     tab2, _ = await visitor_socket(acme.widget_key, welcome["token"])
