@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
-from helpdesk import metrics
+from helpdesk import metrics, redis_ha
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +33,66 @@ def _limit(name: str) -> tuple[int, int]:
 
 def hit(name: str, key: str, *, what: str) -> None:
     """Count one ``name`` event for ``key``; raise ``RateLimited`` past the limit."""
-    count, seconds = _limit(name)
-    if count <= 0:
+    window = _window(name, key)
+    if window is None:
         return  # 0: no limit
-    now = time.time()
-    window = int(now // seconds)
-    cache_key = f"rl:{name}:{key}:{window}"
     try:
-        n = _count(cache_key, seconds + 1)
+        n = _count(window.cache_key, window.seconds + 1)
     except Exception as exc:  # the cache (Redis) is down: let people through, say so
         log.warning("rate limit %s not counted: %s", name, exc)
         return
-    if n > count:
-        metrics.rate_limited(name)
-        raise RateLimited(what, max(1, int(seconds - now % seconds)))
+    window.judge(n, what)
+
+
+async def hit_from_loop(name: str, key: str, *, what: str) -> None:
+    """``hit`` for a coroutine: on Redis, one MULTI from the loop's own client (no thread);
+    other caches are in memory and counted as ``hit`` counts."""
+    backend = caches["default"]
+    window = _window(name, key)
+    if window is None:
+        return
+    if not isinstance(backend, RedisCache):
+        hit(name, key, what=what)
+        return
+    redis_key = backend.make_and_validate_key(window.cache_key)
+    client = redis_ha.loop_client(
+        settings.REDIS_URL,
+        sentinels=settings.REDIS_SENTINELS,
+        master=settings.REDIS_SENTINEL_MASTER,
+        sentinel_password=settings.REDIS_SENTINEL_PASSWORD,
+    )
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.set(redis_key, 0, ex=window.seconds + 1, nx=True)
+        pipe.incr(redis_key)
+        n = int((await pipe.execute())[1])
+    except Exception as exc:  # as ``hit``: Redis down lets people through
+        log.warning("rate limit %s not counted: %s", name, exc)
+        return
+    window.judge(n, what)
+
+
+@dataclass(frozen=True)
+class _Window:
+    name: str
+    count: int
+    seconds: int
+    now: float
+    cache_key: str
+
+    def judge(self, n: int, what: str) -> None:
+        if n > self.count:
+            metrics.rate_limited(self.name)
+            raise RateLimited(what, max(1, int(self.seconds - self.now % self.seconds)))
+
+
+def _window(name: str, key: str) -> _Window | None:
+    """The fixed window ``key`` is counted in now; None when ``name`` has no limit."""
+    count, seconds = _limit(name)
+    if count <= 0:
+        return None
+    now = time.time()
+    return _Window(name, count, seconds, now, f"rl:{name}:{key}:{int(now // seconds)}")
 
 
 def _count(cache_key: str, timeout: int) -> int:

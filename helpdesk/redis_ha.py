@@ -10,10 +10,14 @@ master is, and asks again when its connection to it fails.
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
+import weakref
 from typing import Any
 
 import redis
+import redis.asyncio
+import redis.asyncio.sentinel
 import redis.sentinel
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
@@ -62,6 +66,44 @@ def client(
         sentinels, sentinel_kwargs=_sentinel_kwargs(sentinel_password)
     )
     return manager.master_for(master, redis_class=redis.Redis, **node_kwargs(url), **options)
+
+
+def async_client(
+    url: str, *, sentinels: Sentinels, master: str, sentinel_password: str = "", **options: Any
+) -> redis.asyncio.Redis:
+    """An asyncio client of the master, for one event loop (its connections belong to it)."""
+    if not sentinels:
+        return redis.asyncio.Redis.from_url(url, **options)
+    manager = redis.asyncio.sentinel.Sentinel(
+        sentinels, sentinel_kwargs=_sentinel_kwargs(sentinel_password)
+    )
+    return manager.master_for(
+        master, redis_class=redis.asyncio.Redis, **node_kwargs(url), **options
+    )
+
+
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def loop_client(
+    url: str, *, sentinels: Sentinels, master: str, sentinel_password: str = ""
+) -> redis.asyncio.Redis:
+    """This event loop's asyncio client (the hot path's rate limit and presence reads), with
+    the short timeouts the synchronous ones use."""
+    loop = asyncio.get_running_loop()
+    found = _loop_clients.get(loop)
+    if found is None:
+        found = _loop_clients[loop] = async_client(
+            url,
+            sentinels=sentinels,
+            master=master,
+            sentinel_password=sentinel_password,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
+    return found
 
 
 def channel_layer_host(

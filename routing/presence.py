@@ -72,6 +72,12 @@ class RedisPresence:
         )
         self.prefix = prefix
         self.ttl = ttl
+        self._where = {
+            "url": url,
+            "sentinels": sentinels or [],
+            "master": master,
+            "sentinel_password": sentinel_password,
+        }
         self._connect = self.client.register_script(_CONNECT)
         self._disconnect = self.client.register_script(_DISCONNECT)
 
@@ -107,6 +113,12 @@ class RedisPresence:
             pipe.zcount(self._key(kind, ident), f"({now}", "+inf")
         counts = pipe.execute()  # a Redis error: the callers below answer "offline"
         return {ident for ident, n in zip(idents, counts, strict=True) if n}
+
+    async def online_one(self, kind: Kind, ident: str) -> bool:
+        """``online`` for one person, from an event loop (its own client). Raises
+        ``redis.RedisError``."""
+        client = redis_ha.loop_client(**self._where)
+        return bool(await client.zcount(self._key(kind, ident), f"({time.time()}", "+inf"))
 
     def clear(self) -> None:
         keys = list(self.client.scan_iter(f"{self.prefix}:presence:*", count=1000))
@@ -181,6 +193,19 @@ def is_online(kind: Kind, ident: str | int) -> bool:
     the message then also goes to the offline store, which is the side that loses nothing."""
     try:
         return bool(store().online(kind, [str(ident)]))
+    except redis.RedisError:
+        log.warning("presence unavailable; treating %s %s as offline", kind, ident)
+        return False
+
+
+async def is_online_from_loop(kind: Kind, ident: str | int) -> bool:
+    """``is_online`` for a coroutine: Redis from the loop, no thread; the same answer
+    ("offline") when presence cannot be read. The embedded store is in memory: asked as is."""
+    found = store()
+    if not isinstance(found, RedisPresence):
+        return is_online(kind, ident)
+    try:
+        return await found.online_one(kind, str(ident))
     except redis.RedisError:
         log.warning("presence unavailable; treating %s %s as offline", kind, ident)
         return False

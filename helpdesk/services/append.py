@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.db import connections, models
 
 from helpdesk import events, metrics, payloads, pgpool, ratelimit, search
@@ -55,12 +54,26 @@ class Expected:
     agent_id: int
 
 
-def _column_names(model: type[models.Model]) -> list[str]:
-    return [str(f.column) for f in model._meta.concrete_fields]
+# What the agent's summary (``payloads.conversation``, ``conversation_state``) and the
+# after-offline check read: the statement returns these, not whole rows (a visitor's pages
+# alone can be kilobytes). A field read beyond them would be a query: the tests would fail.
+SUMMARY_FIELDS = {
+    Conversation: (
+        "id", "visitor", "channel", "status", "assigned_agent", "group", "priority",
+        "last_seq", "agent_read_seq", "last_visitor_seq", "last_agent_seq",
+        "visitor_seen_seq", "visitor_delivered_seq", "waiting_since", "snoozed_until",
+        "created_at",
+    ),
+    Visitor: ("id", "name", "email"),
+}  # fmt: skip
+
+
+def _fields(model: type[models.Model]) -> list[Any]:
+    return [model._meta.get_field(name) for name in SUMMARY_FIELDS[model]]
 
 
 def _columns(model: type[models.Model], alias: str) -> str:
-    return ", ".join(f"{alias}.{name}" for name in _column_names(model))
+    return ", ".join(f"{alias}.{f.column}" for f in _fields(model))
 
 
 @cache
@@ -69,7 +82,7 @@ def _statement() -> str:
     c, m = Conversation._meta.db_table, Message._meta.db_table
     tok, off, v = MessageToken._meta.db_table, OfflineMessage._meta.db_table, Visitor._meta.db_table
     tag, link = Tag._meta.db_table, Conversation.tags.through._meta.db_table
-    message_cols = _column_names(Message)
+    message_cols = [str(f.column) for f in Message._meta.concrete_fields]
     computed = {"seq": "l.last_seq + 1", "conversation_id": "l.id"}
     values = ", ".join(computed.get(col, f"%({col})s") for col in message_cols)
     tags = (
@@ -119,8 +132,9 @@ LEFT JOIN ins ON true LEFT JOIN u ON true LEFT JOIN {v} v ON v.id = u.visitor_id
 
 
 def _instance(model: type[M], values: tuple[Any, ...]) -> M:
-    """A model instance from a row of raw values, converted as the ORM converts them."""
-    fields = model._meta.concrete_fields
+    """A model instance (``SUMMARY_FIELDS`` loaded) from raw values, converted as the ORM
+    converts them."""
+    fields = _fields(model)
     connection = connections["default"]
     converted = []
     for f, value in zip(fields, values, strict=True):
@@ -132,20 +146,18 @@ def _instance(model: type[M], values: tuple[Any, ...]) -> M:
     return model.from_db("default", [f.attname for f in fields], converted)
 
 
-def _gate(visitor: Visitor, agent_id: int) -> bool:
-    """The visitor's rate, counted; whether the agent is connected. Blocking Redis work, on a
-    worker thread (not the loop, not the database thread)."""
-    ratelimit.hit("visitor_messages", visitor.id.hex, what="messages")
-    return presence.is_online("agent", agent_id)
-
-
 async def visitor_message_append(
     *, visitor: Visitor, expected: Expected, client_id: uuid.UUID, body: str
 ) -> SendResult | None:
     """Store a visitor's message in one statement when this path's case holds; ``None``:
     nothing was written (not counted either), use the full path. Raises
     ``ratelimit.RateLimited``, and what psycopg raises (the client resends)."""
-    online = await sync_to_async(_gate, thread_sensitive=False)(visitor, expected.agent_id)
+    # The visitor's rate, counted, and whether the agent is connected: Redis from the loop,
+    # both at once (no thread, one round trip's wait).
+    _, online = await asyncio.gather(
+        ratelimit.hit_from_loop("visitor_messages", visitor.id.hex, what="messages"),
+        presence.is_online_from_loop("agent", expected.agent_id),
+    )
     message = Message(
         id=uuid.uuid4(), sender=Message.Sender.VISITOR, body=body, client_id=client_id
     )
@@ -165,7 +177,7 @@ async def visitor_message_append(
     resent, seq, unread, tags, *rest = rows[0]
     if resent is not None or seq is None:
         return None  # the full path answers a resend and every other case
-    n = len(Conversation._meta.concrete_fields)
+    n = len(SUMMARY_FIELDS[Conversation])
     conversation = _instance(Conversation, tuple(rest[:n]))
     conversation.visitor = _instance(Visitor, tuple(rest[n:]))
     message.conversation, message.seq, message.body = conversation, seq, body

@@ -190,3 +190,16 @@ async def test_two_tabs_sending_at_once_make_gapless_seqs_and_no_duplicates(acme
     got = await database_sync_to_async(seqs)()
     assert sorted(got) == list(range(1, len(got) + 1))
     assert len(got) == 1 + 2 + 20  # hello, one from each tab, the twenty once each
+
+
+async def test_the_visitor_rate_holds_on_the_hot_path(acme, alice, settings, statements):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "visitor_messages": "3/60"}
+    _, vic, _ = await started(acme, alice)  # the first of three
+    await send_message(vic, "two")
+    await send_message(vic, "three")
+    statements.reset()
+    client_id = str(uuid.uuid4())
+    await vic.send({"type": "message.send", "client_id": client_id, "body": "four"})
+    refused = await vic.expect("error", client_id=client_id)
+    assert refused["code"] == "rate_limited" and refused["retry_after"] >= 1
+    assert (statements.hot, statements.django) == ([], [])  # nothing stored, nothing tried
