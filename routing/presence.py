@@ -72,12 +72,8 @@ class RedisPresence:
         )
         self.prefix = prefix
         self.ttl = ttl
-        self._where = {
-            "url": url,
-            "sentinels": sentinels or [],
-            "master": master,
-            "sentinel_password": sentinel_password,
-        }
+        self._url, self._sentinels = url, sentinels or []
+        self._master, self._sentinel_password = master, sentinel_password
         self._connect = self.client.register_script(_CONNECT)
         self._disconnect = self.client.register_script(_DISCONNECT)
 
@@ -117,7 +113,12 @@ class RedisPresence:
     async def online_one(self, kind: Kind, ident: str) -> bool:
         """``online`` for one person, from an event loop (its own client). Raises
         ``redis.RedisError``."""
-        client = redis_ha.loop_client(**self._where)
+        client = redis_ha.loop_client(
+            self._url,
+            sentinels=self._sentinels,
+            master=self._master,
+            sentinel_password=self._sentinel_password,
+        )
         return bool(await client.zcount(self._key(kind, ident), f"({time.time()}", "+inf"))
 
     def clear(self) -> None:

@@ -203,3 +203,33 @@ async def test_the_visitor_rate_holds_on_the_hot_path(acme, alice, settings, sta
     refused = await vic.expect("error", client_id=client_id)
     assert refused["code"] == "rate_limited" and refused["retry_after"] >= 1
     assert (statements.hot, statements.django) == ([], [])  # nothing stored, nothing tried
+
+
+async def test_messages_arriving_together_share_a_statement(acme, alice, settings, statements):
+    """Group commit: with one statement in flight at a time, what arrives meanwhile goes in
+    the next one, together; two tabs of one visitor never share a statement."""
+    settings.DATABASE_POOL_SIZE = 1
+    alice_ws, _ = await agent_socket(alice.user)
+    visitors = []
+    for i in range(6):
+        sock, _ = await visitor_socket(acme.widget_key)
+        await send_message(sock, f"first {i}")  # the full path: routed to Alice
+        visitors.append(sock)
+    token = [f for f in visitors[0].frames if f["type"] == "welcome"][-1]["token"]
+    second_tab, _ = await visitor_socket(acme.widget_key, token=token)
+    await send_message(second_tab, "second tab's first")  # learns Alice
+    statements.reset()
+
+    sent = [(sock, str(uuid.uuid4())) for sock in [*visitors, second_tab]]
+    for i, (sock, cid) in enumerate(sent):
+        await sock.send({"type": "message.send", "client_id": cid, "body": f"together {i}"})
+    acks = [await sock.expect("message.ack", client_id=cid) for sock, cid in sent]
+
+    assert statements.django == []
+    assert 2 <= len(statements.hot) < len(sent)  # shared, and the two tabs apart
+    bodies = {f"together {i}" for i in range(len(sent))}
+    while bodies:  # in any order across visitors
+        bodies.discard((await alice_ws.expect("message"))["message"]["body"])
+    first_tab_seq, second_tab_seq = acks[0]["message"]["seq"], acks[-1]["message"]["seq"]
+    assert sorted([first_tab_seq, second_tab_seq]) == [3, 4]  # after "first 0" and tab 2's
+    assert {a["message"]["seq"] for a in acks[1:-1]} == {2}
