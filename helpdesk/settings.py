@@ -187,6 +187,11 @@ TEMPLATES = [
     },
 ]
 
+# Behind a transaction pooler (PgBouncer with pool_mode = transaction, docs/deployment.md):
+# each transaction may run on another server connection, so nothing may outlive one:
+# no server-side cursors or prepared statements (here and in helpdesk.pgpool), no session
+# state. SET LOCAL, row locks and transaction-level advisory locks are fine.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
@@ -194,6 +199,17 @@ if DATABASE_URL:
         )
     }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASE_TRANSACTION_POOLING:
+        if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            raise ImproperlyConfigured("DATABASE_TRANSACTION_POOLING needs a PostgreSQL URL")
+        # QuerySet.iterator() (Django's own forms call it for a select's choices) opens a
+        # WITH HOLD cursor in autocommit: the next fetch may reach another server connection.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        # Django's psycopg 3 backend already defaults to no server-side prepare; pinned here,
+        # as PgBouncer before 1.21 does not carry prepared statements between connections.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+elif DATABASE_TRANSACTION_POOLING:
+    raise ImproperlyConfigured("DATABASE_TRANSACTION_POOLING needs DATABASE_URL (PostgreSQL)")
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

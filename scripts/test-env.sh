@@ -150,6 +150,13 @@ start_redis() {
   echo "test-env: private Redis on 127.0.0.1:$port, stopped at the end" >&2
 }
 
+# The scale-out test runs again behind a PgBouncer of its own (tests/pgbouncer.py): installed
+# like the servers when missing; without it, that one case is skipped.
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+  install_packages pgbouncer ||
+    echo "test-env: pgbouncer is not installed (Debian: apt-get install pgbouncer); the tests behind it are skipped" >&2
+fi
+
 if [ "$TEST_SERVERS" = own ]; then
   missing="DATABASE_URL REDIS_URL"
 else

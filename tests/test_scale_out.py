@@ -8,14 +8,21 @@ replies; then every visitor resends one of its messages through server two. Ever
 counted: stored == delivered, each to the one agent it is assigned to; a resend is stored
 once; and only a message that went through the offline store may reach an agent's socket
 twice (by the flush and live, the race the client dedupes by seq); none is ever missing.
+
+The processes reach PostgreSQL directly, then again through a PgBouncer in transaction
+pooling mode with fewer server connections than they open (docs/deployment.md, "Behind
+PgBouncer"): whatever state outlived a transaction would meet another process's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,6 +32,7 @@ from django.db import connection
 
 from helpdesk.models import Conversation, Message
 from offline.models import OfflineMessage
+from tests import pgbouncer
 from tests.factories import AgentFactory, UserFactory
 from tests.processes import Server, celery_worker, database_url_for, server_env
 from tests.ws import session_cookie
@@ -35,14 +43,46 @@ VISITORS = 30
 BEFORE, DURING = 3, 3  # messages per visitor while nobody is online, and while agents sign in
 
 
+@dataclass
+class Route:
+    """How the processes reach the test database: their settings, and the PgBouncer between."""
+
+    env: dict[str, str]
+    bouncer: pgbouncer.PgBouncer | None = None
+
+
+@pytest.fixture(params=["postgres", "pgbouncer"])
+def route(request, tmp_path, transactional_db) -> Iterator[Route]:
+    name = connection.settings_dict["NAME"]
+    if request.param == "postgres":
+        yield Route({"DATABASE_URL": database_url_for(name), "DB_CONN_MAX_AGE": "0"})
+        return
+    if not pgbouncer.BINARY:
+        pytest.skip(
+            "pgbouncer is not installed (Debian: apt-get install pgbouncer; "
+            "scripts/test-env.sh installs it when run as root)"
+        )
+    bouncer = pgbouncer.PgBouncer(tmp_path, os.environ["DATABASE_URL"]).start()
+    try:
+        # Kept client connections (as in production) meet a different server connection
+        # from one transaction to the next.
+        env = {
+            "DATABASE_URL": bouncer.url_for(name),
+            "DATABASE_TRANSACTION_POOLING": "true",
+            "DB_CONN_MAX_AGE": "60",
+        }
+        yield Route(env, bouncer)
+    finally:
+        bouncer.stop()
+
+
 @pytest.fixture
-def deployment(tmp_path, transactional_db):
+def deployment(tmp_path, route):
     queue = f"scale-{uuid.uuid4().hex}"
     env = server_env(
-        DATABASE_URL=database_url_for(connection.settings_dict["NAME"]),
+        **route.env,
         CELERY_TASK_ALWAYS_EAGER="false",
         CELERY_QUEUE=queue,
-        DB_CONN_MAX_AGE="0",
         RATE_VISITOR_MESSAGES="0/60",
         RATE_VISITOR_SESSIONS="0/3600",
     )
@@ -171,7 +211,7 @@ async def until(condition: Any, what: str, seconds: float = 60) -> None:
 
 
 async def test_two_servers_two_workers_under_load_lose_nothing_and_store_nothing_twice(
-    acme, support, deployment
+    acme, support, deployment, route
 ):
     one, two = deployment
     team = await database_sync_to_async(
@@ -273,6 +313,11 @@ async def test_two_servers_two_workers_under_load_lose_nothing_and_store_nothing
         for i in agent.received:
             owners[i].add(team_member.id)
     assert all(len(o) == 1 for o in owners.values())  # each message to exactly one agent
+    if route.bouncer:  # the processes' writes went through it, not around it
+        carried = await asyncio.to_thread(
+            route.bouncer.transactions, connection.settings_dict["NAME"]
+        )
+        assert carried >= expected + VISITORS
 
     for client in [*agents, *visitors]:
         await client.conn.close()
