@@ -36,6 +36,16 @@ def _fresh_rate_limits() -> Any:
     clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _hot_path_connections_at_the_end(django_db_setup: None) -> Any:
+    """What a test's last tasks opened after its own teardown, closed before the test
+    database is dropped (this ends before ``django_db_setup`` tears down)."""
+    from helpdesk import pgpool
+
+    yield
+    pgpool.close_all()
+
+
 @pytest.fixture(autouse=True)
 def _hot_path_connections() -> Any:
     """The hot path's connections belong to a test's event loop, which ends with the test:

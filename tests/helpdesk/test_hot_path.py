@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
 from helpdesk import pgpool
@@ -233,3 +234,34 @@ async def test_messages_arriving_together_share_a_statement(acme, alice, setting
     first_tab_seq, second_tab_seq = acks[0]["message"]["seq"], acks[-1]["message"]["seq"]
     assert sorted([first_tab_seq, second_tab_seq]) == [3, 4]  # after "first 0" and tab 2's
     assert {a["message"]["seq"] for a in acks[1:-1]} == {2}
+
+
+async def test_a_connection_the_database_dropped_is_replaced_without_losing_the_message(
+    acme, alice
+):
+    """No health check per statement: a pooled connection found dead (a restart while it
+    idled) is dropped and the statement goes again on a fresh one (idempotent by client ID)."""
+    _, vic, first = await started(acme, alice)
+    await send_message(vic, "opens the loop's connection")
+
+    def drop_hot_path_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'helpdesk-hot-path' AND datname = current_database()"
+            )
+            return int(cursor.fetchone()[0])
+
+    assert await database_sync_to_async(drop_hot_path_connections)() >= 1
+    ack = await send_message(vic, "after the restart")
+    assert ack["message"]["seq"] == 3
+
+    def bodies() -> list[str]:
+        conv = conversation_of(first)
+        return [m.body for m in Message.objects.filter(conversation=conv).order_by("seq")]
+
+    assert await database_sync_to_async(bodies)() == [
+        "hello",
+        "opens the loop's connection",
+        "after the restart",
+    ]
