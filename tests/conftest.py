@@ -37,13 +37,20 @@ def _fresh_rate_limits() -> Any:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _hot_path_connections_at_the_end(django_db_setup: None) -> Any:
-    """What a test's last tasks opened after its own teardown, closed before the test
-    database is dropped (this ends before ``django_db_setup`` tears down)."""
+def _no_connection_left_at_the_end(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """Before the test database is dropped (this ends before ``django_db_setup`` tears
+    down): the hot path's connections a test's last tasks opened after its own teardown, and
+    any a worker thread of an async test kept, are closed, so the drop cannot fail and leave
+    the database behind."""
     from helpdesk import pgpool
 
     yield
     pgpool.close_all()
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis.asyncio.connection
 from channels.db import database_sync_to_async
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -31,10 +32,16 @@ class Statements:
     def __init__(self) -> None:
         self.django: list[str] = []
         self.hot: list[str] = []
+        self.redis: list[bytes] = []  # packets the loop's Redis clients sent (a MULTI is one)
 
     def reset(self) -> None:
         self.django.clear()
         self.hot.clear()
+        self.redis.clear()
+
+    def redis_commands(self) -> list[bytes]:
+        """Packets other than the channel layer's (its PUBLISHes)."""
+        return [p for p in self.redis if b"PUBLISH" not in p]
 
 
 @pytest.fixture
@@ -50,8 +57,17 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[Statements]:
         seen.hot.append(sql)
         return await run(self, sql, params)
 
+    send = redis.asyncio.connection.AbstractConnection.send_packed_command
+
+    async def counting_send(self: Any, command: Any, check_health: bool = True) -> None:
+        seen.redis.append(command if isinstance(command, bytes) else b"".join(command))
+        await send(self, command, check_health)
+
     monkeypatch.setattr(CursorWrapper, "execute", counting_execute)
     monkeypatch.setattr(pgpool.Pool, "run", counting_run)
+    monkeypatch.setattr(
+        redis.asyncio.connection.AbstractConnection, "send_packed_command", counting_send
+    )
     yield seen
 
 
@@ -93,23 +109,25 @@ async def test_the_next_message_is_one_statement_and_nothing_on_the_database_thr
     alice_ws, vic, first = await started(acme, alice)
     conv = await database_sync_to_async(conversation_of)(first)
     await database_sync_to_async(lambda: conv.tags.add(Tag.objects.create(name="Refund")))()
+    await send_message(vic, "warm")  # the loop's connections are open from here
     statements.reset()
 
     ack = await send_message(vic, "where is my parcel?")
 
     assert (len(statements.hot), statements.django) == (1, [])
+    assert len(statements.redis_commands()) == 2  # the rate limit's MULTI, presence
     event = await heard(alice_ws, "where is my parcel?")
-    assert ack["message"]["seq"] == event["message"]["seq"] == 2
+    assert ack["message"]["seq"] == event["message"]["seq"] == 3
     assert ack["message"]["client_id"] and event["message"]["client_id"] is None
     summary = event["conversation"]
-    assert (summary["last_seq"], summary["unread"], summary["state"]) == (2, 2, "unread")
+    assert (summary["last_seq"], summary["unread"], summary["state"]) == (3, 3, "unread")
     assert [t["name"] for t in summary["tags"]] == ["Refund"]
     assert summary["visitor"]["id"] == str(conv.visitor_id)
     assert summary["last_message"]["body"] == "where is my parcel?"
 
     def stored() -> tuple[Any, ...]:
         conv.refresh_from_db()
-        m = Message.objects.get(conversation=conv, seq=2)
+        m = Message.objects.get(conversation=conv, seq=3)
         return (
             m.body,
             conv.last_seq,
@@ -121,8 +139,8 @@ async def test_the_next_message_is_one_statement_and_nothing_on_the_database_thr
 
     assert await database_sync_to_async(stored)() == (
         "where is my parcel?",
-        2,
-        2,
+        3,
+        3,
         True,
         True,
         False,  # Alice is online: nothing kept for her
