@@ -149,5 +149,7 @@ async def _drain(lane: asyncio.Queue[Any]) -> None:
 async def _send(groups: list[str], text: str) -> None:
     layer = get_channel_layer()
     for group in groups:
-        await layer.group_send(group, {"type": "hd.event", "text": text})
+        # The group rides along: a socket forwards only its own groups' events (a visitor
+        # socket's hello may join a group that turns out not to be its own).
+        await layer.group_send(group, {"type": "hd.event", "text": text, "group": group})
     await layer.group_send(SUPERVISION_GROUP, DOORBELL)

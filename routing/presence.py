@@ -34,6 +34,23 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if before == 0 then return 1 else return 0 end
 """
+# The same, then whether any of KEYS[2..] (others' sets) has a live socket, stopping at the
+# first: a returning visitor's hello is told whether anyone is on duty in the same round trip.
+# Returns {went online (1/0), anyone online (1/0)}.
+_CONNECT_SEEING = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local seen = 0
+for i = 2, #KEYS do
+  if redis.call('ZCOUNT', KEYS[i], '(' .. ARGV[1], '+inf') > 0 then
+    seen = 1
+    break
+  end
+end
+if before == 0 then return {1, seen} else return {0, seen} end
+"""
 # Returns 1 when removing this socket left the person with none alive.
 _DISCONNECT = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[2])
@@ -44,6 +61,9 @@ if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 else return 
 
 class PresenceStore(Protocol):
     def connect(self, kind: Kind, ident: str, socket: str) -> bool: ...
+    def connect_seeing(
+        self, kind: Kind, ident: str, socket: str, others: Kind, idents: Iterable[str]
+    ) -> bool: ...
     def disconnect(self, kind: Kind, ident: str, socket: str) -> bool: ...
     def online(self, kind: Kind, idents: Iterable[str]) -> set[str]: ...
     def clear(self) -> None: ...
@@ -76,6 +96,7 @@ class RedisPresence:
         self._master, self._sentinel_password = master, sentinel_password
         self._connect = self.client.register_script(_CONNECT)
         self._disconnect = self.client.register_script(_DISCONNECT)
+        self._connect_seeing = self.client.register_script(_CONNECT_SEEING)
 
     def _key(self, kind: Kind, ident: str) -> str:
         return f"{self.prefix}:presence:{kind}:{ident}"
@@ -90,6 +111,22 @@ class RedisPresence:
         except redis.RedisError as exc:
             log.warning("presence: Redis unavailable on connect (%s)", exc)
             return False
+
+    def connect_seeing(
+        self, kind: Kind, ident: str, socket: str, others: Kind, idents: Iterable[str]
+    ) -> bool:
+        """``connect``, then whether any of ``idents`` (of kind ``others``) is online, in one
+        round trip. Redis unavailable: not connected, and nobody online (as ``online``'s
+        callers answer)."""
+        now = time.time()
+        keys = [self._key(kind, ident), *(self._key(others, i) for i in idents)]
+        args: list[str | float] = [now, now + self.ttl, socket, self.ttl + 5]
+        try:
+            _, seen = self._connect_seeing(keys=keys, args=args)
+        except redis.RedisError as exc:
+            log.warning("presence: Redis unavailable on connect (%s)", exc)
+            return False
+        return bool(seen)
 
     def disconnect(self, kind: Kind, ident: str, socket: str) -> bool:
         keys = [self._key(kind, ident)]
@@ -148,6 +185,12 @@ class MemoryPresence:
             was_offline = not sockets
             sockets[socket] = now + self.ttl
             return was_offline
+
+    def connect_seeing(
+        self, kind: Kind, ident: str, socket: str, others: Kind, idents: Iterable[str]
+    ) -> bool:
+        self.connect(kind, ident, socket)
+        return bool(self.online(others, idents))
 
     def disconnect(self, kind: Kind, ident: str, socket: str) -> bool:
         now = time.time()
