@@ -413,8 +413,10 @@ class VisitorConsumer(JsonConsumer):
         timer = getattr(self, "_hello_timer", None)
         if timer is not None:
             timer.cancel()
+        # Presence from the loop: a page closing (each navigation) no longer waits its turn on
+        # the database thread for a Redis call.
         if self.visitor is None and self.pending is not None:
-            await db(presence.store().disconnect)(
+            await presence.disconnect_from_loop(
                 "visitor", self.pending.visitor_id.hex, self.channel_name
             )
             for group in (
@@ -423,7 +425,7 @@ class VisitorConsumer(JsonConsumer):
             ):
                 await self.channel_layer.group_discard(group, self.channel_name)
         if self.visitor is not None:
-            await db(presence.store().disconnect)("visitor", self.visitor.id.hex, self.channel_name)
+            await presence.disconnect_from_loop("visitor", self.visitor.id.hex, self.channel_name)
             for group in (
                 events.visitor_group(self.visitor.id),
                 events.site_group(self.visitor.site_id),

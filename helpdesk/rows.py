@@ -9,6 +9,7 @@ from the models' own table and column names, and read their rows back through he
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.db import connections, models
@@ -27,9 +28,12 @@ def columns(model: type[models.Model], alias: str) -> str:
     return ", ".join(f"{alias}.{name}" for name in column_names(model))
 
 
-def instance(model: type[M], values: tuple[Any, ...]) -> M:
-    """A model instance from a row of raw values, converted as the ORM converts them."""
-    fields = model._meta.concrete_fields
+def instance(
+    model: type[M], values: Sequence[Any], fields: Sequence[models.Field[Any, Any]] | None = None
+) -> M:
+    """A model instance from a row of raw values, converted as the ORM converts them: every
+    concrete field's, in ``columns``' order, or those of ``fields`` (the others deferred)."""
+    fields = fields if fields is not None else model._meta.concrete_fields
     connection = connections["default"]
     converted = []
     for f, value in zip(fields, values, strict=True):

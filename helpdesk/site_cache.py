@@ -1,15 +1,18 @@
 """The site a hello names by its widget key, kept in this process for ``SITE_CACHE_SECONDS``.
 
-Every hello reads its site (the origins it allows, what the welcome shows, the secret that
-proves a signed-in user); after a deploy every widget says hello again within seconds, for a
+Every hello reads its site (the origins it allows, the secret that proves a signed-in user,
+what the welcome shows); after a deploy every widget says hello again within seconds, for a
 handful of sites. Here a site is read once per process and widget key, from the event loop
-(``helpdesk.pgpool``), by the first hello that needs it, while the others wait for that
-read; it is read again once ``SITE_CACHE_SECONDS`` have passed.
+(``helpdesk.pgpool``), by the first hello that needs it while the others wait for that read,
+and read again once ``SITE_CACHE_SECONDS`` have passed.
 
-So a change to a site reaches hellos within ``SITE_CACHE_SECONDS``: an origin removed from
-its allowed list is refused from then on, a new greeting shown. A key that names no site is
-not kept (a site just made works at once), and the socket's full path reads the site again
-whenever this copy refuses a hello (an origin just allowed works at once too).
+The copy is what a returning visitor's hello checks before its statement
+(``services.resume``), and that statement writes nothing unless the site still has the same
+key, allowed origins and identity secret (it then drops the copy, and the socket's full path
+answers from the site as stored): an origin removed from the list, or a rotated secret, is
+refused from the next hello on, whatever this copy says. The welcome shows the site as that
+statement read it. A copy that refuses an origin since allowed sends the hello down the full
+path, which reads the site as stored; a key that names no site is not kept.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from helpdesk import pgpool, rows
 from helpdesk.models import Site
 
 SITE_CACHE_SECONDS = 10.0
-_now = time.monotonic  # the clock the bound is counted on (tests move it)
 
 _kept: dict[str, tuple[float, Site]] = {}  # widget key → (read at, monotonic), site
 _reading: weakref.WeakKeyDictionary[
@@ -40,7 +42,7 @@ async def site_by_key(widget_key: str) -> Site | None:
     """The site, as read at most ``SITE_CACHE_SECONDS`` ago; None: no site has this key.
     PostgreSQL only (``pgpool.available()``). Raises what psycopg raises."""
     kept = _kept.get(widget_key)
-    if kept is not None and _now() - kept[0] < SITE_CACHE_SECONDS:
+    if kept is not None and time.monotonic() - kept[0] < SITE_CACHE_SECONDS:
         return kept[1]
     reading = _reading.setdefault(asyncio.get_running_loop(), {})
     pending = reading.get(widget_key)
@@ -51,7 +53,7 @@ async def site_by_key(widget_key: str) -> Site | None:
 
 
 async def _read(widget_key: str) -> Site | None:
-    started = _now()
+    started = time.monotonic()
     found = await pgpool.pool().run(_statement(), [widget_key])
     if not found:
         _kept.pop(widget_key, None)
@@ -61,6 +63,10 @@ async def _read(widget_key: str) -> Site | None:
     return site
 
 
-def forget() -> None:
-    """Drop every kept site (tests)."""
-    _kept.clear()
+def forget(widget_key: str | None = None) -> None:
+    """Drop the site of ``widget_key`` (it changed: the next hello reads it again), or every
+    kept site."""
+    if widget_key is None:
+        _kept.clear()
+    else:
+        _kept.pop(widget_key, None)

@@ -7,6 +7,8 @@ behind all the others and every message. Most hellos are a visitor coming back w
 token and a cursor that is current or nearly. For those this module, in one statement (its
 own transaction):
 
+- reads the site, if it still has the key, allowed origins and identity secret the caller
+  checked the hello against (``site_cache``'s copy): else it writes nothing;
 - updates the visitor named by the token (seen now; language, time zone, page, attributes
   and browser from this hello), if they belong to the site and are the person the hello
   proves (a signed-in user) or an anonymous visitor when it proves no one;
@@ -22,8 +24,8 @@ Files of the caught-up messages take a statement; a conversation waiting in a qu
 for its place (``routing.selectors.waiting_expectation``).
 
 Anything else (no token, a pending or invalid one, another site's, an identified visitor's
-token without the proof, a merge of an anonymous visitor into a signed-in one, more than the
-limit after the cursor) writes nothing here that the full path would not write again, and is
+token without the proof, a merge of an anonymous visitor into a signed-in one, a site changed
+since the caller's copy, more than the limit after the cursor) writes nothing here that the full path would not write again, and is
 the caller's cue for the full path.
 """
 
@@ -35,11 +37,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from helpdesk import crypto, files, metrics, payloads, pgpool, rows, tokens
+from helpdesk import crypto, files, metrics, payloads, pgpool, rows, site_cache, tokens
 from helpdesk.dbtrips import database_trip
 from helpdesk.models import Agent, Attachment, Conversation, Message, Site, Visitor
 from helpdesk.services.visitors import (
@@ -54,6 +55,12 @@ from offline.models import OfflineMessage
 from routing import presence
 from routing import selectors as routing_selectors
 
+# What the welcome and the queue's answer read of the conversation: the statement returns
+# these, not the whole row (the others stay deferred; the instance does not outlive the hello).
+_CONVERSATION = (
+    "id", "site", "visitor", "status", "assigned_agent", "group", "priority", "queued_at",
+    "agent_read_seq", "created_at",
+)  # fmt: skip
 # Written by the statement: what a hello tells that does not depend on the stored values.
 _TOLD = ("last_seen_at", "language", "timezone", "page_url", "attributes")
 # Written after it when they changed: computed from the stored (encrypted) values.
@@ -95,28 +102,39 @@ class Resumed:
     duty: list[int]  # the agents on duty for the site, if connected
 
 
+def _conversation_fields() -> list[Any]:
+    return [Conversation._meta.get_field(name) for name in _CONVERSATION]
+
+
 @cache
 def _statement() -> str:
     """Built once from the models' own table and column names (no input is interpolated)."""
     v, c, m = Visitor._meta.db_table, Conversation._meta.db_table, Message._meta.db_table
+    kept, delivered = OfflineMessage.State.PENDING.value, OfflineMessage.State.DELIVERED.value
     off, agent, files_ = (
         OfflineMessage._meta.db_table,
         Agent._meta.db_table,
         Attachment._meta.db_table,
     )
     told = ", ".join(f"{Visitor._meta.get_field(f).column} = %({f})s" for f in _TOLD)  # type: ignore[union-attr]
+    conversation = ", ".join(f"c.{f.column}" for f in _conversation_fields())
     catch_up = (
         "json_build_object('id', m.id, 'seq', m.seq, 'sender', m.sender, 'agent', a.display_name,"
         " 'body', m.body, 'created_at', m.created_at, 'client_id', m.client_id, 'meta', m.meta)"
     )
     return f"""
-WITH v AS (
+WITH s AS (
+    SELECT {rows.columns(Site, "s")} FROM {Site._meta.db_table} s
+    WHERE s.id = %(site)s AND s.widget_key = %(widget_key)s
+        AND s.allowed_origins = %(allowed_origins)s AND s.identity_secret = %(identity_secret)s
+), v AS (
     UPDATE {v} SET {told},
         user_agent = CASE WHEN %(user_agent)s = '' THEN user_agent ELSE %(user_agent)s END
     WHERE id = %(visitor)s AND site_id = %(site)s AND external_id = %(external_id)s
+        AND EXISTS (SELECT 1 FROM s)
     RETURNING {", ".join(rows.column_names(Visitor))}
 ), c AS (
-    SELECT {rows.columns(Conversation, "c")} FROM {c} c
+    SELECT {conversation} FROM {c} c
     WHERE c.visitor_id = %(visitor)s AND EXISTS (SELECT 1 FROM v)
     ORDER BY c.created_at DESC LIMIT 1
 ), after AS (
@@ -131,18 +149,18 @@ WITH v AS (
     SELECT * FROM (SELECT * FROM after UNION ALL SELECT * FROM latest) picked
     WHERE (SELECT count(*) FROM after) <= %(limit)s
 ), delivered AS (
-    UPDATE {off} o SET state = 'delivered', delivered_at = %(now)s
+    UPDATE {off} o SET state = '{delivered}', delivered_at = %(now)s
     FROM c, {m} m
-    WHERE o.conversation_id = c.id AND o.audience = 'visitor' AND o.state = 'pending'
-        AND m.id = o.message_id AND m.seq <= (SELECT max(seq) FROM sent)
+    WHERE o.conversation_id = c.id AND o.audience = '{OfflineMessage.Audience.VISITOR.value}'
+        AND o.state = '{kept}' AND m.id = o.message_id AND m.seq <= (SELECT max(seq) FROM sent)
 )
-SELECT {rows.columns(Visitor, "v")}, {rows.columns(Conversation, "c")},
+SELECT {rows.columns(Site, "s")}, {rows.columns(Visitor, "v")}, {conversation},
     (SELECT json_agg({catch_up} ORDER BY m.seq)
         FROM sent s JOIN {m} m ON m.id = s.id LEFT JOIN {agent} a ON a.id = m.agent_id),
     (SELECT count(*) FROM after) > %(limit)s,
     EXISTS (SELECT 1 FROM {files_} f WHERE f.message_id IN (SELECT id FROM sent)),
     {routing_selectors.duty_agents_sql("site")}
-FROM v LEFT JOIN c ON true
+FROM (SELECT 1) one LEFT JOIN s ON true LEFT JOIN v ON true LEFT JOIN c ON true
 """  # noqa: S608
 
 
@@ -155,6 +173,11 @@ def _params(
     return {
         "visitor": who.visitor_id,
         "site": site.id,
+        # What the caller checked with its copy of the site: the statement writes nothing
+        # unless the site still says the same (``site_cache``).
+        "widget_key": site.widget_key,
+        "allowed_origins": site.allowed_origins,
+        "identity_secret": site.identity_secret,
         "external_id": who.external_id,
         "now": now,
         "last_seen_at": now,
@@ -176,19 +199,28 @@ async def visitor_resume(
     path answers (nothing was written that it would not write again). Raises what psycopg
     raises (the client says hello again)."""
     context = hello_context(fields, user_agent=user_agent)
-    found = await pgpool.pool().run(_statement(), _params(site, who, fields, context))
-    if not found:
-        return None  # not this site's, not who the hello proves, or gone
-    nv, nc = len(Visitor._meta.concrete_fields), len(Conversation._meta.concrete_fields)
-    row = found[0]
-    caught_up, overflow, with_files, duty = row[nv + nc :]
+    [row] = await pgpool.pool().run(_statement(), _params(site, who, fields, context))
+    ns, nv, nc = (
+        len(Site._meta.concrete_fields),
+        len(Visitor._meta.concrete_fields),
+        len(_CONVERSATION),
+    )
+    if row[0] is None:  # the site changed since this process read it (or is gone)
+        site_cache.forget(site.widget_key)
+        return None
+    if row[ns] is None:
+        return None  # not this site's visitor, not who the hello proves, or gone
+    caught_up, overflow, with_files, duty = row[ns + nv + nc :]
     if overflow:
         return None  # more than the limit after the cursor: the full path sends them all
-    visitor = rows.instance(Visitor, row[:nv])
+    site = rows.instance(Site, row[:ns])  # as stored now: the welcome shows it
+    visitor = rows.instance(Visitor, row[ns : ns + nv])
     visitor.site = site
     conversation = None
-    if row[nv] is not None:
-        conversation = rows.instance(Conversation, row[nv : nv + nc])
+    if row[ns + nv] is not None:
+        conversation = rows.instance(
+            Conversation, row[ns + nv : ns + nv + nc], _conversation_fields()
+        )
         conversation.visitor = visitor
     await _seen_after(visitor, context, fields.get("name", ""))
     messages = [_payload(item, conversation) for item in caught_up or []]
@@ -212,8 +244,7 @@ async def welcome(resumed: Resumed, *, socket: str) -> dict[str, Any]:
         and not conversation.assigned_agent_id
     ):  # waiting in a queue: where, or when the team is next in (reads)
         queue = await database_trip(routing_selectors.waiting_expectation)(conversation)
-    # Blocking Redis work on a worker thread (not the loop, not the database thread).
-    on_duty = await sync_to_async(presence.store().connect_seeing, thread_sensitive=False)(
+    on_duty = await presence.connect_seeing_from_loop(
         "visitor", visitor.id.hex, socket, "agent", [str(a) for a in resumed.duty]
     )
     shown = welcome_of(resumed.session, conversation, agents_online=on_duty, queue=queue)

@@ -113,7 +113,7 @@ async def test_the_first_hello_of_a_process_reads_the_site_once(acme, alice, sta
     socks = await asyncio.gather(
         *(visitor_socket(acme.widget_key, token=token, cursor=cursor(conv, 3)) for _ in range(5))
     )
-    site_reads = [sql for sql in statements.hot if "widget_key" in sql]
+    site_reads = [sql for sql in statements.hot if sql == site_cache._statement()]
     assert (len(site_reads), len(statements.hot), statements.django) == (1, 6, [])
     for sock, _ in socks:
         await sock.close()
@@ -254,27 +254,50 @@ async def hello_from(page: str, site_key: str, token: str) -> Socket:
     return sock
 
 
-async def test_a_revoked_origin_is_refused_once_the_site_is_read_again(acme, alice, monkeypatch):
+async def test_a_revoked_origin_is_refused_at_the_next_hello(acme, alice, statements):
     token, _ = await vic_was_answered(acme, alice)
     acme.allowed_origins = "https://shop.example"
     await acme.asave(update_fields=["allowed_origins"])
-    clock = [1000.0]
-    monkeypatch.setattr(site_cache, "_now", lambda: clock[0])
     shop = await hello_from("https://shop.example", acme.widget_key, token)
     await shop.expect("welcome")
 
     acme.allowed_origins = "https://new-shop.example"  # the old shop may chat no more
     await acme.asave(update_fields=["allowed_origins"])
-    clock[0] += site_cache.SITE_CACHE_SECONDS - 1
-    shop = await hello_from("https://shop.example", acme.widget_key, token)
-    await shop.expect("welcome")  # within the bound: the site as this process last read it
-
-    clock[0] += 1
+    statements.reset()
     shop = await hello_from("https://shop.example", acme.widget_key, token)
     assert (await shop.expect("error"))["code"] == "forbidden_origin"
     assert (await shop.comm.receive_output(timeout=2))["code"] == 4403
+    # This process's copy still allowed it: its statement found the site changed and wrote
+    # nothing, and the full path refused from the site as stored.
+    assert len(statements.hot) == 1 and statements.django
+    vic = await Visitor.objects.aget(pk=tokens.read(token).visitor_id)
+    assert vic.page_url == ""  # the refused hello told nothing
+
     new_shop = await hello_from("https://new-shop.example", acme.widget_key, token)
     await new_shop.expect("welcome")
+
+
+async def test_a_rotated_identity_secret_proves_nothing_at_the_next_hello(acme):
+    ivy = {"user_id": "cust-42", "user_hash": services.identity_hash(acme, "cust-42")}
+    laptop, _ = await visitor_socket(acme.widget_key, **ivy)
+    await send_message(laptop, "my parcel is late")
+    token = latest_welcome(laptop)["token"]
+    acme.identity_secret = "is_rotated"
+    await acme.asave(update_fields=["identity_secret"])
+    _, welcome = await visitor_socket(acme.widget_key, token=token, **ivy)  # the old proof
+    assert (welcome["visitor_id"], welcome["identified"], welcome["messages"]) == (None, False, [])
+
+
+async def test_the_welcome_shows_the_site_as_stored(acme, alice):
+    token, conv = await vic_was_answered(acme, alice)
+    await visitor_socket(acme.widget_key, token=token, cursor=cursor(conv, 3))
+    acme.greeting, acme.color = "Hello from the new team", "#ff0000"
+    await acme.asave(update_fields=["greeting", "color"])
+    _, welcome = await visitor_socket(acme.widget_key, token=token, cursor=cursor(conv, 3))
+    assert (welcome["site"]["greeting"], welcome["site"]["color"]) == (
+        "Hello from the new team",
+        "#ff0000",
+    )
 
 
 async def test_a_newly_allowed_origin_works_at_once(acme, alice):
@@ -394,3 +417,43 @@ async def test_the_hello_tells_who_is_on_duty_as_routing_decides(
     assert await arrange() is on_duty  # routing's own rule
     _, welcome = await visitor_socket(acme.widget_key, token=token, cursor=cursor(conv, 3))
     assert welcome["agents_online"] is on_duty
+
+
+HELLOS = [
+    {"site_key": "wk_1", "cursor": {"conversation_id": str(uuid.uuid4()), "seq": 3}},
+    {"site_key": "wk_1", "cursor": {"conversation_id": "nope", "seq": 3}},
+    {"site_key": "wk_2", "page_url": "not a url"},
+    {"site_key": "wk_3", "attributes": {f"k{i}": "v" for i in range(21)}},
+    {"cursor": {"seq": -1}},
+    {"site_key": "wk_4", "channel": "fax", "token": None, "cursor": None},
+    {"site_key": "wk_5", "language": "de", "name": "Vic", "user_id": "u1", "user_hash": "ab"},
+]
+
+
+def test_hello_validation_is_drfs_though_its_fields_are_made_once():
+    """HelloIn shares one set of fields between frames (``FieldsOnce``): every frame, good or
+    bad, in any order, is answered as a serializer making its own would answer it."""
+    from rest_framework import serializers
+
+    from helpdesk.validation import CursorIn, HelloIn, InvalidInput, check
+
+    plain_cursor = type("PlainCursor", (serializers.Serializer,), dict(CursorIn._declared_fields))
+    fields = dict(HelloIn._declared_fields) | {
+        "cursor": plain_cursor(allow_null=True, required=False)
+    }
+    plain = type(
+        "PlainHello",
+        (serializers.Serializer,),
+        fields | {"validate_attributes": HelloIn.validate_attributes},
+    )
+
+    def answer(serializer: Any, frame: dict[str, Any]) -> Any:
+        try:
+            return check(serializer, frame)
+        except InvalidInput as exc:
+            return exc.detail
+
+    for frame in HELLOS + HELLOS[::-1]:
+        assert answer(HelloIn, frame) == answer(plain, frame), frame
+    assert isinstance(answer(HelloIn, HELLOS[0]), dict)
+    assert answer(HelloIn, HELLOS[1]) == "cursor.conversation_id: Must be a valid UUID."
