@@ -53,5 +53,7 @@ bench: $(STAMP)
 	./scripts/test-env.sh $(PY) bench/assign_on_login.py
 	./scripts/test-env.sh $(PY) bench/ingest.py
 	./scripts/test-env.sh $(PY) bench/idle_capacity.py
+	./scripts/test-env.sh $(PY) bench/hellos.py
+	./scripts/test-env.sh $(PY) bench/reconnect_storm.py
 	./scripts/test-env.sh $(PY) bench/metrics_cost.py
 	$(PY) bench/summary.py

@@ -2,20 +2,28 @@
 
 A bare Channels consumer on the same server and channel layer that does the least a chat can:
 an "agent" socket joins a group; a "visitor" socket group_sends each frame it receives to
-that group. No database, no authentication, no routing. Also ``/bench/memory``: tracemalloc snapshots for
+that group. No database, no authentication, no routing (the `hellos` baseline: a visitor
+socket opened and closed). Also ``/bench/memory``: tracemalloc snapshots for
 `idle_capacity` (BENCH_TRACEMALLOC=1). Never served in production: uvicorn runs this module
 only in the benchmarks.
 """
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from helpdesk import pgpool
 from helpdesk.asgi import application as helpdesk_application
+
+if os.environ.get("BENCH_HELLO_FULL_PATH"):
+    # `hellos`' reference: every hello (and message) by the full path, on the database
+    # thread, as before the one-statement paths.
+    pgpool.available = lambda: False
 
 
 class BareRelay(AsyncWebsocketConsumer):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -45,6 +47,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from helpdesk import tokens  # noqa: E402
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Rating, Site, Visitor  # noqa: E402
 from offline.models import OfflineMessage  # noqa: E402
 from tests.processes import Server, celery_worker, server_env  # noqa: E402
@@ -147,6 +150,65 @@ def offline_backlog(group: AgentGroup, site: Site, conversations: int, per: int)
     )
 
 
+PAGE = "https://shop.example/orders"
+
+
+def returning_visitors(site: Site, agent: Agent, n: int) -> list[dict[str, Any]]:
+    """``n`` visitors who wrote, were answered by ``agent`` and left: their next ``hello``
+    frames, with their tokens and current cursors, from the page they were last on."""
+    now = timezone.now()
+    seen = [{"url": PAGE, "title": "Orders", "at": now.isoformat()}]
+    visitors = Visitor.objects.bulk_create(
+        Visitor(site=site, page_url=PAGE, pages=seen, last_seen_at=now) for _ in range(n)
+    )
+    convs = Conversation.objects.bulk_create(
+        Conversation(
+            site=site,
+            visitor=v,
+            group=site.default_group,
+            assigned_agent=agent,
+            assigned_at=now,
+            last_seq=2,
+            last_message_at=now,
+        )
+        for v in visitors
+    )
+    Message.objects.bulk_create(
+        (
+            Message(conversation=c, seq=seq, sender=sender, agent=who, body=body)
+            for c in convs
+            for seq, sender, who, body in (
+                (1, "visitor", None, "Where is my parcel?"),
+                (2, "agent", agent, "On its way: tomorrow before noon."),
+            )
+        ),
+        batch_size=5000,
+    )
+    return [
+        {
+            "type": "hello",
+            "site_key": site.widget_key,
+            "token": tokens.issue(site_id=site.id, visitor_id=v.id),
+            "cursor": {"conversation_id": str(c.id), "seq": 2},
+            "channel": "web",
+            "page_url": PAGE,
+        }
+        for v, c in zip(visitors, convs, strict=True)
+    ]
+
+
+def open_files_for(sockets: int) -> None:
+    """Every socket is a file, on both ends: this process's soft limit raised to what
+    ``sockets`` need (the servers it starts inherit it), or a clear stop when the hard limit
+    is lower (raise it with ``ulimit -Hn`` as root)."""
+    needed = sockets + 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise SystemExit(f"{sockets:,} sockets need `ulimit -n {needed}`; the hard limit is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
 def reset_backlog() -> None:
     """Back to 'nobody assigned, everything pending'."""
     OfflineMessage.objects.update(state="pending", delivered_at=None)
@@ -216,6 +278,43 @@ def stack(
             p.terminate()
         for p in procs:
             p.wait(10)
+
+
+def server_cpu_s(server: Server) -> float:
+    """User + system CPU seconds of the server process and its children (uvicorn workers)."""
+    assert server.proc is not None
+    pids = [server.proc.pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server.proc.pid:
+            pids.append(int(stat.parent.name))
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def profile(server: Server, name: str, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy samples the server for ``seconds`` (BENCH_PROFILE=1): collapsed stacks in
+    bench/results/NAME.stacks, for a flame graph."""
+    assert server.proc is not None
+    return subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw"),
+            *("--pid", str(server.proc.pid), "--nonblocking", "--subprocesses"),
+            *("--duration", str(int(seconds))),
+            *("--output", str(RESULTS / f"{name}.stacks")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def machine() -> dict[str, Any]:

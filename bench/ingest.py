@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, agents, fresh_database, record, session_cookie, stack
+from common import RESULTS, agents, fresh_database, record, server_cpu_s, session_cookie, stack
 from django.db import connection
 
 from tests.processes import Server
@@ -285,27 +285,6 @@ async def measure(kind: str, server: Server, n: int, **setup: Any) -> dict[str, 
         await conn.close()
     await asyncio.gather(*readers)
     return result
-
-
-def server_cpu_s(server: Server) -> float:
-    """User + system CPU seconds of the server process and its children (uvicorn workers)."""
-    assert server.proc is not None
-    pids = [server.proc.pid]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == server.proc.pid:
-            pids.append(int(stat.parent.name))
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def show(n: int, label: str, product: dict[str, Any], bare: dict[str, Any]) -> None:

@@ -34,6 +34,35 @@ def ok(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
+def hello_rows(data: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    out: list[tuple[str, str, str, str, str]] = []
+    if hellos := data.get("hellos"):
+        r, b, f = hellos["returning"], hellos["bare"], hellos["full_path"]
+        out.append(
+            (
+                "`hellos` returning visitors, cursor current, one process",
+                f"{r['per_s']:,.0f} hellos/s (p50 {r['p50_ms']} ms; server CPU "
+                f"{r['server_cpu_ms_per_cycle']} ms each); full path {f['per_s']:,.0f}/s",
+                f"bare handshake {b['per_s']:,.0f}/s (server CPU {b['server_cpu_ms_per_cycle']} ms)",
+                f"{hellos['ratio_to_bare']:.2f} (CPU {hellos['cpu_ratio_to_bare']:.2f})",
+                f"≥ 0.4: {ok(hellos['ratio_to_bare'] >= 0.4)}",
+            )
+        )
+    if storm := data.get("reconnect_storm"):
+        r, b = storm["returning"], storm["bare"]
+        out.append(
+            (
+                f"`reconnect_storm` {storm['sockets']:,} sockets cut and back with hello",
+                f"all welcomed in {r['storm_s']} s (hello p50 {r.get('hello_p50_ms')} ms, p99 "
+                f"{r.get('hello_p99_ms')} ms); {r['timed_out']} timed out, {r['failed']} failed",
+                f"bare reconnect {b['storm_s']} s",
+                f"{storm['time_ratio_to_bare']:.1f} (time)",
+                f"none timed out: {ok(r['timed_out'] == 0 and r['failed'] == 0)}",
+            )
+        )
+    return out
+
+
 def rows(data: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     out: list[tuple[str, str, str, str, str]] = []
     if ingest := data.get("ingest"):
@@ -117,6 +146,7 @@ def rows(data: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"≤ 2×: {ok(idle['memory_ratio_to_baseline'] <= 2)}",
             )
         )
+    out += hello_rows(data)
     if scan := data.get("reminder_scan"):
         out.append(
             (

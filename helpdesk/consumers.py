@@ -26,12 +26,13 @@ from helpdesk import (
     satisfaction,
     selectors,
     services,
+    site_cache,
     tokens,
 )
 from helpdesk.access import Action, Actor
 from helpdesk.dbtrips import database_trip
 from helpdesk.models import Agent, Visitor
-from helpdesk.services import append
+from helpdesk.services import append, resume
 from helpdesk.services import typing as typing_services
 from helpdesk.services.attachments import NotYours
 from helpdesk.sockets import (
@@ -109,11 +110,20 @@ class VisitorConsumer(JsonConsumer):
             "ping": self.ping,
         }
 
+    # The hello timer closes a socket that did not say hello in time, never one whose hello
+    # is being answered: under load (a reconnect storm after a deploy) a hello can wait its
+    # turn for longer than the timeout, and closing it then only made the client say it again.
+    _answering_hello = False
+
     async def connect(self) -> None:
         await self.accept()
         self._hello_timer = asyncio.get_running_loop().call_later(
-            HELLO_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self._hello_timeout())
+            HELLO_TIMEOUT_SECONDS, self._hello_due
         )
+
+    def _hello_due(self) -> None:
+        if not self._answering_hello:  # else the hello being answered decides (``hello``)
+            self._closing = asyncio.ensure_future(self._hello_timeout())
 
     async def _hello_timeout(self) -> None:
         if self.visitor is None:
@@ -127,11 +137,22 @@ class VisitorConsumer(JsonConsumer):
         raise InvalidInput("invalid_message", "This socket has already said hello.")
 
     async def hello(self, data: dict[str, Any]) -> None:
+        # A hello ends with the socket bound, refused (closed) or invalid before its first
+        # await (when the timer cannot have fired): the timer needs no second look.
+        self._answering_hello = True
+        try:
+            await self._hello(data)
+        finally:
+            self._answering_hello = False
+
+    async def _hello(self, data: dict[str, Any]) -> None:
         fields = check(HelloIn, data)
         client = self.scope.get("client") or ("unknown", 0)
         headers = dict(self.scope.get("headers", []))
         origin = headers.get(b"origin", b"").decode("latin-1")
         agent = headers.get(b"user-agent", b"").decode("latin-1")
+        if pgpool.available() and await self._resume(fields, origin, agent):
+            return
         # Two trips to the database thread, not five: after a deploy every widget says hello
         # again at once, and each trip queues behind all the others.
         session = await db(self._session)(fields, client[0], origin, agent)
@@ -165,6 +186,56 @@ class VisitorConsumer(JsonConsumer):
         logs.bind(visitor=visitor.id)
         await self.send_json(welcome)
         metrics.hello()
+
+    async def _resume(self, fields: dict[str, Any], origin: str, user_agent: str) -> bool:
+        """A returning visitor's hello, answered from the event loop: one statement
+        (``services.resume``), the site as this process last read it (``site_cache``).
+        False: not one this path answers; the full path does, from the site as stored."""
+        site = await site_cache.site_by_key(fields["site_key"])
+        if site is None or not selectors.origin_allowed(site, origin):
+            return False
+        who = resume.returning(site, fields)
+        if who is None:
+            return False
+        # Subscribed before the catch-up is read, so nothing falls between the two. Should
+        # the token not be enough (an identified visitor's, without the proof), what these
+        # groups brought meanwhile is dropped (``hd_event``).
+        groups = [events.visitor_group(who.visitor_id), events.site_group(site.id)]
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        resumed = await resume.visitor_resume(
+            site=site, who=who, fields=fields, user_agent=user_agent
+        )
+        if resumed is None:
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            return False
+        welcome = await resume.welcome(resumed, socket=self.channel_name)
+        self._hello_timer.cancel()
+        self.visitor = resumed.session.visitor
+        logs.bind(visitor=who.visitor_id)
+        await self.send_json(welcome)
+        metrics.hello()
+        return True
+
+    def _groups(self) -> set[str]:
+        """The groups of whom this socket speaks for now (none before its hello)."""
+        if self.visitor is not None:
+            return {events.visitor_group(self.visitor.id), events.site_group(self.visitor.site_id)}
+        if self.pending is not None:
+            return {
+                events.visitor_group(self.pending.visitor_id),
+                events.site_group(self.pending.site.id),
+            }
+        return set()
+
+    async def hd_event(self, message: dict[str, Any]) -> None:
+        """Only what this socket's own groups sent: events queue while a frame is answered,
+        and a hello may have joined a group that turned out not to be this socket's."""
+        group = message.get("group")
+        if group is not None and group not in self._groups():
+            return
+        await super().hd_event(message)
 
     def _session(
         self, fields: dict[str, Any], address: str, origin: str, user_agent: str
@@ -342,8 +413,10 @@ class VisitorConsumer(JsonConsumer):
         timer = getattr(self, "_hello_timer", None)
         if timer is not None:
             timer.cancel()
+        # Presence from the loop: a page closing (each navigation) no longer waits its turn on
+        # the database thread for a Redis call.
         if self.visitor is None and self.pending is not None:
-            await db(presence.store().disconnect)(
+            await presence.disconnect_from_loop(
                 "visitor", self.pending.visitor_id.hex, self.channel_name
             )
             for group in (
@@ -352,7 +425,7 @@ class VisitorConsumer(JsonConsumer):
             ):
                 await self.channel_layer.group_discard(group, self.channel_name)
         if self.visitor is not None:
-            await db(presence.store().disconnect)("visitor", self.visitor.id.hex, self.channel_name)
+            await presence.disconnect_from_loop("visitor", self.visitor.id.hex, self.channel_name)
             for group in (
                 events.visitor_group(self.visitor.id),
                 events.site_group(self.visitor.site_id),

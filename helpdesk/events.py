@@ -139,7 +139,7 @@ async def _drain(lane: asyncio.Queue[Any]) -> None:
         group, text = await lane.get()
         try:
             layer = get_channel_layer()
-            await layer.group_send(group, {"type": "hd.event", "text": text})
+            await layer.group_send(group, _message(group, text))
             if lane.empty():
                 await layer.group_send(SUPERVISION_GROUP, DOORBELL)
         except Exception:
@@ -149,5 +149,12 @@ async def _drain(lane: asyncio.Queue[Any]) -> None:
 async def _send(groups: list[str], text: str) -> None:
     layer = get_channel_layer()
     for group in groups:
-        await layer.group_send(group, {"type": "hd.event", "text": text})
+        await layer.group_send(group, _message(group, text))
     await layer.group_send(SUPERVISION_GROUP, DOORBELL)
+
+
+def _message(group: str, text: str) -> dict[str, str]:
+    """The channel layer's message: the event's text, and its group, so a socket forwards
+    only its own groups' events (a visitor socket's hello joins its groups before it knows
+    whether the token is enough, ``consumers.VisitorConsumer.hd_event``)."""
+    return {"type": "hd.event", "text": text, "group": group}

@@ -9,9 +9,11 @@ keeps them in this process's memory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal, Protocol
@@ -33,6 +35,18 @@ local before = redis.call('ZCARD', KEYS[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if before == 0 then return 1 else return 0 end
+"""
+# The socket added as _CONNECT adds it, then whether any of KEYS[2..] (others' sets) has a
+# live socket, stopping at the first: a returning visitor's hello learns whether anyone is on
+# duty in the same round trip. Returns 1 when someone is.
+_CONNECT_SEEING = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+for i = 2, #KEYS do
+  if redis.call('ZCOUNT', KEYS[i], '(' .. ARGV[1], '+inf') > 0 then return 1 end
+end
+return 0
 """
 # Returns 1 when removing this socket left the person with none alive.
 _DISCONNECT = """
@@ -121,6 +135,32 @@ class RedisPresence:
         )
         return bool(await client.zcount(self._key(kind, ident), f"({time.time()}", "+inf"))
 
+    async def connect_seeing(
+        self, kind: Kind, ident: str, socket: str, others: Kind, idents: Iterable[str]
+    ) -> bool:
+        """``connect``, then whether any of ``idents`` (of kind ``others``) is online: one
+        round trip, from an event loop (its own client). Raises ``redis.RedisError``."""
+        keys = [self._key(kind, ident), *(self._key(others, i) for i in idents)]
+        async with _loop_slots():
+            now = time.time()
+            args: list[str | float] = [now, now + self.ttl, socket, self.ttl + 5]
+            script = self._loop_client().register_script(_CONNECT_SEEING)
+            return bool(await script(keys=keys, args=args))
+
+    async def disconnect_one(self, kind: Kind, ident: str, socket: str) -> bool:
+        """``disconnect``, from an event loop (its own client). Raises ``redis.RedisError``."""
+        async with _loop_slots():
+            script = self._loop_client().register_script(_DISCONNECT)
+            return bool(await script(keys=[self._key(kind, ident)], args=[time.time(), socket]))
+
+    def _loop_client(self) -> redis.asyncio.Redis:
+        return redis_ha.loop_client(
+            self._url,
+            sentinels=self._sentinels,
+            master=self._master,
+            sentinel_password=self._sentinel_password,
+        )
+
     def clear(self) -> None:
         keys = list(self.client.scan_iter(f"{self.prefix}:presence:*", count=1000))
         if keys:
@@ -164,6 +204,22 @@ class MemoryPresence:
     def clear(self) -> None:
         with self._lock:
             self._sockets.clear()
+
+
+# Presence calls a loop has under way at once: a reconnect storm makes thousands at a time,
+# and the loop's client opens a connection for each call that finds none idle (and keeps it).
+LOOP_SLOTS = 16
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    found = _slots.get(loop)
+    if found is None:
+        found = _slots[loop] = asyncio.Semaphore(LOOP_SLOTS)
+    return found
 
 
 @lru_cache(maxsize=1)
@@ -210,3 +266,34 @@ async def is_online_from_loop(kind: Kind, ident: str | int) -> bool:
     except redis.RedisError:
         log.warning("presence unavailable; treating %s %s as offline", kind, ident)
         return False
+
+
+async def connect_seeing_from_loop(
+    kind: Kind, ident: str, socket: str, others: Kind, idents: Iterable[str]
+) -> bool:
+    """A socket connected (``PresenceStore.connect``), and whether any of ``idents`` (of kind
+    ``others``) is online, for a coroutine: one round trip from the loop, no thread. Presence
+    unavailable: not connected (the next ping adds it), and nobody online (as ``online``'s
+    callers answer). The embedded store is in memory: asked as is."""
+    found = store()
+    if not isinstance(found, RedisPresence):
+        found.connect(kind, ident, socket)
+        return bool(found.online(others, idents))
+    try:
+        return await found.connect_seeing(kind, ident, socket, others, idents)
+    except redis.RedisError as exc:
+        log.warning("presence: Redis unavailable on connect (%s)", exc)
+        return False
+
+
+async def disconnect_from_loop(kind: Kind, ident: str, socket: str) -> None:
+    """``PresenceStore.disconnect`` for a coroutine (a visitor's socket closing): Redis from
+    the loop, not a trip to the database thread. Presence unavailable: the socket expires."""
+    found = store()
+    if not isinstance(found, RedisPresence):
+        found.disconnect(kind, ident, socket)
+        return
+    try:
+        await found.disconnect_one(kind, ident, socket)
+    except redis.RedisError as exc:
+        log.warning("presence: Redis unavailable on disconnect (%s)", exc)

@@ -118,6 +118,29 @@ def sites_on_duty(site_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, bool]:
     }
 
 
+def duty_agents_sql(site_param: str) -> str:
+    """``sites_on_duty``'s rule for one site as SQL, for a hand-written statement: an array
+    of the available, active agents of the groups the site's conversations can go to (its
+    default group and its rules' groups); whether one is connected is presence's to say
+    (``presence.connect_seeing``). ``site_param``: the statement's parameter holding the
+    site's ID. Table and column names come from the models (tests compare the two rules)."""
+    agent, user = Agent._meta.db_table, Agent.user.field.related_model._meta.db_table
+    through = Agent.groups.through._meta
+    member = through.get_field("agent").column
+    group = through.get_field("agentgroup").column
+    site, rule = Site._meta.db_table, RoutingRule._meta.db_table
+    return f"""(
+    SELECT COALESCE(array_agg(DISTINCT a.id), '{{}}') FROM {agent} a
+    JOIN {user} u ON u.id = a.user_id
+    JOIN {through.db_table} m ON m.{member} = a.id
+    WHERE a.status = '{Agent.Status.AVAILABLE.value}' AND u.is_active AND m.{group} IN (
+        SELECT default_group_id FROM {site} WHERE id = %({site_param})s
+        UNION SELECT group_id FROM {rule}
+        WHERE active AND (site_id = %({site_param})s OR site_id IS NULL)
+    )
+)"""  # noqa: S608
+
+
 def site_has_online_agent(site_id: uuid.UUID) -> bool:
     return sites_on_duty([site_id])[site_id]
 

@@ -80,21 +80,43 @@ def visitor_session_from_hello(
         user_hash=fields.get("user_hash", ""),
         name=fields.get("name", ""),
         address=address,
-        context=VisitorContext(
-            language=fields["language"],
-            timezone=fields["timezone"],
-            page_url=fields["page_url"],
-            attributes=fields["attributes"],
-            page_title=fields.get("page_title", ""),
-            referrer=fields.get("referrer", ""),
-            user_agent=user_agent[:400],
-        ),
+        context=hello_context(fields, user_agent=user_agent),
+    )
+
+
+def hello_context(fields: dict[str, Any], *, user_agent: str) -> VisitorContext:
+    """What validated ``HelloIn`` fields tell about the visitor."""
+    return VisitorContext(
+        language=fields["language"],
+        timezone=fields["timezone"],
+        page_url=fields["page_url"],
+        attributes=fields["attributes"],
+        page_title=fields.get("page_title", ""),
+        referrer=fields.get("referrer", ""),
+        user_agent=user_agent[:400],
     )
 
 
 def visitor_welcome(session: VisitorSession, conversation: Conversation | None) -> dict[str, Any]:
     """What a visitor client is told when its session starts, the same over the socket (the
     ``welcome`` frame, which adds the catch-up) and HTTP (``POST /api/v1/visitor/session``)."""
+    return welcome_of(
+        session,
+        conversation,
+        agents_online=routing_selectors.site_has_online_agent(session.site.id),
+        queue=routing_selectors.waiting_expectation(conversation) if conversation else None,
+    )
+
+
+def welcome_of(
+    session: VisitorSession,
+    conversation: Conversation | None,
+    *,
+    agents_online: bool,
+    queue: dict[str, object] | None,
+) -> dict[str, Any]:
+    """``visitor_welcome`` from what it reads: whether anyone is on duty for the site, and
+    where the conversation waits (``routing.selectors.waiting_expectation``)."""
     visitor, pending = session.visitor, session.pending
     return {
         "token": session.token,  # None while pending: the first write's welcome brings one
@@ -109,11 +131,11 @@ def visitor_welcome(session: VisitorSession, conversation: Conversation | None) 
             "typing_preview": session.site.typing_preview,
         },
         "attachments": files.limits(),
-        "agents_online": routing_selectors.site_has_online_agent(session.site.id),
+        "agents_online": agents_online,
         "conversation_id": str(conversation.id) if conversation else None,
         # How far the agent has read: the widget marks the visitor's messages "Seen".
         "read_seq": conversation.agent_read_seq if conversation else 0,
-        "queue": routing_selectors.waiting_expectation(conversation) if conversation else None,
+        "queue": queue,
         "max_body": settings.MESSAGE_MAX_CHARS,
     }
 
@@ -183,6 +205,20 @@ def _session(
     visitor: Visitor, site: Site, *, context: VisitorContext | None, name: str
 ) -> VisitorSession:
     """The visitor seen now, with what this hello told; a fresh token."""
+    updates = hello_updates(visitor, context=context, name=name)
+    for field, value in updates.items():
+        setattr(visitor, field, value)
+    visitor.save(update_fields=list(updates))  # save(): encrypted fields and their indexes
+    visitor.site = site
+    return VisitorSession(
+        site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
+    )
+
+
+def hello_updates(visitor: Visitor, *, context: VisitorContext | None, name: str) -> dict[str, Any]:
+    """What a hello changes on the visitor (field → new value): seen now, and what the hello
+    told (the pages they saw, where they first came from, their name if the host site
+    vouches for it), from the visitor's stored values."""
     updates: dict[str, Any] = {"last_seen_at": timezone.now()}
     if name and visitor.external_id:
         updates["name"] = name[:100]  # only what the host site vouches for
@@ -198,13 +234,7 @@ def _session(
             updates["user_agent"] = context.user_agent
         if context.referrer and not visitor.referrer:  # where they first came from
             updates["referrer"] = context.referrer[:500]
-    for field, value in updates.items():
-        setattr(visitor, field, value)
-    visitor.save(update_fields=list(updates))  # save(): encrypted fields and their indexes
-    visitor.site = site
-    return VisitorSession(
-        site=site, visitor=visitor, token=tokens.issue(site_id=site.id, visitor_id=visitor.id)
-    )
+    return updates
 
 
 @transaction.atomic
