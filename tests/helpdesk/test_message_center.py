@@ -12,7 +12,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
-from helpdesk import access, selectors, services
+from helpdesk import access, payloads, selectors, services
 from helpdesk.models import Conversation, Priority, Tag
 from routing import services as routing_services
 from tests.factories import AgentFactory, UserFactory, VisitorFactory
@@ -112,6 +112,41 @@ def test_the_summary_sent_with_each_message_equals_a_fresh_read(acme, alice):
         assert in_hand == selectors.conversation_summary(conv.pk)
         seen.append(in_hand["state"])
     assert seen == ["unread", "replied", "unread"]
+
+
+def test_the_summaries_read_as_rows_say_what_the_summaries_of_instances_say(acme, alice):
+    """The flush on login builds a thousand summaries at a time from plain rows; each must
+    be the summary the inbox reads (visitor named, known by email or by nothing; tags;
+    priority; snoozed; answered; resolved; no message yet)."""
+    named = give(visitor_writes(acme, name="Vic Vega"), alice)
+    by_email = visitor_writes(acme, body="anyone?", email="wendy@example.com")
+    nobody = visitor_writes(acme)
+    reply(alice, named)
+    vip, late = Tag.objects.create(name="vip", color="#ff0000"), Tag.objects.create(name="late")
+    named.tags.add(vip, late)
+    Conversation.objects.filter(pk=by_email.pk).update(
+        priority=Priority.URGENT, snoozed_until="2999-01-01T00:00:00Z"
+    )
+    Conversation.objects.filter(pk=nobody.pk).update(status=Conversation.Status.RESOLVED)
+    empty = Conversation.objects.create(site=acme, visitor=VisitorFactory(site=acme))
+    ids = [named.pk, by_email.pk, nobody.pk, empty.pk]
+
+    rows = selectors.conversation_summaries(str(i) for i in ids)
+
+    assert [r["id"] for r in rows] == [
+        s["id"]
+        for s in (
+            payloads.conversation(c)
+            for c in selectors.inbox_order(
+                selectors.with_summary(Conversation.objects.filter(pk__in=ids))
+            )
+        )
+    ]
+    assert {r["id"]: r for r in rows} == {str(i): selectors.conversation_summary(i) for i in ids}
+    names = {r["id"]: r["visitor"]["name"] for r in rows}
+    assert names[str(named.pk)] == "Vic Vega" and names[str(by_email.pk)] == "wendy@example.com"
+    assert names[str(nobody.pk)] == f"Visitor {nobody.visitor_id.hex[:4]}"
+    assert [t["name"] for r in rows for t in r["tags"]] == ["late", "vip"]
 
 
 def test_the_state_rule_in_python_is_the_state_rule_in_sql(acme, alice):
