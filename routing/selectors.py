@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from helpdesk import payloads
@@ -35,14 +36,17 @@ def active_rules() -> list[Rule]:
     return [Rule.of(r) for r in rows]
 
 
+def capacity() -> Coalesce:
+    """An agent's capacity, on their row: their own, else the largest default of their
+    groups (none: 0). The statement that locks the agent reads it with the lock."""
+    largest_default = AgentGroup.objects.filter(agents=OuterRef("pk")).order_by("-default_capacity")
+    return Coalesce("capacity", Subquery(largest_default.values("default_capacity")[:1]), 0)
+
+
 def capacities(agent_ids: Iterable[int]) -> dict[int, int]:
-    """The agent's own capacity, else the largest default of their groups."""
-    rows = (
-        Agent.objects.filter(pk__in=list(agent_ids))
-        .annotate(group_default=Max("groups__default_capacity"))
-        .values_list("pk", "capacity", "group_default")
-    )
-    return {pk: own if own is not None else (default or 0) for pk, own, default in rows}
+    """Each agent's ``capacity``."""
+    rows = Agent.objects.filter(pk__in=list(agent_ids)).annotate(room_for=capacity())
+    return dict(rows.values_list("pk", "room_for"))
 
 
 def open_loads(agent_ids: Iterable[int]) -> dict[int, int]:

@@ -155,7 +155,7 @@ def test_its_queries_do_not_grow_with_the_backlog(acme, alice, sent):
         assert result.delivered == conversations * 5 and result.batches == 1
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
-    assert counts[1] <= 12
+    assert counts[1] <= 9
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,11 +9,12 @@ import uuid
 from datetime import UTC, time, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helpdesk import services as helpdesk_services
-from helpdesk.models import Agent, AgentGroup, Conversation, Message, Priority
+from helpdesk.models import Agent, AgentGroup, Conversation, Message, Priority, ReadCursor
 from routing import presence, selectors, services
 from routing.models import OpeningPeriod, RoutingRule, Schedule, Skill
 from tests.factories import ConversationFactory, VisitorFactory
@@ -134,6 +135,46 @@ def test_it_skips_work_needing_a_skill_the_agent_lacks(acme, alice):
     assert services.agent_take_waiting(agent_id=alice.id) == [plain.id]
     alice.skills.add(vip)
     assert services.agent_take_waiting(agent_id=alice.id) == [needs_vip.id]
+
+
+def test_taken_work_comes_with_the_agents_own_read_state_and_marks_them_assigned(acme, alice, bob):
+    read_before, never_read = waiting(acme, minutes_ago=10), waiting(acme, minutes_ago=5)
+    ReadCursor.objects.create(agent=alice, conversation=read_before, seq=7)
+    ReadCursor.objects.create(agent=bob, conversation=never_read, seq=3)  # Bob's, not hers
+    online(alice)
+    before = timezone.now()
+
+    assert services.agent_take_waiting(agent_id=alice.id) == [read_before.id, never_read.id]
+
+    seqs = dict(Conversation.objects.values_list("pk", "agent_read_seq"))
+    assert seqs == {read_before.id: 7, never_read.id: 0}
+    alice.refresh_from_db()
+    assert alice.last_assigned_at >= before
+    assert set(Conversation.objects.values_list("assigned_at", flat=True)) == {
+        alice.last_assigned_at
+    }
+
+
+def test_taking_waiting_work_costs_the_same_queries_for_any_backlog(acme, alice):
+    online(alice)
+    counts = []
+    for backlog in (2, 30):
+        for _ in range(backlog):
+            waiting(acme)
+        with CaptureQueriesContext(connection) as queries:
+            assert len(services.agent_take_waiting(agent_id=alice.id)) == backlog
+        counts.append(len(queries))
+        Conversation.objects.update(status=Conversation.Status.RESOLVED)  # room again
+    assert counts[0] == counts[1] <= 5, counts  # BEGIN, lock, load, take, COMMIT
+
+
+def test_nothing_is_taken_and_nobody_is_marked_when_no_work_fits(acme, alice):
+    vip = Skill.objects.create(name="vip")
+    waiting(acme, skills=[vip])
+    online(alice)
+    assert services.agent_take_waiting(agent_id=alice.id) == []
+    alice.refresh_from_db()
+    assert alice.last_assigned_at is None
 
 
 def test_away_to_available_takes_waiting_work(acme, alice):
