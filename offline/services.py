@@ -148,10 +148,7 @@ def _flush_chunk(agent_id: int, batches_before: int, described: set[str]) -> tup
     metrics.messages_delivered("flush", "agent", len(claimed.rows))
     new_conversations = {str(r["conversation_id"]) for r in claimed.rows} - described
     described |= new_conversations
-    summaries = {
-        s["id"]: s
-        for s in (selectors.conversation_summaries(new_conversations) if new_conversations else [])
-    }
+    summaries = selectors.conversation_summaries(new_conversations)
     shown = [payloads.message_row(r, audience="agent") for r in claimed.rows]
     if claimed.with_files:  # one query for every file of the chunk, however many frames
         having = {str(i) for i in claimed.with_files}

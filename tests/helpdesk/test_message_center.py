@@ -117,7 +117,7 @@ def test_the_summary_sent_with_each_message_equals_a_fresh_read(acme, alice):
 def test_the_summaries_read_as_rows_say_what_the_summaries_of_instances_say(acme, alice):
     """The flush on login builds a thousand summaries at a time from plain rows; each must
     be the summary the inbox reads (visitor named, known by email or by nothing; tags;
-    priority; snoozed; answered; resolved; no message yet)."""
+    priority; every state; no message yet)."""
     named = give(visitor_writes(acme, name="Vic Vega"), alice)
     by_email = visitor_writes(acme, body="anyone?", email="wendy@example.com")
     nobody = visitor_writes(acme)
@@ -129,24 +129,31 @@ def test_the_summaries_read_as_rows_say_what_the_summaries_of_instances_say(acme
     )
     Conversation.objects.filter(pk=nobody.pk).update(status=Conversation.Status.RESOLVED)
     empty = Conversation.objects.create(site=acme, visitor=VisitorFactory(site=acme))
-    ids = [named.pk, by_email.pk, nobody.pk, empty.pk]
+    unread = give(visitor_writes(acme, body="hello?"), alice)
+    unread = visitor_writes(acme, body="hello again", visitor=unread.visitor)
+    services.conversation_mark_read(agent=alice, conversation=unread, seq=1)  # the first only
+    pending = give(visitor_writes(acme, body="still there?"), alice)
+    services.conversation_mark_read(agent=alice, conversation=pending, seq=pending.last_seq)
+    ids = [named.pk, by_email.pk, nobody.pk, empty.pk, unread.pk, pending.pk]
 
-    rows = selectors.conversation_summaries(str(i) for i in ids)
-
-    assert [r["id"] for r in rows] == [
-        s["id"]
-        for s in (
-            payloads.conversation(c)
-            for c in selectors.inbox_order(
-                selectors.with_summary(Conversation.objects.filter(pk__in=ids))
-            )
-        )
+    fresh = {str(i): selectors.conversation_summary(i) for i in ids}
+    assert selectors.conversation_summaries(ids) == fresh  # PostgreSQL's own statement
+    through_the_orm = [
+        payloads.conversation_row(r) for r in selectors.summary_rows([str(i) for i in ids])
     ]
-    assert {r["id"]: r for r in rows} == {str(i): selectors.conversation_summary(i) for i in ids}
-    names = {r["id"]: r["visitor"]["name"] for r in rows}
+    assert {r["id"]: r for r in through_the_orm} == fresh  # what other databases read
+    names = {i: s["visitor"]["name"] for i, s in fresh.items()}
     assert names[str(named.pk)] == "Vic Vega" and names[str(by_email.pk)] == "wendy@example.com"
     assert names[str(nobody.pk)] == f"Visitor {nobody.visitor_id.hex[:4]}"
-    assert [t["name"] for r in rows for t in r["tags"]] == ["late", "vip"]
+    assert [t["name"] for s in fresh.values() for t in s["tags"]] == ["late", "vip"]
+    assert fresh[str(unread.pk)]["unread"] == 1
+    assert {s["state"] for s in fresh.values()} == {
+        "unread",
+        "pending",
+        "replied",
+        "snoozed",
+        "resolved",
+    }
 
 
 def test_the_state_rule_in_python_is_the_state_rule_in_sql(acme, alice):
