@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpdesk import crypto, events, files, metrics, payloads, selectors
+from helpdesk import events, files, metrics, payloads, selectors
+from helpdesk.fields import EncryptedTextField
 from helpdesk.models import Agent, Attachment, Conversation, Message
 from offline.models import OfflineMessage
 
@@ -115,9 +116,12 @@ def _claim(agent_id: int, size: int) -> _Claimed:
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM_AND_READ.format(**tables), params)
             fetched = cursor.fetchall()
+        bodies = cast(EncryptedTextField, Message._meta.get_field("body")).open_many(
+            (r[5], r[0]) for r in fetched
+        )
         rows, with_files = [], []
-        for *fields, has_files, _ in fetched:
-            fields[5] = crypto.Sealed(fields[5])  # the body as stored: opened when sent
+        for (*fields, has_files, _), body in zip(fetched, bodies, strict=True):
+            fields[5] = body
             fields[6] = datetime.fromisoformat(fields[6])
             rows.append(dict(zip(payloads.MESSAGE_FIELDS, fields, strict=True)))
             if has_files:
