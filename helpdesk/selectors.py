@@ -110,6 +110,10 @@ def inbox_order(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
 
 
 def agent_inbox(agent: Agent) -> list[dict[str, Any]]:
+    """The agent's open conversations in inbox order (read at every connect)."""
+    if connection.vendor == "postgresql":
+        rows = _read_summaries(_INBOX, [agent.pk, Conversation.Status.OPEN])
+        return [payloads.conversation_row(r) for r in rows]
     qs = Conversation.objects.filter(assigned_agent=agent, status=Conversation.Status.OPEN)
     return [payloads.conversation(c) for c in inbox_order(with_summary(qs))]
 
@@ -163,12 +167,18 @@ _SUMMARIES = """
         SELECT m.body, m.id, m.sender, m.created_at FROM {message} m
         WHERE m.conversation_id = c.id AND m.sender <> %s ORDER BY m.seq DESC LIMIT 1
     ) last ON TRUE
-    WHERE c.id = ANY(%s::uuid[])
+    WHERE {where}
 """
+_BY_IDS = "c.id = ANY(%s::uuid[])"
+# An agent's inbox, in ``inbox_order``.
+_INBOX = (
+    "c.assigned_agent_id = %s AND c.status = %s"
+    " ORDER BY c.waiting_since ASC NULLS LAST, c.last_message_at DESC NULLS LAST"
+)
 
 
-@lru_cache(maxsize=1)
-def _summaries_sql() -> tuple[str, tuple[bool, ...]]:
+@lru_cache(maxsize=2)
+def _summaries_sql(where: str) -> tuple[str, tuple[bool, ...]]:
     """The statement, and which of its conversation columns are times (read as text)."""
     by_attname = {f.attname: f for f in Conversation._meta.concrete_fields}
     fields = [by_attname[f] for f in payloads.SUMMARY_FIELDS]
@@ -186,16 +196,20 @@ def _summaries_sql() -> tuple[str, tuple[bool, ...]]:
         visitor=Visitor._meta.db_table,
         tag=Tag._meta.db_table,
         link=Conversation.tags.through._meta.db_table,
+        where=where,
     )
     return sql, times
 
 
 def summary_rows_sql(ids: list[str]) -> list[dict[str, Any]]:
     """``summary_rows`` on PostgreSQL (``_SUMMARIES``)."""
-    sql, times = _summaries_sql()
-    params: list[Any] = [Message.Sender.VISITOR, Message.Sender.SYSTEM, ids]
+    return _read_summaries(_BY_IDS, [ids])
+
+
+def _read_summaries(where: str, params: list[Any]) -> list[dict[str, Any]]:
+    sql, times = _summaries_sql(where)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [Message.Sender.VISITOR, Message.Sender.SYSTEM, *params])
         fetched = cursor.fetchall()
     rows = []
     n = len(payloads.SUMMARY_FIELDS)

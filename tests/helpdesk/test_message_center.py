@@ -115,9 +115,9 @@ def test_the_summary_sent_with_each_message_equals_a_fresh_read(acme, alice):
 
 
 def test_the_summaries_read_as_rows_say_what_the_summaries_of_instances_say(acme, alice):
-    """The flush on login builds a thousand summaries at a time from plain rows; each must
-    be the summary the inbox reads (visitor named, known by email or by nothing; tags;
-    priority; every state; no message yet)."""
+    """The flush on login builds a thousand summaries at a time from plain rows, and the
+    inbox at every connect; each must be what the ORM's summary says (visitor named, known
+    by email or by nothing; tags; priority; every state; no message yet)."""
     named = give(visitor_writes(acme, name="Vic Vega"), alice)
     by_email = visitor_writes(acme, body="anyone?", email="wendy@example.com")
     nobody = visitor_writes(acme)
@@ -134,7 +134,9 @@ def test_the_summaries_read_as_rows_say_what_the_summaries_of_instances_say(acme
     services.conversation_mark_read(agent=alice, conversation=unread, seq=1)  # the first only
     pending = give(visitor_writes(acme, body="still there?"), alice)
     services.conversation_mark_read(agent=alice, conversation=pending, seq=pending.last_seq)
-    ids = [named.pk, by_email.pk, nobody.pk, empty.pk, unread.pk, pending.pk]
+    answered_later = give(visitor_writes(acme, body="and me"), alice)
+    reply(alice, answered_later)
+    ids = [named.pk, by_email.pk, nobody.pk, empty.pk, unread.pk, pending.pk, answered_later.pk]
 
     fresh = {str(i): selectors.conversation_summary(i) for i in ids}
     assert selectors.conversation_summaries(ids) == fresh  # PostgreSQL's own statement
@@ -147,6 +149,9 @@ def test_the_summaries_read_as_rows_say_what_the_summaries_of_instances_say(acme
     assert names[str(nobody.pk)] == f"Visitor {nobody.visitor_id.hex[:4]}"
     assert [t["name"] for s in fresh.values() for t in s["tags"]] == ["late", "vip"]
     assert fresh[str(unread.pk)]["unread"] == 1
+    mine = Conversation.objects.filter(assigned_agent=alice, status=Conversation.Status.OPEN)
+    inbox = [payloads.conversation(c) for c in selectors.inbox_order(selectors.with_summary(mine))]
+    assert len(inbox) == 4 and selectors.agent_inbox(alice) == inbox  # the same, in order
     assert {s["state"] for s in fresh.values()} == {
         "unread",
         "pending",
