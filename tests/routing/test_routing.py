@@ -14,10 +14,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helpdesk import services as helpdesk_services
-from helpdesk.models import Agent, AgentGroup, Conversation, Message, Priority, ReadCursor
+from helpdesk.models import (
+    Agent,
+    AgentGroup,
+    Conversation,
+    Message,
+    Priority,
+    ReadCursor,
+    Site,
+)
 from routing import presence, selectors, services
 from routing.models import OpeningPeriod, RoutingRule, Schedule, Skill
-from tests.factories import ConversationFactory, VisitorFactory
+from tests.factories import ConversationFactory, SiteFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,6 +97,28 @@ def test_away_offline_full_and_unskilled_agents_get_nothing(acme, support, alice
     assert visitor_writes(acme, language="zh-CN").assigned_agent_id is None
     alice.skills.add(chinese)
     assert visitor_writes(acme, language="zh-CN").assigned_agent_id == alice.id
+
+
+def test_an_agent_serves_the_sites_routed_to_their_groups(acme, support, sales, alice, charlie):
+    """Whose coming and going the visitors of a site hear of (presence)."""
+    other = SiteFactory(default_group=sales)
+    via_rule = SiteFactory(default_group=sales)
+    RoutingRule.objects.create(name="vip", site=via_rule, group=support)
+    switched_off = SiteFactory(default_group=sales)
+    RoutingRule.objects.create(name="off", site=switched_off, group=support, active=False)
+
+    assert set(selectors.sites_served_by(alice.id)) == {acme.id, via_rule.id}
+    assert set(selectors.sites_served_by(charlie.id)) == {other.id, via_rule.id, switched_off.id}
+    assert selectors.site_group_ids([acme.id, other.id, via_rule.id, switched_off.id]) == {
+        acme.id: {support.id},
+        other.id: {sales.id},
+        via_rule.id: {sales.id, support.id},
+        switched_off.id: {sales.id},
+    }
+    RoutingRule.objects.create(name="everywhere", group=support)  # no site: every site
+    everywhere = set(Site.objects.values_list("pk", flat=True))
+    assert set(selectors.sites_served_by(alice.id)) == everywhere
+    assert selectors.site_group_ids([other.id]) == {other.id: {sales.id, support.id}}
 
 
 def test_the_first_matching_rule_sets_group_priority_and_skills(acme, support, sales, charlie):
