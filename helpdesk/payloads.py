@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from helpdesk import crypto
-from helpdesk.models import Conversation, Message, Note
+from helpdesk.models import Conversation, Message, Note, Priority, Visitor
 
 Audience = Literal["visitor", "agent"]
 
@@ -99,27 +99,103 @@ def conversation(c: Conversation, last: Message | None = None) -> dict[str, Any]
     elif getattr(c, "last_body", None) is not None:
         body = body_of(crypto.Sealed(row.last_body), row.last_id)
         shown = {"sender": row.last_sender, "body": body[:200], "created_at": iso(row.last_at)}
+    return _summary(
+        {f: getattr(c, f) for f in SUMMARY_FIELDS},
+        visitor_name=c.visitor.display_name,
+        tags=_tags(c),
+        last_message=shown,
+        state=row.state,
+        unread=row.unread,
+    )
+
+
+# A conversation's own columns in its summary; ``selectors.conversation_summaries`` reads
+# them with the visitor's sealed name and email and the summary's annotations.
+SUMMARY_FIELDS = (
+    "id",
+    "visitor_id",
+    "channel",
+    "status",
+    "assigned_agent_id",
+    "group_id",
+    "priority",
+    "last_seq",
+    "agent_read_seq",
+    "last_visitor_seq",
+    "last_agent_seq",
+    "visitor_seen_seq",
+    "visitor_delivered_seq",
+    "waiting_since",
+    "snoozed_until",
+    "created_at",
+)
+
+
+def conversation_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The same shape as ``conversation`` from a ``selectors.conversation_summaries`` row
+    (no model instances: the flush builds a thousand of these at a time)."""
+    shown = None
+    if row["last_body"] is not None:
+        body = body_of(crypto.Sealed(row["last_body"]), row["last_id"])
+        shown = {
+            "sender": row["last_sender"],
+            "body": body[:200],
+            "created_at": iso(row["last_at"]),
+        }
+    visitor_id = row["visitor_id"]
+    # Opened only as far as needed, as ``Visitor.display_name`` does on an instance.
+    name = _open(Visitor, "name", row["visitor__name"], visitor_id) or _open(
+        Visitor, "email", row["visitor__email"], visitor_id
+    )
+    return _summary(
+        row,
+        visitor_name=name or Visitor.anonymous_name(visitor_id),
+        tags=json.loads(row["tags_json"]),
+        last_message=shown,
+        state=row["state"],
+        unread=row["unread"],
+    )
+
+
+def _open(model: Any, field: str, value: str | None, pk: Any) -> str:
+    if not value:
+        return ""
+    return str(model._meta.get_field(field).open(value, pk))
+
+
+_PRIORITIES = {value: str(label).lower() for value, label in Priority.choices}
+
+
+def _summary(
+    row: dict[str, Any],
+    *,
+    visitor_name: str,
+    tags: list[dict[str, Any]],
+    last_message: dict[str, Any] | None,
+    state: str,
+    unread: int,
+) -> dict[str, Any]:
     return {
-        "id": str(c.id),
-        "visitor": {"id": str(c.visitor_id), "name": c.visitor.display_name},
-        "channel": c.channel,
-        "status": c.status,
-        "assigned_agent_id": c.assigned_agent_id,
-        "group_id": c.group_id,
-        "priority": c.get_priority_display().lower(),
-        "last_seq": c.last_seq,
-        "read_seq": c.agent_read_seq,
-        "last_visitor_seq": c.last_visitor_seq,
-        "last_agent_seq": c.last_agent_seq,
-        "visitor_seen_seq": c.visitor_seen_seq,
-        "visitor_delivered_seq": c.visitor_delivered_seq,
-        "state": row.state,
-        "tags": _tags(c),
-        "unread": row.unread,
-        "waiting_since": iso(c.waiting_since),
-        "snoozed_until": iso(c.snoozed_until),
-        "last_message": shown,
-        "created_at": iso(c.created_at),
+        "id": str(row["id"]),
+        "visitor": {"id": str(row["visitor_id"]), "name": visitor_name},
+        "channel": row["channel"],
+        "status": row["status"],
+        "assigned_agent_id": row["assigned_agent_id"],
+        "group_id": row["group_id"],
+        "priority": _PRIORITIES[row["priority"]],
+        "last_seq": row["last_seq"],
+        "read_seq": row["agent_read_seq"],
+        "last_visitor_seq": row["last_visitor_seq"],
+        "last_agent_seq": row["last_agent_seq"],
+        "visitor_seen_seq": row["visitor_seen_seq"],
+        "visitor_delivered_seq": row["visitor_delivered_seq"],
+        "state": state,
+        "tags": tags,
+        "unread": unread,
+        "waiting_since": iso(row["waiting_since"]),
+        "snoozed_until": iso(row["snoozed_until"]),
+        "last_message": last_message,
+        "created_at": iso(row["created_at"]),
     }
 
 

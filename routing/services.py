@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk import access, events, jobs, timeline
@@ -40,16 +40,20 @@ def _room(agent_id: int) -> int:
 
     ``FOR NO KEY UPDATE`` (of the agent row only): it serialises assignments to this agent
     without blocking rows that merely point at them, such as the agent's own new replies.
+    The load is counted by a statement of its own, once the lock is held: counted in the
+    locking statement, it would be read as of before the wait for the lock, and miss what
+    the previous holder has just assigned.
     """
     agent = (
         Agent.objects.select_for_update(no_key=True, of=("self",))
         .filter(pk=agent_id)
-        .values_list("status", "user__is_active")
+        .annotate(room_for=selectors.capacity())
+        .values_list("status", "user__is_active", "room_for")
         .first()
     )
-    if agent is None or agent != (Agent.Status.AVAILABLE, True):
+    if agent is None or agent[:2] != (Agent.Status.AVAILABLE, True):
         return 0
-    return selectors.capacities([agent_id])[agent_id] - selectors.open_loads([agent_id])[agent_id]
+    return int(agent[2]) - selectors.open_loads([agent_id])[agent_id]
 
 
 def _mark_assigned(agent_id: int, now: datetime) -> None:
@@ -131,6 +135,25 @@ def _take_read_cursor(conversation: Conversation, agent_id: int) -> None:
     conversation.refresh_from_db(fields=["agent_read_seq"])
 
 
+# Waiting work is taken best first: highest priority, then longest queued.
+_QUEUE_ORDER = ("-priority", "queued_at", "created_at")
+# PostgreSQL: the eligible waiting conversations (the ORM's query, compiled: it stays the one
+# definition of who may take what) are claimed ``SKIP LOCKED``, assigned and the agent
+# marked, in one statement. Table names come from model metadata.
+_TAKE = """
+    WITH picked (id, priority, queued_at, created_at, read_seq) AS ({pick}),
+    taken AS (
+        UPDATE {conversation} u
+        SET assigned_agent_id = %s, assigned_at = %s, agent_read_seq = picked.read_seq
+        FROM picked WHERE u.id = picked.id AND u.assigned_agent_id IS NULL
+        RETURNING u.id
+    ), marked AS (
+        UPDATE {agent} SET last_assigned_at = %s WHERE id = %s AND EXISTS (SELECT FROM taken)
+    )
+    SELECT picked.id FROM picked JOIN taken ON taken.id = picked.id ORDER BY {order}
+"""
+
+
 @transaction.atomic
 def agent_take_waiting(*, agent_id: int) -> list[uuid.UUID]:
     """The agent became available: take eligible waiting work, best first, up to capacity."""
@@ -140,7 +163,7 @@ def agent_take_waiting(*, agent_id: int) -> list[uuid.UUID]:
     if room <= 0:
         return []
     lacking = Skill.objects.exclude(agents=agent_id)
-    ids = list(
+    waiting = (
         Conversation.objects.select_for_update(skip_locked=True)
         .filter(
             status=Conversation.Status.OPEN,
@@ -148,11 +171,13 @@ def agent_take_waiting(*, agent_id: int) -> list[uuid.UUID]:
             group__in=AgentGroup.objects.filter(agents=agent_id),
         )
         .exclude(required_skills__in=lacking)
-        .order_by("-priority", "queued_at", "created_at")
-        .values_list("pk", flat=True)[:room]
+        .order_by(*_QUEUE_ORDER)
     )
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _take(waiting, agent_id, room, now)
+    ids = list(waiting.values_list("pk", flat=True)[:room])
     if ids:
-        now = timezone.now()
         Conversation.objects.filter(pk__in=ids, assigned_agent__isnull=True).update(
             assigned_agent=agent_id,
             assigned_at=now,
@@ -160,6 +185,26 @@ def agent_take_waiting(*, agent_id: int) -> list[uuid.UUID]:
         )
         _mark_assigned(agent_id, now)
     return ids
+
+
+def _take(
+    waiting: QuerySet[Conversation], agent_id: int, room: int, now: datetime
+) -> list[uuid.UUID]:
+    """``agent_take_waiting``'s claim as one statement (``_TAKE``)."""
+    pick = waiting.annotate(read_seq=helpdesk_selectors.read_cursor_of(agent_id)).values_list(
+        "pk", "priority", "queued_at", "created_at", "read_seq"
+    )[:room]
+    sql, params = pick.query.sql_with_params()
+    order = ", ".join(f"{f[1:]} DESC" if f.startswith("-") else f for f in _QUEUE_ORDER)
+    statement = _TAKE.format(
+        pick=sql,
+        conversation=Conversation._meta.db_table,
+        agent=Agent._meta.db_table,
+        order=order,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, agent_id, now, now, agent_id])
+        return [row[0] for row in cursor.fetchall()]
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
-from helpdesk import access, selectors, services
+from helpdesk import access, payloads, selectors, services
 from helpdesk.models import Conversation, Priority, Tag
 from routing import services as routing_services
 from tests.factories import AgentFactory, UserFactory, VisitorFactory
@@ -112,6 +112,53 @@ def test_the_summary_sent_with_each_message_equals_a_fresh_read(acme, alice):
         assert in_hand == selectors.conversation_summary(conv.pk)
         seen.append(in_hand["state"])
     assert seen == ["unread", "replied", "unread"]
+
+
+def test_the_summaries_read_as_rows_say_what_the_summaries_of_instances_say(acme, alice):
+    """The flush on login builds a thousand summaries at a time from plain rows, and the
+    inbox at every connect; each must be what the ORM's summary says (visitor named, known
+    by email or by nothing; tags; priority; every state; no message yet)."""
+    named = give(visitor_writes(acme, name="Vic Vega"), alice)
+    by_email = visitor_writes(acme, body="anyone?", email="wendy@example.com")
+    nobody = visitor_writes(acme)
+    reply(alice, named)
+    vip, late = Tag.objects.create(name="vip", color="#ff0000"), Tag.objects.create(name="late")
+    named.tags.add(vip, late)
+    Conversation.objects.filter(pk=by_email.pk).update(
+        priority=Priority.URGENT, snoozed_until="2999-01-01T00:00:00Z"
+    )
+    Conversation.objects.filter(pk=nobody.pk).update(status=Conversation.Status.RESOLVED)
+    empty = Conversation.objects.create(site=acme, visitor=VisitorFactory(site=acme))
+    unread = give(visitor_writes(acme, body="hello?"), alice)
+    unread = visitor_writes(acme, body="hello again", visitor=unread.visitor)
+    services.conversation_mark_read(agent=alice, conversation=unread, seq=1)  # the first only
+    pending = give(visitor_writes(acme, body="still there?"), alice)
+    services.conversation_mark_read(agent=alice, conversation=pending, seq=pending.last_seq)
+    answered_later = give(visitor_writes(acme, body="and me"), alice)
+    reply(alice, answered_later)
+    ids = [named.pk, by_email.pk, nobody.pk, empty.pk, unread.pk, pending.pk, answered_later.pk]
+
+    fresh = {str(i): selectors.conversation_summary(i) for i in ids}
+    assert selectors.conversation_summaries(ids) == fresh  # PostgreSQL's own statement
+    through_the_orm = [
+        payloads.conversation_row(r) for r in selectors.summary_rows([str(i) for i in ids])
+    ]
+    assert {r["id"]: r for r in through_the_orm} == fresh  # what other databases read
+    names = {i: s["visitor"]["name"] for i, s in fresh.items()}
+    assert names[str(named.pk)] == "Vic Vega" and names[str(by_email.pk)] == "wendy@example.com"
+    assert names[str(nobody.pk)] == f"Visitor {nobody.visitor_id.hex[:4]}"
+    assert [t["name"] for s in fresh.values() for t in s["tags"]] == ["late", "vip"]
+    assert fresh[str(unread.pk)]["unread"] == 1
+    mine = Conversation.objects.filter(assigned_agent=alice, status=Conversation.Status.OPEN)
+    inbox = [payloads.conversation(c) for c in selectors.inbox_order(selectors.with_summary(mine))]
+    assert len(inbox) == 4 and selectors.agent_inbox(alice) == inbox  # the same, in order
+    assert {s["state"] for s in fresh.values()} == {
+        "unread",
+        "pending",
+        "replied",
+        "snoozed",
+        "resolved",
+    }
 
 
 def test_the_state_rule_in_python_is_the_state_rule_in_sql(acme, alice):

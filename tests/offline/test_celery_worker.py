@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 
 import pytest
+from celery import signals
 from celery.contrib.testing.worker import start_worker
 from channels.db import database_sync_to_async
 
@@ -41,3 +43,15 @@ async def test_the_worker_assigns_and_pushes_offline_messages_on_login(acme, ali
     assert frames[0]["conversations"][0]["assigned_agent_id"] == alice.id
     assert not await database_sync_to_async(OfflineMessage.objects.filter(state="pending").exists)()
     await agent.close()
+
+
+@pytest.mark.parametrize("ready", [signals.worker_process_init, signals.worker_ready])
+def test_a_worker_process_moves_what_it_has_loaded_out_of_the_collectors_way(ready):
+    """A flush's 100,000 short-lived objects made collections that scanned the whole loaded
+    heap (helpdesk/celery.py): a prefork pool's processes and a solo worker freeze it."""
+    gc.unfreeze()
+    try:
+        ready.send(sender=None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -44,7 +44,7 @@ async def test_a_worker_killed_mid_flush_shows_nothing_twice_and_loses_nothing(
         DATABASE_URL=database_url_for(connection.settings_dict["NAME"]),
         CELERY_TASK_ALWAYS_EAGER="false",
         DB_CONN_MAX_AGE="0",
-        OFFLINE_FLUSH_BATCH="5",  # many small frames, so the kill lands between two
+        OFFLINE_FLUSH_BATCH="1",  # many small frames, so the kill lands between two
     )
     log = tmp_path / "worker.log"
     worker = celery_worker(

@@ -9,14 +9,23 @@ import uuid
 from datetime import UTC, time, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helpdesk import services as helpdesk_services
-from helpdesk.models import Agent, AgentGroup, Conversation, Message, Priority
+from helpdesk.models import (
+    Agent,
+    AgentGroup,
+    Conversation,
+    Message,
+    Priority,
+    ReadCursor,
+    Site,
+)
 from routing import presence, selectors, services
 from routing.models import OpeningPeriod, RoutingRule, Schedule, Skill
-from tests.factories import ConversationFactory, VisitorFactory
+from tests.factories import ConversationFactory, SiteFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,6 +99,28 @@ def test_away_offline_full_and_unskilled_agents_get_nothing(acme, support, alice
     assert visitor_writes(acme, language="zh-CN").assigned_agent_id == alice.id
 
 
+def test_an_agent_serves_the_sites_routed_to_their_groups(acme, support, sales, alice, charlie):
+    """Whose coming and going the visitors of a site hear of (presence)."""
+    other = SiteFactory(default_group=sales)
+    via_rule = SiteFactory(default_group=sales)
+    RoutingRule.objects.create(name="vip", site=via_rule, group=support)
+    switched_off = SiteFactory(default_group=sales)
+    RoutingRule.objects.create(name="off", site=switched_off, group=support, active=False)
+
+    assert set(selectors.sites_served_by(alice.id)) == {acme.id, via_rule.id}
+    assert set(selectors.sites_served_by(charlie.id)) == {other.id, via_rule.id, switched_off.id}
+    assert selectors.site_group_ids([acme.id, other.id, via_rule.id, switched_off.id]) == {
+        acme.id: {support.id},
+        other.id: {sales.id},
+        via_rule.id: {sales.id, support.id},
+        switched_off.id: {sales.id},
+    }
+    RoutingRule.objects.create(name="everywhere", group=support)  # no site: every site
+    everywhere = set(Site.objects.values_list("pk", flat=True))
+    assert set(selectors.sites_served_by(alice.id)) == everywhere
+    assert selectors.site_group_ids([other.id]) == {other.id: {sales.id, support.id}}
+
+
 def test_the_first_matching_rule_sets_group_priority_and_skills(acme, support, sales, charlie):
     billing = Skill.objects.create(name="billing")
     RoutingRule.objects.create(name="later", order=20, keywords="invoice", group=support)
@@ -134,6 +165,46 @@ def test_it_skips_work_needing_a_skill_the_agent_lacks(acme, alice):
     assert services.agent_take_waiting(agent_id=alice.id) == [plain.id]
     alice.skills.add(vip)
     assert services.agent_take_waiting(agent_id=alice.id) == [needs_vip.id]
+
+
+def test_taken_work_comes_with_the_agents_own_read_state_and_marks_them_assigned(acme, alice, bob):
+    read_before, never_read = waiting(acme, minutes_ago=10), waiting(acme, minutes_ago=5)
+    ReadCursor.objects.create(agent=alice, conversation=read_before, seq=7)
+    ReadCursor.objects.create(agent=bob, conversation=never_read, seq=3)  # Bob's, not hers
+    online(alice)
+    before = timezone.now()
+
+    assert services.agent_take_waiting(agent_id=alice.id) == [read_before.id, never_read.id]
+
+    seqs = dict(Conversation.objects.values_list("pk", "agent_read_seq"))
+    assert seqs == {read_before.id: 7, never_read.id: 0}
+    alice.refresh_from_db()
+    assert alice.last_assigned_at >= before
+    assert set(Conversation.objects.values_list("assigned_at", flat=True)) == {
+        alice.last_assigned_at
+    }
+
+
+def test_taking_waiting_work_costs_the_same_queries_for_any_backlog(acme, alice):
+    online(alice)
+    counts = []
+    for backlog in (2, 30):
+        for _ in range(backlog):
+            waiting(acme)
+        with CaptureQueriesContext(connection) as queries:
+            assert len(services.agent_take_waiting(agent_id=alice.id)) == backlog
+        counts.append(len(queries))
+        Conversation.objects.update(status=Conversation.Status.RESOLVED)  # room again
+    assert counts[0] == counts[1] <= 5, counts  # BEGIN, lock, load, take, COMMIT
+
+
+def test_nothing_is_taken_and_nobody_is_marked_when_no_work_fits(acme, alice):
+    vip = Skill.objects.create(name="vip")
+    waiting(acme, skills=[vip])
+    online(alice)
+    assert services.agent_take_waiting(agent_id=alice.id) == []
+    alice.refresh_from_db()
+    assert alice.last_assigned_at is None
 
 
 def test_away_to_available_takes_waiting_work(acme, alice):
