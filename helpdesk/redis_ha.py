@@ -68,12 +68,21 @@ def client(
     return manager.master_for(master, redis_class=redis.Redis, **node_kwargs(url), **options)
 
 
+LOOP_CONNECTIONS = 32
+
+
 def async_client(
     url: str, *, sentinels: Sentinels, master: str, sentinel_password: str = "", **options: Any
 ) -> redis.asyncio.Redis:
-    """An asyncio client of the master, for one event loop (its connections belong to it)."""
+    """An asyncio client of the master, for one event loop (its connections belong to it).
+    At most ``LOOP_CONNECTIONS`` to one server; more callers wait for one (a reconnect storm
+    would otherwise open a connection per concurrent command). Through sentinels the pool is
+    redis-py's, which has no waiting form."""
     if not sentinels:
-        return redis.asyncio.Redis.from_url(url, **options)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=LOOP_CONNECTIONS, timeout=10, **options
+        )
+        return redis.asyncio.Redis(connection_pool=pool)
     manager = redis.asyncio.sentinel.Sentinel(
         sentinels, sentinel_kwargs=_sentinel_kwargs(sentinel_password)
     )
