@@ -28,10 +28,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Now
-from django.utils import timezone
 from ua_parser import parse as ua_parse
 
-from helpdesk import access, crypto, files, payloads, search
+from helpdesk import access, crypto, files, payloads, search, summaries
 from helpdesk.access import Actor
 from helpdesk.models import (
     Agent,
@@ -112,7 +111,7 @@ def inbox_order(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
 def agent_inbox(agent: Agent) -> list[dict[str, Any]]:
     """The agent's open conversations in inbox order (read at every connect)."""
     if connection.vendor == "postgresql":
-        rows = _read_summaries(_INBOX, [agent.pk, Conversation.Status.OPEN])
+        rows = summaries.inbox(agent.pk)
         return [payloads.conversation_row(r) for r in rows]
     qs = Conversation.objects.filter(assigned_agent=agent, status=Conversation.Status.OPEN)
     return [payloads.conversation(c) for c in inbox_order(with_summary(qs))]
@@ -125,7 +124,7 @@ def conversation_summaries(ids: Iterable[uuid.UUID | str]) -> dict[str, dict[str
     wanted = [str(i) for i in ids]
     if not wanted:
         return {}
-    rows = summary_rows_sql(wanted) if connection.vendor == "postgresql" else summary_rows(wanted)
+    rows = summaries.by_ids(wanted) if connection.vendor == "postgresql" else summary_rows(wanted)
     return {str(r["id"]): payloads.conversation_row(r) for r in rows}
 
 
@@ -149,93 +148,6 @@ _SUMMARY_EXTRA = (
     "last_at",
     "tags_json",
 )
-# PostgreSQL: ``summary_rows`` as one written statement: the last message by one lateral
-# read instead of four subqueries, times read as text (Django's loader of timestamps is slow
-# in bulk), the state computed from the row as ``conversation_summary_after`` does.
-# tests/helpdesk/test_message_center.py holds it equal to the ORM's summaries. Table and
-# column names come from model metadata.
-_SUMMARIES = """
-    SELECT {columns}, v.{name}, v.{email},
-        (SELECT count(*) FROM {message} u
-         WHERE u.conversation_id = c.id AND u.sender = %s AND u.seq > c.agent_read_seq),
-        last.body, last.id, last.sender, to_json(last.created_at) #>> '{{}}',
-        (SELECT COALESCE(json_agg(json_build_object('id', t.id, 'name', t.name, 'color',
-            t.color) ORDER BY t.name)::text, '[]')
-         FROM {tag} t JOIN {link} l ON l.tag_id = t.id WHERE l.conversation_id = c.id)
-    FROM {conversation} c JOIN {visitor} v ON v.id = c.visitor_id
-    LEFT JOIN LATERAL (
-        SELECT m.body, m.id, m.sender, m.created_at FROM {message} m
-        WHERE m.conversation_id = c.id AND m.sender <> %s ORDER BY m.seq DESC LIMIT 1
-    ) last ON TRUE
-    WHERE {where}
-"""
-_BY_IDS = "c.id = ANY(%s::uuid[])"
-# An agent's inbox, in ``inbox_order``.
-_INBOX = (
-    "c.assigned_agent_id = %s AND c.status = %s"
-    " ORDER BY c.waiting_since ASC NULLS LAST, c.last_message_at DESC NULLS LAST"
-)
-
-
-@lru_cache(maxsize=2)
-def _summaries_sql(where: str) -> tuple[str, tuple[bool, ...]]:
-    """The statement, and which of its conversation columns are times (read as text)."""
-    by_attname = {f.attname: f for f in Conversation._meta.concrete_fields}
-    fields = [by_attname[f] for f in payloads.SUMMARY_FIELDS]
-    times = tuple(isinstance(f, DateTimeField) for f in fields)
-    columns = ", ".join(
-        f"to_json(c.{f.column}) #>> '{{}}'" if t else f"c.{f.column}"
-        for f, t in zip(fields, times, strict=True)
-    )
-    sql = _SUMMARIES.format(
-        columns=columns,
-        name=Visitor._meta.get_field("name").column,
-        email=Visitor._meta.get_field("email").column,
-        message=Message._meta.db_table,
-        conversation=Conversation._meta.db_table,
-        visitor=Visitor._meta.db_table,
-        tag=Tag._meta.db_table,
-        link=Conversation.tags.through._meta.db_table,
-        where=where,
-    )
-    return sql, times
-
-
-def summary_rows_sql(ids: list[str]) -> list[dict[str, Any]]:
-    """``summary_rows`` on PostgreSQL (``_SUMMARIES``)."""
-    return _read_summaries(_BY_IDS, [ids])
-
-
-def _read_summaries(where: str, params: list[Any]) -> list[dict[str, Any]]:
-    sql, times = _summaries_sql(where)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [Message.Sender.VISITOR, Message.Sender.SYSTEM, *params])
-        fetched = cursor.fetchall()
-    rows = []
-    n = len(payloads.SUMMARY_FIELDS)
-    for r in fetched:
-        row = {
-            f: (_when(v) if t else v)
-            for f, v, t in zip(payloads.SUMMARY_FIELDS, r[:n], times, strict=True)
-        }
-        name, email, unread, body, last_id, sender, at, tags = r[n:]
-        row.update(
-            visitor__name=crypto.Sealed(name),
-            visitor__email=crypto.Sealed(email),
-            state=_state(row),
-            unread=unread,
-            last_body=body,
-            last_id=last_id,
-            last_sender=sender,
-            last_at=_when(at),
-            tags_json=tags,
-        )
-        rows.append(row)
-    return rows
-
-
-def _when(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
 
 
 def conversation_summary(conversation_id: uuid.UUID) -> dict[str, Any]:
@@ -244,7 +156,7 @@ def conversation_summary(conversation_id: uuid.UUID) -> dict[str, Any]:
 
 def conversation_state(c: Conversation) -> str:
     """``with_state``'s rule for a row in hand (tests hold the two equal)."""
-    return _state(
+    return summaries.state_of(
         {
             "status": c.status,
             "snoozed_until": c.snoozed_until,
@@ -253,18 +165,6 @@ def conversation_state(c: Conversation) -> str:
             "last_agent_seq": c.last_agent_seq,
         }
     )
-
-
-def _state(row: dict[str, Any]) -> str:
-    if row["status"] == Conversation.Status.RESOLVED:
-        return "resolved"
-    if row["snoozed_until"] is not None and row["snoozed_until"] > timezone.now():
-        return "snoozed"
-    if row["last_visitor_seq"] > row["agent_read_seq"]:
-        return "unread"
-    if row["last_visitor_seq"] > row["last_agent_seq"]:
-        return "pending"
-    return "replied"
 
 
 def conversation_summary_after(

@@ -59,6 +59,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "helpdesk.access",
             "helpdesk.files",
             "helpdesk.search",
+            "helpdesk.summaries",
             "helpdesk.selectors",
             "helpdesk.site_cache",
             "helpdesk.reports",
