@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ from django.utils import timezone  # noqa: E402
 from helpdesk import tokens  # noqa: E402
 from helpdesk.models import Agent, AgentGroup, Conversation, Message, Rating, Site, Visitor  # noqa: E402
 from offline.models import OfflineMessage  # noqa: E402
-from tests.processes import Server, celery_worker, server_env  # noqa: E402
+from tests.processes import WS_OPTIONS, Server, celery_worker, server_env  # noqa: E402
 
 
 def fresh_database() -> tuple[AgentGroup, Site]:
@@ -254,10 +254,12 @@ def stack(
     concurrency: int = 1,
     app: str = "helpdesk.asgi:application",
     processes: int = 1,
+    ws_options: Sequence[str] = WS_OPTIONS,
     **env_overrides: str,
 ) -> Iterator[Server]:
-    """uvicorn (``processes`` ASGI processes on one port) plus Celery worker processes on
-    the bench database, PostgreSQL and Redis."""
+    """uvicorn (``processes`` ASGI processes on one port, speaking WebSocket as production
+    does unless ``ws_options`` says otherwise) plus Celery worker processes on the bench
+    database, PostgreSQL and Redis."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     # Production's metrics set-up: every process's figures in one directory, /metrics on
     # the server adds them up (read it with scrape()).
@@ -271,7 +273,9 @@ def stack(
         METRICS_TOKEN=METRICS_TOKEN,
         **env_overrides,
     )
-    server = Server(env, RESULTS / "uvicorn.log", app=app, workers=processes).start()
+    server = Server(
+        env, RESULTS / "uvicorn.log", app=app, workers=processes, ws_options=ws_options
+    ).start()
     procs = [
         celery_worker(
             env,

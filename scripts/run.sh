@@ -42,5 +42,8 @@ cat <<MSG
     Demo page with widget:   ${BASE}/demo/
 
 MSG
+# Permessage-deflate declined: it costs about 40 KiB per idle socket for frames of a few
+# hundred bytes (docs/performance.md, "Memory per socket with compression offered").
 .venv/bin/uvicorn helpdesk.asgi:application --host "$HOST" --port "$PORT" \
+  --ws websockets-sansio --ws-per-message-deflate false \
   --ws-max-size 1048576 --proxy-headers --lifespan off --workers "$workers"

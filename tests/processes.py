@@ -11,6 +11,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+# How every uvicorn of ours speaks WebSocket, as scripts/run.sh and docs/deployment.md start it:
+# websockets' sans-I/O implementation, permessage-deflate declined (docs/performance.md,
+# "Memory per socket with compression offered").
+WS_OPTIONS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false")
 
 
 def free_port() -> int:
@@ -40,8 +45,10 @@ class Server:
         app: str = "helpdesk.asgi:application",
         workers: int = 1,
         log_level: str = "warning",
+        ws_options: Sequence[str] = WS_OPTIONS,
     ) -> None:
         self.app, self.workers, self.log_level = app, workers, log_level
+        self.ws_options = tuple(ws_options)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -58,6 +65,7 @@ class Server:
             str(self.port),
             "--log-level",
             self.log_level,
+            *self.ws_options,
             *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
         self.proc = subprocess.Popen(

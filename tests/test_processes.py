@@ -12,10 +12,11 @@ import urllib.request
 from http.cookiejar import CookieJar
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
 from django.db import connection
 
-from tests.processes import ROOT, Server, connect, database_url_for, server_env
+from tests.processes import ROOT, WS_OPTIONS, Server, connect, database_url_for, server_env
 from tests.ws import session_cookie
 
 pytestmark = pytest.mark.processes
@@ -101,6 +102,24 @@ def embedded(tmp_path, **extra: str) -> tuple[dict[str, str], str]:
         [*manage, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
     return env, seeded
+
+
+def test_production_starts_uvicorn_with_the_websocket_options_of_the_test_servers():
+    """scripts/run.sh and tests/processes.py (hence the benchmarks) speak WebSocket alike:
+    docs/performance.md, "Memory per socket with compression offered"."""
+    script = (ROOT / "scripts" / "run.sh").read_text().replace("\\\n", " ")
+    uvicorn = next(line for line in script.splitlines() if "bin/uvicorn" in line)
+    assert " ".join(WS_OPTIONS) in " ".join(uvicorn.split())
+
+
+async def test_a_browsers_offer_of_permessage_deflate_is_declined(app_server):
+    """Compression would keep a compressor and a decompressor per idle socket (about 40 KiB)."""
+    conn = await websockets.connect(f"{app_server.ws}/ws/visitor/")  # offers it, as browsers do
+    try:
+        assert "Sec-WebSocket-Extensions" not in conn.response.headers
+        assert conn.protocol.extensions == []
+    finally:
+        await conn.close()
 
 
 async def test_the_embedded_default_runs_the_whole_loop(tmp_path):
