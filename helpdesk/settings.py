@@ -296,6 +296,9 @@ PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60, minimum=5)
 # An agent who goes away or offline keeps their conversations this long.
 ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 300, minimum=0)
 OFFLINE_FLUSH_BATCH = env_int("OFFLINE_FLUSH_BATCH", 1000, minimum=1)
+# Rows claimed per transaction of a flush: one claim and one summary read serve up to this
+# many messages, sent as frames of OFFLINE_FLUSH_BATCH.
+OFFLINE_FLUSH_CHUNK = env_int("OFFLINE_FLUSH_CHUNK", 10_000, minimum=1)
 VISITOR_HISTORY_LIMIT = 500
 
 # Retention (docs/security.md, "Retention, export and erasure"). Conversations follow each

@@ -140,15 +140,10 @@ def _claim(agent_id: int, size: int) -> _Claimed:
     return _Claimed(rows, [r["id"] for r in rows], more=len(rows) == size)
 
 
-# Rows claimed per transaction: one claim and one summary read serve up to this many
-# messages, sent as frames of OFFLINE_FLUSH_BATCH.
-FLUSH_CHUNK = 10_000
-
-
 @transaction.atomic
 def _flush_chunk(agent_id: int, batches_before: int, described: set[str]) -> tuple[int, int, bool]:
     size = settings.OFFLINE_FLUSH_BATCH
-    claimed = _claim(agent_id, FLUSH_CHUNK)
+    claimed = _claim(agent_id, settings.OFFLINE_FLUSH_CHUNK)
     metrics.messages_delivered("flush", "agent", len(claimed.rows))
     new_conversations = {str(r["conversation_id"]) for r in claimed.rows} - described
     described |= new_conversations

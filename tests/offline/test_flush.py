@@ -89,7 +89,7 @@ def test_chunks_follow_one_another_in_delivery_order_and_stop_when_nothing_is_le
 ):
     """A chunk (one claim, one transaction) tells whether more is waiting: a backlog that
     fills its chunks exactly ends with the last of them, not with an empty round."""
-    monkeypatch.setattr(services, "FLUSH_CHUNK", 4)
+    settings.OFFLINE_FLUSH_CHUNK = 4
     settings.OFFLINE_FLUSH_BATCH = 2
     make_offline(acme, conversations=2, per_conversation=per_conversation)
     online(alice)

@@ -44,7 +44,10 @@ async def test_a_worker_killed_mid_flush_shows_nothing_twice_and_loses_nothing(
         DATABASE_URL=database_url_for(connection.settings_dict["NAME"]),
         CELERY_TASK_ALWAYS_EAGER="false",
         DB_CONN_MAX_AGE="0",
-        OFFLINE_FLUSH_BATCH="1",  # many small frames, so the kill lands between two
+        # One message per claim and per frame: 300 transactions one after another, so the
+        # flush is still under way when its first frame has reached the agent.
+        OFFLINE_FLUSH_BATCH="1",
+        OFFLINE_FLUSH_CHUNK="1",
     )
     log = tmp_path / "worker.log"
     worker = celery_worker(
@@ -53,12 +56,18 @@ async def test_a_worker_killed_mid_flush_shows_nothing_twice_and_loses_nothing(
     old = app.conf.task_always_eager, app.conf.task_default_queue
     app.conf.task_always_eager, app.conf.task_default_queue = False, queue
     try:
+        # The worker's pool process, found before the flush starts: the kill follows the
+        # first frame with nothing in between.
+        deadline = asyncio.get_running_loop().time() + 30
+        while not (
+            pool := subprocess.run(
+                ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ):
+            assert asyncio.get_running_loop().time() < deadline, log.read_text()
+            await asyncio.sleep(0.1)  # polling for the pool process, bounded by the deadline
         agent, _ = await agent_socket(alice.user)  # first socket: the flush task is queued
         first = await agent.expect("flush", timeout=60)
-        pool = subprocess.run(
-            ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
-        ).stdout.split()
-        assert pool, log.read_text()
         for pid in pool:
             os.kill(int(pid), signal.SIGKILL)  # mid-flush: frame 1 of many is out
         assert not first["final"]
