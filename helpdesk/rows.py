@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from django.db import connections, models
+from django.db import models
 
+from helpdesk import pgpool
 from helpdesk.fields import EncryptedTextField
 
 M = TypeVar("M", bound=models.Model)
@@ -34,7 +35,7 @@ def instance(
     """A model instance from a row of raw values, converted as the ORM converts them: every
     concrete field's, in ``columns``' order, or those of ``fields`` (the others deferred)."""
     fields = fields if fields is not None else model._meta.concrete_fields
-    connection = connections["default"]
+    connection = pgpool.conversions()
     converted = []
     for f, value in zip(fields, values, strict=True):
         if isinstance(value, dt.datetime):
@@ -50,4 +51,4 @@ def sealed(obj: models.Model, field_name: str) -> Any:
     the row's key), for a parameter of a hand-written statement."""
     f = obj._meta.get_field(field_name)
     assert isinstance(f, models.Field)
-    return f.get_db_prep_save(f.pre_save(obj, False), connections["default"])
+    return f.get_db_prep_save(f.pre_save(obj, False), pgpool.conversions())

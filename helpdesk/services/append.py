@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, models
+from django.db import models
 
 from helpdesk import events, metrics, payloads, pgpool, ratelimit, search
 from helpdesk.dbtrips import database_trip
@@ -180,7 +180,7 @@ def _instance(model: type[M], values: tuple[Any, ...]) -> M:
     """A model instance (``SUMMARY_FIELDS`` loaded) from raw values, converted as the ORM
     converts them."""
     fields = _fields(model)
-    connection = connections["default"]
+    connection = pgpool.conversions()
     converted = []
     for f, value in zip(fields, values, strict=True):
         if isinstance(value, dt.datetime):
@@ -271,7 +271,7 @@ def _field(column: str) -> models.Field[Any, Any]:
 
 
 def _params(batch: list[_Item]) -> dict[str, Any]:
-    connection = connections["default"]
+    connection = pgpool.conversions()
     params: dict[str, Any] = {col: [] for col in _GIVEN}
     fields = [(col, _field(col)) for col in _GIVEN]
     token_of: list[uuid.UUID] = []
