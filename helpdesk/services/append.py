@@ -29,21 +29,19 @@ gapless seqs, idempotent client IDs, encryption at rest, the offline store, the 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import uuid
 import weakref
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from helpdesk import events, metrics, payloads, pgpool, ratelimit, search
+from helpdesk import events, metrics, payloads, pgpool, ratelimit, rows, search
 from helpdesk.dbtrips import database_trip
-from helpdesk.fields import EncryptedTextField
 from helpdesk.models import Conversation, Message, MessageToken, Tag, Visitor
 from helpdesk.selectors import conversation_state
 from helpdesk.services.sending import SendResult, after_offline_agent_message
@@ -51,8 +49,6 @@ from offline.models import OfflineMessage
 from routing import presence
 
 log = logging.getLogger(__name__)
-
-M = TypeVar("M", bound=models.Model)
 
 _tasks: set[asyncio.Task[Any]] = set()  # the statements and checks under way, held
 
@@ -176,21 +172,6 @@ ORDER BY i.n
 """  # noqa: S608
 
 
-def _instance(model: type[M], values: tuple[Any, ...]) -> M:
-    """A model instance (``SUMMARY_FIELDS`` loaded) from raw values, converted as the ORM
-    converts them."""
-    fields = _fields(model)
-    connection = pgpool.conversions()
-    converted = []
-    for f, value in zip(fields, values, strict=True):
-        if isinstance(value, dt.datetime):
-            value = value.astimezone(dt.UTC)
-        elif isinstance(f, EncryptedTextField):
-            value = f.from_db_value(value, None, connection)
-        converted.append(value)
-    return model.from_db("default", [f.attname for f in fields], converted)
-
-
 @dataclass
 class _Item:
     """One message waiting for its statement, and the row it gets back."""
@@ -249,7 +230,7 @@ async def _store(batch: list[_Item]) -> None:
     tried again one message at a time, so one message's failure is its own."""
     batch.sort(key=lambda item: item.visitor.id)  # the lock order
     try:
-        rows = await pgpool.pool().run(_statement(), _params(batch))
+        answers = await pgpool.pool().run(_statement(), _params(batch))
     except Exception as exc:
         if len(batch) == 1:
             if not batch[0].answer.done():
@@ -259,7 +240,7 @@ async def _store(batch: list[_Item]) -> None:
         for item in batch:
             await _store([item])
         return
-    for item, row in zip(batch, rows, strict=True):
+    for item, row in zip(batch, answers, strict=True):
         if not item.answer.done():
             item.answer.set_result(row)
 
@@ -328,8 +309,8 @@ async def visitor_message_append(
     if resent is not None or seq is None:
         return None  # the full path answers a resend and every other case
     n = len(SUMMARY_FIELDS[Conversation])
-    conversation = _instance(Conversation, tuple(rest[:n]))
-    conversation.visitor = _instance(Visitor, tuple(rest[n:]))
+    conversation = rows.instance(Conversation, rest[:n], _fields(Conversation))
+    conversation.visitor = rows.instance(Visitor, rest[n:], _fields(Visitor))
     message.conversation, message.seq, message.body = conversation, seq, body
     conversation.tags_json = tags  # type: ignore[attr-defined]
     conversation.state = conversation_state(conversation)  # type: ignore[attr-defined]
