@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db.backends.utils import CursorWrapper
 
 from helpdesk import consumers, crypto, events, pgpool, services, site_cache, tokens
 from helpdesk.asgi import application
@@ -30,7 +29,6 @@ from routing import presence
 from routing import selectors as routing_selectors
 from routing.models import RoutingRule
 from tests.factories import VisitorFactory
-from tests.helpdesk.test_hot_path import Statements
 from tests.ws import ORIGIN, Socket, latest_welcome, send_message, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,24 +39,6 @@ def _sites_read_afresh() -> Iterator[None]:
     site_cache.forget()
     yield
     site_cache.forget()
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> Statements:
-    seen = Statements()
-    execute, run = CursorWrapper.execute, pgpool.Pool.run
-
-    def counting_execute(self: Any, sql: str, params: Any = None) -> Any:
-        seen.django.append(sql)
-        return execute(self, sql, params)
-
-    async def counting_run(self: Any, sql: str, params: Any) -> Any:
-        seen.hot.append(sql)
-        return await run(self, sql, params)
-
-    monkeypatch.setattr(CursorWrapper, "execute", counting_execute)
-    monkeypatch.setattr(pgpool.Pool, "run", counting_run)
-    return seen
 
 
 @database_sync_to_async
