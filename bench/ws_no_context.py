@@ -15,21 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.server import ServerProtocol
+
+from bench.bare_ws_server import NO_CONTEXT
 
 
 class Protocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.config.ws_per_message_deflate:
-            deflate = ServerPerMessageDeflateFactory(
-                server_no_context_takeover=True,
-                client_no_context_takeover=True,
-                server_max_window_bits=12,
-                client_max_window_bits=12,
-                compress_settings={"memLevel": 5},
-            )
             self.conn = ServerProtocol(
-                extensions=[deflate], max_size=self.config.ws_max_size, logger=self.conn.logger
+                extensions=[NO_CONTEXT], max_size=self.config.ws_max_size, logger=self.conn.logger
             )

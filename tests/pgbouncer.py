@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from tests import processes
 from tests.processes import free_port
 
 # Debian installs it in /usr/sbin, which is not on every user's PATH.
@@ -105,9 +106,4 @@ class PgBouncer:
         return sum(int(r["total_xact_count"]) for r in rows)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        processes.stop(self.proc)

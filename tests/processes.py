@@ -25,6 +25,16 @@ VENV_BIN = Path(sys.executable).parent
 WS_OPTIONS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false")
 
 
+def stop(proc: subprocess.Popen[Any] | None) -> None:
+    """End a process of ours: asked first, killed after 10 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,12 +99,7 @@ class Server:
         raise TimeoutError(f"server not ready: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop(self.proc)
 
     @property
     def ws(self) -> str:

@@ -79,8 +79,10 @@ SUMMARY_FIELDS = {
 }  # fmt: skip
 
 
-def _fields(model: type[models.Model]) -> list[Any]:
-    return [model._meta.get_field(name) for name in SUMMARY_FIELDS[model]]
+@cache
+def _fields(model: type[models.Model]) -> tuple[Any, ...]:
+    """Looked up once per process, not per message."""
+    return tuple(model._meta.get_field(name) for name in SUMMARY_FIELDS[model])
 
 
 def _columns(model: type[models.Model], alias: str) -> str:
